@@ -1,0 +1,1 @@
+"""The core: engine, plugin registry, domain records and the store."""

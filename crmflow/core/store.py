@@ -1,0 +1,112 @@
+"""Database setup: SQLite file by default, PostgreSQL by URL, migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from crmflow.errors import ConfigError
+
+__all__ = [
+    "DATABASE_ENV",
+    "default_database_url",
+    "is_postgres",
+    "is_sqlite",
+    "make_db",
+    "migrate",
+    "resolve_database_url",
+]
+
+DATABASE_ENV = "CRMFLOW_DATABASE_URL"
+DATA_DIR_ENV = "CRMFLOW_DATA_DIR"
+
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def default_database_url(factory: str | None = None) -> str:
+    """The embedded SQLite file: ``$CRMFLOW_DATA_DIR`` or ``./.crmflow``, one per factory."""
+    folder = Path(os.environ.get(DATA_DIR_ENV) or ".crmflow")
+    name = factory or "default"
+    return f"sqlite:///{(folder / f'{name}.sqlite3').as_posix()}"
+
+
+def resolve_database_url(url: str | None, factory: str | None = None) -> str:
+    """``url``, else ``$CRMFLOW_DATABASE_URL``, else the embedded SQLite file."""
+    url = url or os.environ.get(DATABASE_ENV) or default_database_url(factory)
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; plain URLs mean it.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(db: sa.Engine) -> bool:
+    return db.dialect.name == "sqlite"
+
+
+def is_postgres(db: sa.Engine) -> bool:
+    return db.dialect.name == "postgresql"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed event survives power loss, as the benchmark floor does.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # Take the write lock at BEGIN so two writers never deadlock on upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_db(url: str | None = None, *, factory: str | None = None, **kwargs: Any) -> sa.Engine:
+    """Create the SQLAlchemy engine for a database URL (see :func:`resolve_database_url`)."""
+    url = resolve_database_url(url, factory)
+    try:
+        sa_url = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"database URL {url!r} is not valid: {exc}") from exc
+    if sa_url.get_backend_name() == "sqlite":
+        database = sa_url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        db = sa.create_engine(
+            sa_url,
+            connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 30},
+            **kwargs,
+        )
+        event.listen(db, "connect", _sqlite_pragmas)
+        event.listen(db, "begin", _sqlite_begin)
+        return db
+    kwargs.setdefault("pool_pre_ping", True)
+    try:
+        return sa.create_engine(sa_url, **kwargs)
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        raise ConfigError(f"no driver for database URL {url!r}: {exc}") from exc
+
+
+def _alembic_config(db: sa.Engine, extra_locations: list[str]) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    locations = [str(_MIGRATIONS / "versions"), *extra_locations]
+    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "space")
+    cfg.attributes["db"] = db
+    return cfg
+
+
+def migrate(db: sa.Engine, extra_locations: list[str] | None = None) -> None:
+    """Bring the schema to the newest revision of every migration branch."""
+    from alembic import command
+
+    cfg = _alembic_config(db, list(extra_locations or []))
+    command.upgrade(cfg, "heads")

@@ -1,0 +1,1 @@
+"""Alembic migrations of crmflow's schema (applied with ``upgrade heads``)."""
