@@ -9,6 +9,7 @@ from pluggy import HookimplMarker, HookspecMarker
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import click
+
     from crmflow.core.engine.runtime import Engine, TransitionRecord
 
 __all__ = ["hookimpl", "hookspec"]

@@ -73,9 +73,7 @@ class HistoryRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    instance_id: int = Field(
-        sa_type=ID, foreign_key="instances.id", ondelete="CASCADE"
-    )
+    instance_id: int = Field(sa_type=ID, foreign_key="instances.id", ondelete="CASCADE")
     trigger: str = Field(max_length=200)
     from_state: str | None = Field(default=None, max_length=100)
     to_state: str = Field(max_length=100)
@@ -95,9 +93,7 @@ class TimerRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
-    instance_id: int = Field(
-        sa_type=ID, foreign_key="instances.id", ondelete="CASCADE"
-    )
+    instance_id: int = Field(sa_type=ID, foreign_key="instances.id", ondelete="CASCADE")
     name: str = Field(max_length=200)
     kind: str = Field(max_length=20)
     trigger: str = Field(max_length=200)

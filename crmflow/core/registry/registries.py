@@ -61,9 +61,7 @@ class Registry:
         return self.actions.get(name)
 
 
-def _make_register(
-    registry: Registry, kind: str, plugin: str
-) -> Callable[..., None]:
+def _make_register(registry: Registry, kind: str, plugin: str) -> Callable[..., None]:
     items = registry.kind(kind)
 
     def register(name_or_obj: Any, obj: Any = None, /, **options: Any) -> None:

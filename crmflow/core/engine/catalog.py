@@ -1,0 +1,190 @@
+"""Find, validate and cache the workflow versions of a factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from crmflow.errors import NotFoundError, Problem, ValidationError
+
+from .definition import WorkflowDef
+from .expressions import _Env
+from .machine import CompiledWorkflow, compile_workflow
+from .tables import WorkflowVersion
+from .validate import parse_workflow
+
+__all__ = ["Catalog", "SHIPPED_WORKFLOWS", "iter_workflow_files", "validate_paths"]
+
+SHIPPED_WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+WORKFLOWS_ENV = "CRMFLOW_WORKFLOWS"
+
+_versions = WorkflowVersion.__table__  # type: ignore[attr-defined]
+
+
+def iter_workflow_files(paths: Iterable[str | Path]) -> list[tuple[str, Path]]:
+    """(display name, path) of every YAML file given or found in a given folder."""
+    found: list[tuple[str, Path]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if (
+                    file.suffix in (".yaml", ".yml")
+                    and file.is_file()
+                    and not any(
+                        part.startswith(".") or part == "scenarios"
+                        for part in file.relative_to(path).parts
+                    )
+                ):
+                    found.append((os.path.join(str(given), str(file.relative_to(path))), file))
+        else:
+            found.append((str(given), path))
+    return found
+
+
+def validate_paths(
+    paths: Iterable[str | Path], env: _Env, actions: Collection[str] | None
+) -> tuple[list[WorkflowDef], list[Problem]]:
+    """Validate files and folders; also reports duplicate workflow ids across files."""
+    definitions: list[WorkflowDef] = []
+    problems: list[Problem] = []
+    seen: dict[tuple[str, int], str] = {}
+    for display, path in iter_workflow_files(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(Problem(display, 1, 1, f"cannot read file: {exc.strerror}"))
+            continue
+        definition, found = parse_workflow(text, display, env, actions)
+        problems.extend(found)
+        if definition is None:
+            continue
+        ident = (definition.id, definition.version)
+        if ident in seen:
+            from .yamlmarks import load_with_marks
+
+            _doc, marks = load_with_marks(text)
+            mark = marks.value(("workflow",))
+            problems.append(
+                Problem(
+                    display,
+                    mark.line,
+                    mark.column,
+                    f"duplicate workflow id {definition.id!r} (version {definition.version}) "
+                    f"also defined in {seen[ident]}; give each workflow its own id, or raise "
+                    "the version",
+                )
+            )
+            continue
+        seen[ident] = display
+        definitions.append(definition)
+    return definitions, problems
+
+
+class Catalog:
+    """The workflow versions of one factory, each compiled once per process."""
+
+    def __init__(self, folder: Path, env: _Env, actions: Collection[str]) -> None:
+        self.folder = folder
+        self._env = env
+        self._actions = actions
+        self._compiled: dict[tuple[str, int], CompiledWorkflow] = {}
+        self._newest: dict[str, int] = {}
+        self._stored: set[tuple[str, int]] = set()
+        self.warnings: list[Problem] = []
+        self._load()
+
+    @staticmethod
+    def resolve_folder(workflows: str | Path | None, factory_folder: Path | None) -> Path:
+        if workflows:
+            return Path(workflows)
+        if os.environ.get(WORKFLOWS_ENV):
+            return Path(os.environ[WORKFLOWS_ENV])
+        if factory_folder is not None:
+            return factory_folder
+        return SHIPPED_WORKFLOWS
+
+    def _load(self) -> None:
+        if not self.folder.exists():
+            raise NotFoundError(f"workflow folder {str(self.folder)!r} does not exist")
+        definitions, problems = validate_paths([self.folder], self._env, self._actions)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise ValidationError(problems)
+        self.warnings = problems
+        for definition in definitions:
+            self._add(definition)
+
+    def _add(self, definition: WorkflowDef) -> CompiledWorkflow:
+        compiled = compile_workflow(definition)
+        self._compiled[(definition.id, definition.version)] = compiled
+        if definition.version > self._newest.get(definition.id, 0):
+            self._newest[definition.id] = definition.version
+        return compiled
+
+    def ids(self) -> list[str]:
+        return sorted(self._newest)
+
+    def definitions(self) -> list[WorkflowDef]:
+        return [self._compiled[(wf, v)].definition for wf, v in sorted(self._newest.items())]
+
+    def newest(self, workflow: str) -> CompiledWorkflow:
+        version = self._newest.get(workflow)
+        if version is None:
+            raise NotFoundError(
+                f"no workflow {workflow!r} in {self.folder} (known: {', '.join(self.ids())})"
+            )
+        return self._compiled[(workflow, version)]
+
+    def get(self, conn: sa.Connection, workflow: str, version: int) -> CompiledWorkflow:
+        """A version, from this process's cache or from the YAML stored at its first start."""
+        compiled = self._compiled.get((workflow, version))
+        if compiled is not None:
+            return compiled
+        row = conn.execute(
+            sa.select(_versions.c.source, _versions.c.file).where(
+                _versions.c.workflow == workflow, _versions.c.version == version
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"workflow {workflow!r} version {version} is not known")
+        definition, problems = parse_workflow(
+            row.source, row.file or f"{workflow}@{version}", self._env, self._actions
+        )
+        if definition is None:
+            raise ValidationError(problems)
+        compiled = compile_workflow(definition)
+        self._compiled[(workflow, version)] = compiled
+        return compiled
+
+    def remember(self, db: sa.Engine, definition: WorkflowDef) -> None:
+        """Store a version's YAML so instances keep running after the file changes."""
+        ident = (definition.id, definition.version)
+        if ident in self._stored:
+            return
+        try:
+            with db.begin() as conn:
+                exists = conn.execute(
+                    sa.select(_versions.c.digest).where(
+                        _versions.c.workflow == definition.id,
+                        _versions.c.version == definition.version,
+                    )
+                ).first()
+                if exists is None:
+                    conn.execute(
+                        _versions.insert().values(
+                            workflow=definition.id,
+                            version=definition.version,
+                            source=definition.source,
+                            digest=definition.digest,
+                            file=definition.file,
+                            loaded_at=datetime.now(UTC),
+                        )
+                    )
+        except sa.exc.IntegrityError:
+            pass  # another process stored the same version first
+        self._stored.add(ident)

@@ -1,0 +1,104 @@
+"""A validated workflow version, ready to compile and run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from .expressions import Expression, Template
+
+__all__ = [
+    "ActionSpec",
+    "StartRule",
+    "StateDef",
+    "TimerDef",
+    "TransitionDef",
+    "WorkflowDef",
+]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One `action:` step with its compiled `with:` parameters."""
+
+    action: str
+    params: Any
+    save_as: str | None = None
+
+
+@dataclass(frozen=True)
+class StateDef:
+    name: str
+    owner: str | None = None
+    deadline: timedelta | None = None
+    on_timeout: str | None = None
+    calendar: str | None = None
+    on_enter: tuple[ActionSpec, ...] = ()
+    on_exit: tuple[ActionSpec, ...] = ()
+    final: bool = False
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    index: int
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str | None
+    when: Expression | None = None
+    roles: tuple[str, ...] | None = None
+    do: tuple[ActionSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimerDef:
+    index: int
+    trigger: str
+    states: tuple[str, ...]
+    cron: str | None = None
+    after: timedelta | None = None
+    calendar: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{'cron' if self.cron else 'after'}:{self.index}"
+
+
+@dataclass(frozen=True)
+class StartRule:
+    event: str
+    when: Expression | None = None
+    unique: Template | None = None
+
+
+@dataclass
+class WorkflowDef:
+    """Everything the engine needs to run one workflow version."""
+
+    id: str
+    version: int
+    initial: str
+    states: dict[str, StateDef]
+    transitions: list[TransitionDef]
+    timers: list[TimerDef] = field(default_factory=list)
+    start_on: list[StartRule] = field(default_factory=list)
+    correlate: dict[str, Template] = field(default_factory=dict)
+    title: str | None = None
+    entity: str | None = None
+    source: str = ""
+    file: str | None = None
+    digest: str = ""
+
+    def triggers_in(self, state: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            if state in t.sources:
+                seen.setdefault(t.trigger, None)
+        return list(seen)
+
+    def accepts(self, trigger: str) -> bool:
+        return any(t.trigger == trigger for t in self.transitions)
+
+    def timers_for(self, state: str) -> list[TimerDef]:
+        return [t for t in self.timers if state in t.states]

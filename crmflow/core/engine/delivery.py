@@ -1,0 +1,159 @@
+"""Deliver a domain event: waiting instances first, then `start_on` rules."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from crmflow.errors import ExpressionError
+
+from . import repository as repo
+from .expressions import MissingField
+from .results import EmitResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import Engine
+
+__all__ = ["emit"]
+
+log = logging.getLogger("crmflow.events")
+
+
+def _render_key(template: Any, context: dict[str, Any]) -> str | None:
+    try:
+        value = template(context)
+    except MissingField:
+        return None
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def emit(
+    engine: Engine, event: str, payload: dict[str, Any], *, key: str | None, actor: str
+) -> EmitResult:
+    """Deliver ``event``; an event key already delivered returns the earlier result."""
+    if key is not None:
+        earlier = _earlier(engine, event, key)
+        if earlier is not None:
+            return earlier
+    engine.pm.hook.on_event(engine=engine, event=event, payload=payload)
+    now = engine.now()
+    result = EmitResult(event)
+    context = engine.expression_context({}, payload, None, now)
+    fire_key = f"event:{event}:{key}" if key is not None else None
+    for definition in engine.catalog.definitions():
+        entity = definition.entity or "event"
+        targets = _waiting(engine, definition, event, payload, context)
+        for iid in targets:
+            fired = engine.fire(iid, event, payload, key=fire_key, actor=actor, now=now)
+            if fired.taken and not fired.duplicate and iid not in result.moved:
+                result.moved.append(iid)
+        for rule in definition.start_on:
+            if rule.event != event:
+                continue
+            try:
+                if rule.when is not None and not rule.when(context):
+                    continue
+            except MissingField as missing:
+                log.info(
+                    "start_on %s of %s skipped: field %s missing",
+                    event,
+                    definition.id,
+                    missing.field,
+                )
+                continue
+            open_key = _render_key(rule.unique, context) if rule.unique is not None else None
+            if rule.unique is not None and open_key is None:
+                raise ExpressionError(
+                    f"workflow {definition.id!r}: the unique key of start_on {event!r} is "
+                    "empty for this event; check the event payload"
+                )
+            if open_key is not None and _open_instance(engine, definition.id, open_key):
+                continue  # one open instance per key; the event went to it above
+            iid = engine.start(
+                definition.id,
+                {entity: payload},
+                actor=actor,
+                key=f"{event}:{key}" if key is not None else None,
+                open_key=open_key,
+                now=now,
+            )
+            if iid not in result.started:
+                result.started.append(iid)
+            break
+    _record(engine, event, payload, key, actor, result)
+    return result
+
+
+def _waiting(
+    engine: Engine, definition: Any, event: str, payload: dict[str, Any],
+    context: dict[str, Any],
+) -> list[int]:  # fmt: skip
+    """Open instances of this workflow the event is addressed to."""
+    if not definition.accepts(event):
+        return []
+    i = repo.instances
+    targets: list[int] = []
+    if isinstance(payload.get("instance_id"), int):
+        with engine.db.connect() as conn:
+            found = conn.execute(
+                sa.select(i.c.id).where(
+                    i.c.id == payload["instance_id"],
+                    i.c.workflow == definition.id,
+                    i.c.finished.is_(False),
+                )  # fmt: skip
+            ).scalar()
+        return [int(found)] if found is not None else []
+    templates = [definition.correlate[event]] if event in definition.correlate else []
+    templates += [r.unique for r in definition.start_on if r.event == event and r.unique]
+    for template in templates:
+        open_key = _render_key(template, context)
+        if open_key is None:
+            continue
+        found = _open_instance(engine, definition.id, open_key)
+        if found is not None and found not in targets:
+            targets.append(found)
+    return targets
+
+
+def _open_instance(engine: Engine, workflow: str, open_key: str) -> int | None:
+    i = repo.instances
+    with engine.db.connect() as conn:
+        found = conn.execute(
+            sa.select(i.c.id).where(i.c.workflow == workflow, i.c.open_key == open_key)
+        ).scalar()
+    return int(found) if found is not None else None
+
+
+def _earlier(engine: Engine, event: str, key: str) -> EmitResult | None:
+    e = repo.events
+    with engine.db.connect() as conn:
+        row = conn.execute(sa.select(e.c.result).where(e.c.name == event, e.c.key == key)).first()
+    if row is None:
+        return None
+    stored = json.loads(row.result or "{}")
+    return EmitResult(event, stored.get("started", []), stored.get("moved", []), duplicate=True)
+
+
+def _record(
+    engine: Engine, event: str, payload: dict[str, Any], key: str | None, actor: str,
+    result: EmitResult,
+) -> None:  # fmt: skip
+    try:
+        with engine.db.begin() as conn:
+            conn.execute(
+                repo.events.insert().values(
+                    name=event,
+                    key=key,
+                    payload=repo.dumps(payload),
+                    actor=actor,
+                    at=engine.now(),
+                    result=repo.dumps({"started": result.started, "moved": result.moved}),
+                )  # fmt: skip
+            )
+    except sa.exc.IntegrityError:
+        pass  # the same keyed event was delivered concurrently; both deliveries were idempotent

@@ -1,0 +1,219 @@
+"""Guards, keys and templates, evaluated by a sandboxed Jinja2 environment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from crmflow.errors import ExpressionError
+
+__all__ = [
+    "Expression",
+    "MissingField",
+    "Template",
+    "compile_expression",
+    "compile_template",
+    "compile_value",
+    "make_environment",
+    "render_value",
+]
+
+# A single `{{ expr }}` keeps the expression's type (numbers stay numbers).
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
+_MAX_SEQUENCE = 100_000
+
+
+class MissingField(Exception):
+    """An expression read a field that the context does not have."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+class _Env(ImmutableSandboxedEnvironment):
+    """The sandbox: no internals, no mutation of data, bounded repetition."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        # `'x' * 10**9` or `9 ** 9 ** 9` would hang a worker: refuse huge results.
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > 64:
+                raise SecurityError("exponent too large in expression")
+            return left**right
+        if (
+            isinstance(left, str | list | tuple)
+            and isinstance(right, int)
+            and right > _MAX_SEQUENCE
+        ):
+            raise SecurityError("repetition too large in expression")
+        if isinstance(right, str | list | tuple) and isinstance(left, int) and left > _MAX_SEQUENCE:
+            raise SecurityError("repetition too large in expression")
+        return left * right
+
+
+def make_environment(functions: Mapping[str, Callable[..., Any]] | None = None) -> _Env:
+    """A fresh sandboxed environment with the registered functions as globals."""
+    env = _Env(undefined=StrictUndefined, autoescape=False)
+    env.globals.clear()
+    env.globals.update({"min": min, "max": max, "abs": abs, "round": round, "len": len})
+    if functions:
+        env.globals.update(functions)
+    return env
+
+
+def _check_safe(tree: nodes.Node, source: str) -> None:
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        name = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value if isinstance(node.arg.value, str) else None
+        elif isinstance(node, nodes.Name):
+            name = node.name
+        if isinstance(name, str) and name.startswith("_"):
+            raise ExpressionError(
+                f"refused: {source!r} reaches the Python internal {name!r}; expressions may "
+                "only read workflow data (no names starting with '_')"
+            )
+
+
+def _paths(node: nodes.Node) -> Iterator[tuple[str, ...]]:
+    """Dotted paths read by an expression, outermost chains first."""
+    for found in node.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        parts: list[str] = []
+        current: nodes.Node = found
+        while True:
+            if isinstance(current, nodes.Getattr):
+                parts.append(current.attr)
+                current = current.node
+            elif isinstance(current, nodes.Getitem) and isinstance(current.arg, nodes.Const):
+                parts.append(str(current.arg.value))
+                current = current.node
+            elif isinstance(current, nodes.Name):
+                parts.append(current.name)
+                yield tuple(reversed(parts))
+                break
+            else:
+                break
+
+
+def _missing_field(tree: nodes.Node, context: Mapping[str, Any], env: _Env) -> str | None:
+    for path in _paths(tree):
+        if path[0] in env.globals:
+            continue
+        value: Any = context
+        for depth, part in enumerate(path):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            elif isinstance(value, list | tuple) and part.lstrip("-").isdigit():
+                index = int(part)
+                if -len(value) <= index < len(value):
+                    value = value[index]
+                else:
+                    return ".".join(path[: depth + 1])
+            else:
+                return ".".join(path[: depth + 1])
+    return None
+
+
+class Expression:
+    """A compiled guard or key expression."""
+
+    def __init__(self, source: str, env: _Env) -> None:
+        self.source = source
+        self._env = env
+        try:
+            self._tree = env.parse("{{ (" + source + ") }}")
+            _check_safe(self._tree, source)
+            self._fn = env.compile_expression(source, undefined_to_none=False)
+        except TemplateSyntaxError as exc:
+            raise ExpressionError(f"expression {source!r} does not parse: {exc.message}") from exc
+
+    def __call__(self, context: Mapping[str, Any]) -> Any:
+        try:
+            value = self._fn(**context)
+        except UndefinedError as exc:
+            raise MissingField(self._missing(context, exc)) from exc
+        except SecurityError as exc:
+            raise ExpressionError(f"refused: {self.source!r}: {exc}") from exc
+        except (TypeError, ValueError, ZeroDivisionError, ArithmeticError) as exc:
+            raise ExpressionError(f"expression {self.source!r} failed: {exc}") from exc
+        if isinstance(value, Undefined):
+            raise MissingField(self._missing(context, None))
+        return value
+
+    def _missing(self, context: Mapping[str, Any], exc: Exception | None) -> str:
+        return _missing_field(self._tree, context, self._env) or (str(exc) if exc else self.source)
+
+
+class Template:
+    """A compiled `with:`/`unique` template; a lone `{{ expr }}` keeps its type."""
+
+    def __init__(self, source: str, env: _Env) -> None:
+        self.source = source
+        match = _SINGLE.match(source)
+        self._expr: Expression | None = None
+        self._template = None
+        if match:
+            self._expr = Expression(match.group("expr").strip(), env)
+            return
+        try:
+            tree = env.parse(source)
+            _check_safe(tree, source)
+            self._tree = tree
+            self._template = env.from_string(source)
+            self._env = env
+        except TemplateSyntaxError as exc:
+            raise ExpressionError(f"template {source!r} does not parse: {exc.message}") from exc
+
+    def __call__(self, context: Mapping[str, Any]) -> Any:
+        if self._expr is not None:
+            return self._expr(context)
+        assert self._template is not None
+        try:
+            return self._template.render(**context)
+        except SecurityError as exc:
+            raise ExpressionError(f"refused: template {self.source!r}: {exc}") from exc
+        except UndefinedError as exc:
+            field = _missing_field(self._tree, context, self._env) or str(exc)
+            raise MissingField(field) from exc
+
+
+def compile_expression(source: str, env: _Env) -> Expression:
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError("expression is empty; write a condition such as order.qty > 10")
+    return Expression(source, env)
+
+
+def compile_template(source: str, env: _Env) -> Template:
+    return Template(source, env)
+
+
+def compile_value(value: Any, env: _Env) -> Any:
+    """Compile every string of a `with:` value (nested dicts and lists too)."""
+    if isinstance(value, str):
+        return compile_template(value, env) if ("{{" in value or "{%" in value) else value
+    if isinstance(value, dict):
+        return {k: compile_value(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [compile_value(v, env) for v in value]
+    return value
+
+
+def render_value(value: Any, context: Mapping[str, Any]) -> Any:
+    """Render a value compiled by :func:`compile_value`."""
+    if isinstance(value, Template):
+        return value(context)
+    if isinstance(value, dict):
+        return {k: render_value(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, context) for v in value]
+    return value

@@ -1,0 +1,178 @@
+"""Run queued side effects after the commit: retries, backoff, dead letters."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from crmflow.errors import NotFoundError
+
+from . import repository as repo
+from .context import ActionContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import Engine
+
+__all__ = ["backoff", "claim_outbox", "retry_dead", "run_outbox"]
+
+log = logging.getLogger("crmflow.outbox")
+
+LEASE = timedelta(minutes=5)
+_BASE = 2.0
+_CAP = timedelta(hours=1)
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter: 2s, 4s, 8s … capped at an hour."""
+    ceiling = min(_BASE * (2 ** max(attempts - 1, 0)), _CAP.total_seconds())
+    return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
+
+
+def claim_outbox(engine: Engine, now: datetime, limit: int) -> list[Any]:
+    o = repo.outbox
+    due = (
+        (o.c.status == "pending")
+        & (o.c.next_attempt_at <= now)
+        & (o.c.claimed_until.is_(None) | (o.c.claimed_until < now))
+    )
+    query = sa.select(o).where(due).order_by(o.c.next_attempt_at, o.c.id).limit(limit)
+    with engine.db.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        if rows:
+            conn.execute(
+                o.update()
+                .where(o.c.id.in_([r.id for r in rows]))
+                .values(claimed_by=engine.worker_id, claimed_until=now + LEASE)
+            )
+    return rows
+
+
+def run_outbox(engine: Engine, now: datetime | None = None, limit: int = 100) -> int:
+    """Attempt every due outbox row once; return how many were attempted."""
+    now = repo.utc(now) if now else engine.now()
+    attempted = 0
+    while True:
+        rows = claim_outbox(engine, now, limit)
+        for row in rows:
+            _attempt(engine, row, now)
+        attempted += len(rows)
+        if len(rows) < limit:
+            return attempted
+
+
+def _attempt(engine: Engine, row: Any, now: datetime) -> None:
+    o = repo.outbox
+    registered = engine.registry.actions.get(row.action)
+    instance = None
+    with engine.db.connect() as conn:
+        if row.instance_id is not None:
+            instance = repo.select_instance(conn, row.instance_id)
+    try:
+        if registered is None:
+            raise LookupError(f"action {row.action!r} is no longer registered by any plugin")
+        ctx = ActionContext(
+            engine=engine,
+            instance_id=row.instance_id,
+            workflow=instance.workflow if instance else None,
+            state=instance.state if instance else None,
+            data=json.loads(instance.data) if instance else {},
+            actor="system",
+            idempotency_key=row.key,
+            now=now,
+            settings=engine.plugin_settings(registered.plugin),
+        )
+        result = registered.obj(ctx, **json.loads(row.params))
+    except Exception as exc:  # any failure of another system is retried, then dead-lettered
+        attempts = row.attempts + 1
+        dead = attempts >= row.max_attempts
+        error = f"{type(exc).__name__}: {exc}"
+        with engine.db.begin() as conn:
+            conn.execute(
+                o.update()
+                .where(o.c.id == row.id, o.c.claimed_by == engine.worker_id)
+                .values(
+                    attempts=attempts,
+                    status="dead" if dead else "pending",
+                    last_error=error,
+                    next_attempt_at=now if dead else now + backoff(attempts),
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            )
+        (log.error if dead else log.warning)(
+            "outbox %s (%s) attempt %s/%s failed: %s%s", row.id, row.action, attempts,
+            row.max_attempts, error, "; dead-lettered" if dead else "",
+        )  # fmt: skip
+        return
+    _complete(engine, row, result, now)
+    event = registered.option("event")
+    if event:
+        payload = dict(result) if isinstance(result, dict) else {"result": result}
+        payload.setdefault("instance_id", row.instance_id)
+        engine.emit(str(event), payload, key=row.key)
+
+
+def _complete(engine: Engine, row: Any, result: Any, now: datetime) -> None:
+    """Mark done and keep `save_as` in the instance data, in one transaction."""
+    o = repo.outbox
+    for _attempt_no in range(8):
+        with engine.db.begin() as conn:
+            done = conn.execute(
+                o.update()
+                .where(o.c.id == row.id, o.c.status == "pending")
+                .values(
+                    status="done",
+                    result=repo.dumps(result),
+                    done_at=now,
+                    attempts=row.attempts + 1,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            ).rowcount
+            if done != 1 or not row.save_as or row.instance_id is None:
+                return
+            inst = repo.select_instance(conn, row.instance_id)
+            if inst is None:
+                return
+            data = json.loads(inst.data)
+            data[row.save_as] = result
+            changed = conn.execute(
+                repo.instances.update()
+                .where(repo.instances.c.id == inst.id, repo.instances.c.rev == inst.rev)
+                .values(data=repo.dumps(data), rev=inst.rev + 1, updated_at=now)
+            ).rowcount
+            if changed == 1:
+                return
+            conn.rollback()
+    log.error("outbox %s: could not store its result on instance %s", row.id, row.instance_id)
+
+
+def retry_dead(engine: Engine, outbox_id: int | None = None) -> int:
+    """Put dead-lettered rows (one, or all) back in the queue; return how many."""
+    o = repo.outbox
+    query = o.update().where(o.c.status == "dead")
+    if outbox_id is not None:
+        query = query.where(o.c.id == outbox_id)
+    with engine.db.begin() as conn:
+        count = conn.execute(
+            query.values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=engine.now(),
+                claimed_by=None,
+                claimed_until=None,
+            )
+        ).rowcount
+    if outbox_id is not None and count == 0:
+        raise NotFoundError(
+            f"no dead-lettered outbox row {outbox_id}; `crmflow outbox list "
+            "--status dead` shows them"
+        )
+    return int(count)

@@ -1,0 +1,181 @@
+"""SQL of the engine's hot path: read and write instances, history, timers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .results import HistoryEntry, Instance, TimerEntry
+from .tables import EventLog, HistoryRow, InstanceRow, Notification, OutboxRow, TimerRow
+
+__all__ = [
+    "Conflict",
+    "events",
+    "history",
+    "instances",
+    "load_instance",
+    "load_instances",
+    "notifications",
+    "outbox",
+    "timers",
+    "utc",
+]
+
+instances: sa.Table = InstanceRow.__table__  # type: ignore[attr-defined]
+history: sa.Table = HistoryRow.__table__  # type: ignore[attr-defined]
+timers: sa.Table = TimerRow.__table__  # type: ignore[attr-defined]
+outbox: sa.Table = OutboxRow.__table__  # type: ignore[attr-defined]
+notifications: sa.Table = Notification.__table__  # type: ignore[attr-defined]
+events: sa.Table = EventLog.__table__  # type: ignore[attr-defined]
+
+
+class Conflict(Exception):
+    """The instance row changed under us (optimistic concurrency); retry."""
+
+
+def utc(value: datetime) -> datetime:
+    """Aware UTC (the store hands back aware UTC too)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def _instance(row: Any) -> Instance:
+    return Instance(
+        id=row.id,
+        workflow=row.workflow,
+        version=row.version,
+        state=row.state,
+        data=json.loads(row.data),
+        rev=row.rev,
+        finished=bool(row.finished),
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+        entered_at=utc(row.entered_at),
+        key=row.open_key,
+    )
+
+
+def select_instance(conn: sa.Connection, iid: int, *, lock: bool = False) -> Any:
+    query = sa.select(instances).where(instances.c.id == iid)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def load_instance(conn: sa.Connection, iid: int) -> Instance | None:
+    row = select_instance(conn, iid)
+    if row is None:
+        return None
+    inst = _instance(row)
+    inst.history = [
+        HistoryEntry(
+            id=h.id,
+            trigger=h.trigger,
+            from_state=h.from_state,
+            to_state=h.to_state,
+            at=utc(h.at),
+            actor=h.actor,
+            payload=json.loads(h.payload) if h.payload else None,
+            key=h.key,
+        )
+        for h in conn.execute(
+            sa.select(history).where(history.c.instance_id == iid).order_by(history.c.id)
+        )
+    ]
+    inst.timers = _timers_of(conn, [iid]).get(iid, [])
+    return inst
+
+
+def _timers_of(conn: sa.Connection, ids: Iterable[int]) -> dict[int, list[TimerEntry]]:
+    result: dict[int, list[TimerEntry]] = {}
+    id_list = list(ids)
+    if not id_list:
+        return result
+    for t in conn.execute(
+        sa.select(timers)
+        .where(timers.c.instance_id.in_(id_list))
+        .order_by(timers.c.due, timers.c.id)
+    ):
+        result.setdefault(t.instance_id, []).append(
+            TimerEntry(trigger=t.trigger, due=utc(t.due), name=t.name, kind=t.kind)
+        )
+    return result
+
+
+def load_instances(
+    conn: sa.Connection,
+    *,
+    workflow: str | None = None,
+    state: str | None = None,
+    finished: bool | None = None,
+    limit: int | None = None,
+) -> list[Instance]:
+    query = sa.select(instances).order_by(instances.c.id.desc())
+    if workflow:
+        query = query.where(instances.c.workflow == workflow)
+    if state:
+        query = query.where(instances.c.state == state)
+    if finished is not None:
+        query = query.where(instances.c.finished == finished)
+    if limit:
+        query = query.limit(limit)
+    found = [_instance(row) for row in conn.execute(query)]
+    by_id = _timers_of(conn, [i.id for i in found]) if len(found) <= 5000 else {}
+    for inst in found:
+        inst.timers = by_id.get(inst.id, [])
+    return found
+
+
+def history_by_key(conn: sa.Connection, iid: int, key: str) -> Any:
+    return conn.execute(
+        sa.select(history.c.id, history.c.to_state).where(
+            history.c.instance_id == iid, history.c.key == key
+        )
+    ).first()
+
+
+def insert_history(
+    conn: sa.Connection,
+    *,
+    iid: int,
+    trigger: str,
+    from_state: str | None,
+    to_state: str,
+    actor: str | None,
+    at: datetime,
+    payload: Any,
+    key: str | None,
+) -> int:
+    result = conn.execute(
+        history.insert()
+        .values(
+            instance_id=iid,
+            trigger=trigger,
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor,
+            at=at,
+            payload=dumps(payload) if payload is not None else None,
+            key=key,
+        )
+        .returning(history.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def insert_timers(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(timers.insert(), rows)
+
+
+def delete_timers(conn: sa.Connection, iid: int) -> None:
+    conn.execute(timers.delete().where(timers.c.instance_id == iid))

@@ -1,0 +1,528 @@
+"""The Engine: start, fire, get, list; one fired trigger is one transaction."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmflow.core.factory import FactoryConfig, find_factory, load_factory
+from crmflow.core.registry import (
+    PluginManager,
+    Registry,
+    build_registry,
+    enabled_plugins,
+    get_plugin_manager,
+)
+from crmflow.core.store import make_db, migrate
+from crmflow.errors import ConcurrencyError, CrmflowError, NotFoundError
+
+from . import repository as repo
+from .catalog import Catalog
+from .context import ActionContext
+from .definition import WorkflowDef
+from .delivery import emit as _emit
+from .expressions import make_environment, render_value
+from .machine import SYSTEM, CompiledWorkflow, Run
+from .outbox import run_outbox as _run_outbox
+from .results import EmitResult, FireResult, Instance, TransitionRecord
+from .ticker import tick as _tick
+from .timing import arm_timers
+
+__all__ = ["Engine", "deep_merge"]
+
+log = logging.getLogger("crmflow.engine")
+
+_RETRIES = 8
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge ``update`` into ``base`` in place, recursing into dicts."""
+    for key, value in (update or {}).items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+class Engine:
+    """One factory's workflow engine over one database.
+
+    Build it with :meth:`open`. Memory holds no instance between events: every
+    call reads the instance row and writes it back with a version check.
+    """
+
+    def __init__(
+        self,
+        db: sa.Engine,
+        *,
+        factory: FactoryConfig,
+        pm: PluginManager,
+        registry: Registry,
+        catalog: Catalog,
+        clock: Callable[[], datetime] | None = None,
+        inline_outbox: bool = True,
+    ) -> None:
+        self.db = db
+        self.factory = factory
+        self.pm = pm
+        self.registry = registry
+        self.catalog = catalog
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.inline_outbox = inline_outbox
+        self.worker_id = "engine"
+
+    # -- construction ----------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        database_url: str | None = None,
+        workflows: str | Path | None = None,
+        factory: str | Path | FactoryConfig | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        plugins: Sequence[object] = (),
+        load_entry_points: bool = True,
+        run_migrations: bool = True,
+        inline_outbox: bool = True,
+    ) -> Engine:
+        """Open a factory's engine: plugins, factory config, workflows, database."""
+        pm = get_plugin_manager(load_entry_points=load_entry_points, extra=tuple(plugins))
+        names = {name for name, plugin in pm.list_name_plugin() if plugin is not None}
+        if isinstance(factory, FactoryConfig):
+            config = factory
+        elif factory is not None:
+            config = load_factory(find_factory(str(factory)), names)
+        else:
+            config = FactoryConfig()
+        registry = build_registry(pm, enabled_plugins(pm, config.plugins))
+        env = make_environment({n: r.obj for n, r in registry.functions.items()})
+        folder = Catalog.resolve_folder(workflows, config.workflows)
+        catalog = Catalog(folder, env, set(registry.actions))
+        db = make_db(database_url, factory=config.name if config.file else None)
+        if run_migrations:
+            migrate(db, [str(r.obj) for r in registry.migrations.values()])
+        return cls(
+            db,
+            factory=config,
+            pm=pm,
+            registry=registry,
+            catalog=catalog,
+            clock=clock,
+            inline_outbox=inline_outbox,
+        )
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- small helpers -----------------------------------------------------
+
+    def now(self) -> datetime:
+        return repo.utc(self.clock())
+
+    def plugin_settings(self, name: str) -> dict[str, Any]:
+        return self.factory.plugin_settings(name)
+
+    def roles_of(self, actor: str | None) -> frozenset[str]:
+        """An actor's roles: `system`, a user of the factory config, or a role name."""
+        if actor is None:
+            return frozenset()
+        if actor == SYSTEM:
+            return frozenset({SYSTEM})
+        user = self.factory.users.get(actor)
+        if isinstance(user, dict):
+            return frozenset(str(r) for r in user.get("roles") or ())
+        return frozenset({actor})
+
+    def expression_context(
+        self,
+        data: dict[str, Any],
+        event: dict[str, Any] | None,
+        state: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        context = dict(data)
+        context.update(
+            data=data, event=event or {}, state=state, now=now, factory=self.factory.settings
+        )
+        return context
+
+    def workflow(self, workflow: str) -> WorkflowDef:
+        return self.catalog.newest(workflow).definition
+
+    # -- start ---------------------------------------------------------------
+
+    def start(
+        self,
+        workflow: str,
+        data: dict[str, Any] | None = None,
+        actor: str | None = None,
+        key: str | None = None,
+        *,
+        open_key: str | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Start the newest version of ``workflow``; return the new instance id.
+
+        ``key`` makes the start idempotent (the same key returns the same
+        instance); ``open_key`` keeps one open instance per business key.
+        """
+        compiled = self.catalog.newest(workflow)
+        self.catalog.remember(self.db, compiled.definition)
+        when = repo.utc(now) if now else self.now()
+        try:
+            with self.db.begin() as conn:
+                iid, records, queued = self._start_in(
+                    conn, compiled, data or {}, actor, key, open_key, when
+                )
+        except sa.exc.IntegrityError:
+            existing = self._existing_start(workflow, key, open_key)
+            if existing is None:
+                raise
+            return existing
+        self._after_commit(records, queued)
+        return iid
+
+    def _existing_start(self, workflow: str, key: str | None, open_key: str | None) -> int | None:
+        i = repo.instances
+        with self.db.connect() as conn:
+            for column, value in ((i.c.start_key, key), (i.c.open_key, open_key)):
+                if value is None:
+                    continue
+                found = conn.execute(
+                    sa.select(i.c.id).where(i.c.workflow == workflow, column == value)
+                ).scalar()
+                if found is not None:
+                    return int(found)
+        return None
+
+    def _start_in(
+        self,
+        conn: sa.Connection,
+        compiled: CompiledWorkflow,
+        data: dict[str, Any],
+        actor: str | None,
+        key: str | None,
+        open_key: str | None,
+        now: datetime,
+    ) -> tuple[int, list[TransitionRecord], bool]:
+        definition = compiled.definition
+        if key is not None:
+            found = conn.execute(
+                sa.select(repo.instances.c.id).where(
+                    repo.instances.c.workflow == definition.id,
+                    repo.instances.c.start_key == key,
+                )
+            ).scalar()
+            if found is not None:
+                return int(found), [], False
+        initial = definition.states[definition.initial]
+        data = copy.deepcopy(data)
+        iid = int(
+            conn.execute(
+                repo.instances.insert()
+                .values(
+                    workflow=definition.id,
+                    version=definition.version,
+                    state=initial.name,
+                    data=repo.dumps(data),
+                    rev=1,
+                    finished=initial.final,
+                    open_key=None if initial.final else open_key,
+                    start_key=key,
+                    created_at=now,
+                    updated_at=now,
+                    entered_at=now,
+                    created_by=actor,
+                )
+                .returning(repo.instances.c.id)
+            ).scalar_one()
+        )
+        hid = repo.insert_history(
+            conn, iid=iid, trigger="start", from_state=None, to_state=initial.name,
+            actor=actor, at=now, payload=data, key=key,
+        )  # fmt: skip
+        plan = [("on_enter", initial.name, spec) for spec in initial.on_enter]
+        queued = self._run_plan(conn, iid, definition, hid, plan, data, data, actor, now)
+        if plan:
+            conn.execute(
+                repo.instances.update()
+                .where(repo.instances.c.id == iid)
+                .values(data=repo.dumps(data))
+            )
+        if not initial.final:
+            arm_timers(conn, self, iid, definition, initial.name, now)
+        record = TransitionRecord(
+            iid, definition.id, definition.version, "start", None, initial.name, actor, now,
+            data, hid,
+        )  # fmt: skip
+        return iid, [record], queued
+
+    # -- fire ------------------------------------------------------------------
+
+    def fire(
+        self,
+        iid: int,
+        trigger: str,
+        data: dict[str, Any] | None = None,
+        key: str | None = None,
+        actor: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> FireResult:
+        """Fire ``trigger`` on instance ``iid``; a refusal changes nothing."""
+        when = repo.utc(now) if now else self.now()
+        for _attempt in range(_RETRIES):
+            try:
+                with self.db.begin() as conn:
+                    result, records, queued = self.fire_in(
+                        conn, iid, trigger, data, key, actor, when
+                    )
+                    if not result.taken:
+                        conn.rollback()
+            except repo.Conflict:
+                continue
+            except sa.exc.IntegrityError:
+                if key is None:
+                    raise
+                # The same key was applied by a concurrent process: return its result.
+                with self.db.connect() as conn:
+                    earlier = repo.history_by_key(conn, iid, key)
+                if earlier is None:
+                    raise
+                return FireResult(
+                    True, earlier.to_state, instance_id=iid, duplicate=True, history_id=earlier.id
+                )
+            self._after_commit(records, queued)
+            return result
+        raise ConcurrencyError(f"instance {iid} kept changing while firing {trigger!r}; try again")
+
+    def fire_many(
+        self,
+        events: Iterable[tuple[int, str, dict[str, Any] | None, str | None]],
+        actor: str | None = SYSTEM,
+    ) -> list[FireResult]:
+        """Fire a batch in one transaction (group commit); each event keeps its rules."""
+        when = self.now()
+        results: list[FireResult] = []
+        all_records: list[TransitionRecord] = []
+        any_queued = False
+        with self.db.begin() as conn:
+            for iid, trigger, data, key in events:
+                for _attempt in range(_RETRIES):
+                    nested = conn.begin_nested()
+                    try:
+                        result, records, queued = self.fire_in(
+                            conn, iid, trigger, data, key, actor, when
+                        )
+                    except repo.Conflict:
+                        nested.rollback()
+                        continue
+                    except CrmflowError as exc:
+                        nested.rollback()
+                        result = FireResult(False, "", f"error: {exc}", "error", iid)
+                        records, queued = [], False
+                    else:
+                        nested.commit()
+                    break
+                results.append(result)
+                all_records.extend(records)
+                any_queued = any_queued or queued
+        self._after_commit(all_records, any_queued)
+        return results
+
+    def fire_in(
+        self,
+        conn: sa.Connection,
+        iid: int,
+        trigger: str,
+        data: dict[str, Any] | None,
+        key: str | None,
+        actor: str | None,
+        now: datetime,
+    ) -> tuple[FireResult, list[TransitionRecord], bool]:
+        """Fire inside the caller's transaction; raise repo.Conflict on a stale row."""
+        row = repo.select_instance(conn, iid)
+        if row is None:
+            raise NotFoundError(f"no instance {iid}; `crmflow list` shows the instances")
+        if key is not None:
+            earlier = repo.history_by_key(conn, iid, key)
+            if earlier is not None:
+                return (
+                    FireResult(
+                        True,
+                        earlier.to_state,
+                        instance_id=iid,
+                        duplicate=True,
+                        history_id=earlier.id,
+                    ),
+                    [],
+                    False,
+                )
+        if row.finished:
+            reason = f"finished: instance {iid} is finished (state {row.state!r}); nothing fires"
+            return FireResult(False, row.state, reason, "finished", iid), [], False
+        compiled = self.catalog.get(conn, row.workflow, row.version)
+        definition = compiled.definition
+        old_data = json.loads(row.data)
+        payload = data or {}
+        run = Run(
+            state=row.state,
+            roles=self.roles_of(actor),
+            context=self.expression_context(old_data, payload, row.state, now),
+        )
+        if not compiled.fire(run, trigger):
+            refusal = _pick_refusal(run)
+            return FireResult(False, row.state, refusal.message, refusal.code, iid), [], False
+        new_state = run.state
+        changed = new_state != row.state or (run.taken is not None and run.taken.dest is not None)
+        new_data = deep_merge(copy.deepcopy(old_data), payload)
+        hid = repo.insert_history(
+            conn, iid=iid, trigger=trigger, from_state=row.state, to_state=new_state,
+            actor=actor, at=now, payload=payload, key=key,
+        )  # fmt: skip
+        queued = self._run_plan(conn, iid, definition, hid, run.plan, new_data, payload, actor, now)
+        final = definition.states[new_state].final
+        values: dict[str, Any] = {
+            "state": new_state,
+            "data": repo.dumps(new_data),
+            "rev": row.rev + 1,
+            "updated_at": now,
+        }
+        if changed:
+            values["entered_at"] = now
+        if final:
+            values["finished"] = True
+            values["open_key"] = None
+        updated = conn.execute(
+            repo.instances.update()
+            .where(repo.instances.c.id == iid, repo.instances.c.rev == row.rev)
+            .values(**values)
+        )
+        if updated.rowcount != 1:
+            raise repo.Conflict()
+        if changed or final:
+            repo.delete_timers(conn, iid)
+            if not final:
+                arm_timers(conn, self, iid, definition, new_state, now)
+        record = TransitionRecord(
+            iid, definition.id, definition.version, trigger, row.state, new_state, actor, now,
+            payload, hid,
+        )  # fmt: skip
+        return FireResult(True, new_state, instance_id=iid, history_id=hid), [record], queued
+
+    def _run_plan(
+        self,
+        conn: sa.Connection,
+        iid: int,
+        definition: WorkflowDef,
+        hid: int,
+        plan: list[tuple[str, str, Any]],
+        data: dict[str, Any],
+        payload: dict[str, Any] | None,
+        actor: str | None,
+        now: datetime,
+    ) -> bool:
+        """Run in-transaction actions, queue outbox ones; True if any was queued."""
+        queued = False
+        for index, (_phase, state, spec) in enumerate(plan):
+            registered = self.registry.actions[spec.action]
+            params = render_value(spec.params, self.expression_context(data, payload, state, now))
+            key = f"{iid}:{hid}:{index}"
+            if registered.option("outbox", False):
+                conn.execute(
+                    repo.outbox.insert().values(
+                        instance_id=iid,
+                        history_id=hid,
+                        action_index=index,
+                        action=spec.action,
+                        params=repo.dumps(params),
+                        save_as=spec.save_as,
+                        key=key,
+                        status="pending",
+                        attempts=0,
+                        max_attempts=int(registered.option("max_attempts", 5)),
+                        next_attempt_at=now,
+                        created_at=now,
+                    )  # fmt: skip
+                )
+                queued = True
+                continue
+            ctx = ActionContext(
+                engine=self, instance_id=iid, workflow=definition.id, state=state,
+                data=data, actor=actor, idempotency_key=key, now=now,
+                settings=self.plugin_settings(registered.plugin), connection=conn,
+            )  # fmt: skip
+            try:
+                result = registered.obj(ctx, **params)
+            except CrmflowError:
+                raise
+            except Exception as exc:
+                raise CrmflowError(
+                    f"action {spec.action!r} (plugin {registered.plugin!r}) failed in state "
+                    f"{state!r}: {exc}; nothing was changed"
+                ) from exc
+            if spec.save_as:
+                data[spec.save_as] = result
+        return queued
+
+    def _after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
+        for record in records:
+            try:
+                self.pm.hook.on_transition(engine=self, record=record)
+            except Exception:  # a plugin's reaction must not undo a committed transition
+                log.exception("on_transition hook failed for instance %s", record.instance_id)
+        if queued and self.inline_outbox:
+            _run_outbox(self)
+
+    # -- read --------------------------------------------------------------------
+
+    def get(self, iid: int) -> Instance:
+        with self.db.connect() as conn:
+            inst = repo.load_instance(conn, iid)
+        if inst is None:
+            raise NotFoundError(f"no instance {iid}; `crmflow list` shows the instances")
+        return inst
+
+    def list(
+        self, workflow: str | None = None, state: str | None = None, *,
+        finished: bool | None = None, limit: int | None = None,
+    ) -> list[Instance]:  # fmt: skip
+        """Instances, newest first."""
+        with self.db.connect() as conn:
+            return repo.load_instances(
+                conn, workflow=workflow, state=state, finished=finished, limit=limit
+            )
+
+    # -- time, events, outbox (in their own modules) -------------------------------
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Fire every timer and deadline due by ``now``; return how many fired."""
+        return _tick(self, repo.utc(now) if now else self.now())
+
+    def emit(
+        self, event: str, payload: dict[str, Any] | None = None, *, key: str | None = None,
+        actor: str = SYSTEM,
+    ) -> EmitResult:  # fmt: skip
+        """Deliver a domain event to `start_on` rules and waiting instances."""
+        return _emit(self, event, dict(payload or {}), key=key, actor=actor)
+
+    def run_outbox(self, now: datetime | None = None, limit: int = 100) -> int:
+        """Run due side effects from the outbox; return how many were attempted."""
+        return _run_outbox(self, now=now, limit=limit)
+
+
+def _pick_refusal(run: Run) -> Any:
+    # A guard refusal on a transition the actor could take explains more than "role".
+    for refusal in run.refusals:
+        if refusal.code == "guard":
+            return refusal
+    return run.refusals[0]

@@ -1,0 +1,473 @@
+"""Check a workflow file and build its definition, with file:line:col problems."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Collection
+from typing import Any
+
+from crmflow.errors import ExpressionError, Problem
+
+from .definition import ActionSpec, StartRule, StateDef, TimerDef, TransitionDef, WorkflowDef
+from .durations import DurationError, is_valid_cron, parse_duration
+from .expressions import _Env, compile_expression, compile_template, compile_value
+from .yamlmarks import Marks, YamlSyntaxError, load_with_marks
+
+__all__ = ["WORKFLOW_KEYS", "parse_workflow"]
+
+WORKFLOW_KEYS = (
+    "workflow", "version", "title", "description", "entity", "initial",
+    "states", "transitions", "timers", "start_on", "correlate",
+)  # fmt: skip
+STATE_KEYS = (
+    "owner", "deadline", "on_timeout", "calendar", "on_enter", "on_exit", "final",
+    "title", "description",
+)  # fmt: skip
+TRANSITION_KEYS = ("trigger", "from", "to", "when", "roles", "do", "title", "description")
+ACTION_KEYS = ("action", "with", "save_as")
+TIMER_KEYS = ("cron", "after", "calendar", "trigger", "in")
+START_KEYS = ("event", "when", "unique")
+REQUIRED = ("workflow", "version", "initial", "states", "transitions")
+CALENDARS = ("working",)
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+Path = tuple[str | int, ...]
+
+
+class _Checker:
+    def __init__(self, file: str, marks: Marks, env: _Env, actions: Collection[str] | None):
+        self.file = file
+        self.marks = marks
+        self.env = env
+        self.actions = actions
+        self.problems: list[Problem] = []
+
+    def error(self, message: str, path: Path, *, at: str = "key") -> None:
+        self._add(message, path, at, "error")
+
+    def warning(self, message: str, path: Path, *, at: str = "key") -> None:
+        self._add(message, path, at, "warning")
+
+    def _add(self, message: str, path: Path, at: str, severity: str) -> None:
+        mark = self.marks.value(path) if at == "value" else self.marks.key(path)
+        self.problems.append(Problem(self.file, mark.line, mark.column, message, severity))
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+    # -- small shape checks ------------------------------------------------
+
+    def mapping(self, value: Any, path: Path, what: str) -> dict[Any, Any] | None:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(f"{what} must be a mapping (key: value lines)", path, at="value")
+            return None
+        return value
+
+    def unknown_keys(self, value: dict[Any, Any], allowed: tuple[str, ...], path: Path, what: str):
+        for key in value:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            advice = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
+            self.error(f"unknown {what} key {key!r}{advice}", (*path, key))
+
+    def duration(self, value: Any, path: Path) -> Any:
+        try:
+            return parse_duration(value)
+        except DurationError as exc:
+            self.error(str(exc), path, at="value")
+            return None
+
+    def expression(self, value: Any, path: Path) -> Any:
+        if not isinstance(value, str):
+            self.error('an expression must be a string, e.g. "order.qty > 10"', path, at="value")
+            return None
+        try:
+            return compile_expression(value, self.env)
+        except ExpressionError as exc:
+            self.error(str(exc), path, at="value")
+            return None
+
+    def template(self, value: Any, path: Path) -> Any:
+        if not isinstance(value, str):
+            self.error('a template must be a string such as "{{ event.sku }}"', path, at="value")
+            return None
+        try:
+            return compile_template(value, self.env)
+        except ExpressionError as exc:
+            self.error(str(exc), path, at="value")
+            return None
+
+    def compiled_params(self, value: Any, path: Path) -> Any:
+        if isinstance(value, str):
+            return self.template(value, path) if ("{{" in value or "{%" in value) else value
+        if isinstance(value, dict):
+            return {k: self.compiled_params(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.compiled_params(v, (*path, i)) for i, v in enumerate(value)]
+        return compile_value(value, self.env)
+
+    def actions_list(self, value: Any, path: Path) -> tuple[ActionSpec, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.error("actions must be a list of '- action: NAME' items", path, at="value")
+            return ()
+        specs = []
+        for i, item in enumerate(value):
+            item_path = (*path, i)
+            if isinstance(item, str):
+                item = {"action": item}
+            if not isinstance(item, dict):
+                self.error("an action item must be a mapping with 'action:'", item_path, at="value")
+                continue
+            self.unknown_keys(item, ACTION_KEYS, item_path, "action")
+            name = item.get("action")
+            if not isinstance(name, str) or not name:
+                self.error("action item has no 'action:' name", item_path, at="value")
+                continue
+            if self.actions is not None and name not in self.actions:
+                hint = difflib.get_close_matches(name, list(self.actions), n=1, cutoff=0.6)
+                advice = (
+                    f"; did you mean {hint[0]!r}?"
+                    if hint
+                    else "; install and enable the plugin that provides it (crmflow plugins)"
+                )
+                self.error(
+                    f"unknown action {name!r} (not registered by any enabled plugin){advice}",
+                    (*item_path, "action"),
+                    at="value",
+                )
+            params = item.get("with") or {}
+            if not isinstance(params, dict):
+                self.error("'with:' must be a mapping of parameters", (*item_path, "with"))
+                params = {}
+            compiled = self.compiled_params(params, (*item_path, "with"))
+            save_as = item.get("save_as")
+            if save_as is not None and (not isinstance(save_as, str) or not _NAME.match(save_as)):
+                self.error("'save_as:' must be a plain name", (*item_path, "save_as"), at="value")
+                save_as = None
+            specs.append(ActionSpec(action=name, params=compiled, save_as=save_as))
+        return tuple(specs)
+
+    def state_names(self, value: Any, path: Path, states: dict[str, Any], what: str) -> list[str]:
+        names = value if isinstance(value, list) else [value]
+        result = []
+        for i, name in enumerate(names):
+            item_path = (*path, i) if isinstance(value, list) else path
+            if name == "*":
+                result.extend(s for s, d in states.items() if not (d or {}).get("final"))
+                continue
+            if not isinstance(name, str) or name not in states:
+                hint = difflib.get_close_matches(str(name), list(states), n=1, cutoff=0.6)
+                advice = f"; did you mean {hint[0]!r}?" if hint else ""
+                self.error(f"{what} names undefined state {name!r}{advice}", item_path, at="value")
+                continue
+            result.append(name)
+        return result
+
+
+def parse_workflow(
+    text: str,
+    file: str,
+    env: _Env,
+    actions: Collection[str] | None = None,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> tuple[WorkflowDef | None, list[Problem]]:
+    """Validate one workflow file; return its definition (None on errors) and problems."""
+    try:
+        doc, marks = load_with_marks(text)
+    except YamlSyntaxError as exc:
+        return None, [Problem(file, exc.mark.line, exc.mark.column, str(exc))]
+    c = _Checker(file, marks, env, actions)
+    for path, _mark in marks.duplicates:
+        c.error(f"key {path[-1]!r} appears twice in the same mapping", path)
+    if not isinstance(doc, dict):
+        c.error("a workflow file must be a mapping with workflow, version, initial, states", ())
+        return None, c.problems
+    c.unknown_keys(doc, WORKFLOW_KEYS, (), "workflow")
+    for key in REQUIRED:
+        if key not in doc:
+            c.problems.append(Problem(file, 1, 1, f"missing required key {key!r}"))
+
+    wf_id = doc.get("workflow")
+    if "workflow" in doc and (not isinstance(wf_id, str) or not _ID.match(wf_id)):
+        c.error("workflow id must be lowercase letters, digits and _", ("workflow",), at="value")
+    version = doc.get("version")
+    if "version" in doc and (
+        not isinstance(version, int) or isinstance(version, bool) or version < 1
+    ):
+        c.error("version must be a whole number from 1 up", ("version",), at="value")
+
+    states_raw = c.mapping(doc.get("states"), ("states",), "states") or {}
+    states = _states(c, states_raw)
+    transitions = _transitions(c, doc.get("transitions"), states_raw, states)
+
+    initial = doc.get("initial")
+    if "initial" in doc and (not isinstance(initial, str) or initial not in states_raw):
+        hint = difflib.get_close_matches(str(initial), list(states_raw), n=1, cutoff=0.6)
+        advice = f"; did you mean {hint[0]!r}?" if hint else ""
+        c.error(f"initial names undefined state {initial!r}{advice}", ("initial",), at="value")
+    elif isinstance(initial, str):
+        _reachability(c, initial, states, transitions)
+
+    for name, state in states.items():
+        if state.on_timeout is not None:
+            accepted = {t.trigger for t in transitions if name in t.sources}
+            if state.on_timeout not in accepted:
+                c.error(
+                    f"on_timeout {state.on_timeout!r} is not a trigger that state {name!r} "
+                    f"accepts (accepted: {', '.join(sorted(accepted)) or 'none'})",
+                    ("states", name, "on_timeout"),
+                    at="value",
+                )
+            if state.deadline is None and "deadline" not in (states_raw.get(name) or {}):
+                c.error(f"state {name!r} has on_timeout but no deadline", ("states", name))
+    timers = _timers(c, doc.get("timers"), states_raw, transitions)
+    start_on = _start_rules(c, doc.get("start_on"))
+    correlate = {}
+    raw_corr = c.mapping(doc.get("correlate"), ("correlate",), "correlate") or {}
+    for event, template in raw_corr.items():
+        compiled = c.template(template, ("correlate", event))
+        if compiled is not None:
+            correlate[str(event)] = compiled
+
+    entity = doc.get("entity")
+    if entity is not None and (not isinstance(entity, str) or not _NAME.match(entity)):
+        c.error("entity must be a plain name such as order", ("entity",), at="value")
+
+    if c.failed or not isinstance(initial, str):
+        return None, c.problems
+    definition = WorkflowDef(
+        id=str(wf_id),
+        version=int(version),  # type: ignore[arg-type]
+        initial=initial,
+        states=states,
+        transitions=transitions,
+        timers=timers,
+        start_on=start_on,
+        correlate=correlate,
+        title=doc.get("title"),
+        entity=entity,
+        source=text,
+        file=file,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+    return definition, c.problems
+
+
+def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
+    states: dict[str, StateDef] = {}
+    if not raw and "states" in c.marks.keys:
+        c.error("states is empty; define at least the initial state", ("states",))
+    for name, body in raw.items():
+        path: Path = ("states", name)
+        if not isinstance(name, str) or not _NAME.match(name):
+            c.error(f"state name {name!r} must be a plain name", path)
+            continue
+        body = c.mapping(body, path, f"state {name!r}")
+        if body is None:
+            continue
+        c.unknown_keys(body, STATE_KEYS, path, "state")
+        deadline = c.duration(body["deadline"], (*path, "deadline")) if "deadline" in body else None
+        calendar = body.get("calendar")
+        if calendar is not None and calendar not in CALENDARS:
+            c.error(
+                f"calendar must be one of {', '.join(CALENDARS)}", (*path, "calendar"), at="value"
+            )
+        final = body.get("final", False)
+        if not isinstance(final, bool):
+            c.error("final must be true or false", (*path, "final"), at="value")
+        owner = body.get("owner")
+        if owner is not None and not isinstance(owner, str):
+            c.error("owner must be a role name", (*path, "owner"), at="value")
+        on_timeout = body.get("on_timeout")
+        if on_timeout is not None and not isinstance(on_timeout, str):
+            c.error("on_timeout must name a trigger", (*path, "on_timeout"), at="value")
+            on_timeout = None
+        if final is True and (deadline or on_timeout):
+            c.warning(f"final state {name!r} has a deadline that can never fire", path)
+        states[name] = StateDef(
+            name=name,
+            owner=owner if isinstance(owner, str) else None,
+            deadline=deadline,
+            on_timeout=on_timeout,
+            calendar=calendar if calendar in CALENDARS else None,
+            on_enter=c.actions_list(body.get("on_enter"), (*path, "on_enter")),
+            on_exit=c.actions_list(body.get("on_exit"), (*path, "on_exit")),
+            final=final is True,
+            title=body.get("title"),
+        )
+    return states
+
+
+def _transitions(
+    c: _Checker, raw: Any, states_raw: dict[Any, Any], states: dict[str, StateDef]
+) -> list[TransitionDef]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        c.error("transitions must be a list of '- trigger: …' items", ("transitions",), at="value")
+        return []
+    result = []
+    for i, item in enumerate(raw):
+        path: Path = ("transitions", i)
+        if not isinstance(item, dict):
+            c.error("a transition must be a mapping with trigger, from, to", path, at="value")
+            continue
+        c.unknown_keys(item, TRANSITION_KEYS, path, "transition")
+        trigger = item.get("trigger")
+        if not isinstance(trigger, str) or not _NAME.match(trigger):
+            c.error(
+                "transition has no valid 'trigger:' name",
+                path if "trigger" not in item else (*path, "trigger"),
+                at="value",
+            )
+            continue
+        if trigger == "start":
+            c.error(
+                "'start' is reserved for starting an instance; rename the trigger",
+                (*path, "trigger"),
+                at="value",
+            )
+        if "from" not in item:
+            c.error(f"transition {trigger!r} has no 'from:'", path, at="value")
+            continue
+        sources = c.state_names(item["from"], (*path, "from"), states_raw, "from")
+        for source in sources:
+            if states.get(source) and states[source].final and item["from"] != "*":
+                c.error(
+                    f"transition {trigger!r} leaves final state {source!r}; a final state "
+                    "ends the instance",
+                    (*path, "from"),
+                    at="value",
+                )
+        dest = item.get("to")
+        if dest is not None and (not isinstance(dest, str) or dest not in states_raw):
+            c.state_names(dest, (*path, "to"), states_raw, "to")
+            dest = None
+        when = c.expression(item["when"], (*path, "when")) if "when" in item else None
+        roles_raw = item.get("roles")
+        roles: tuple[str, ...] | None = None
+        if roles_raw is not None:
+            names = roles_raw if isinstance(roles_raw, list) else [roles_raw]
+            if not all(isinstance(r, str) and r for r in names):
+                c.error("roles must be a list of role names", (*path, "roles"), at="value")
+            else:
+                roles = tuple(names)
+        do = c.actions_list(item.get("do"), (*path, "do"))
+        result.append(TransitionDef(i, trigger, tuple(sources), dest, when, roles, do))
+    return result
+
+
+def _reachability(
+    c: _Checker, initial: str, states: dict[str, StateDef], transitions: list[TransitionDef]
+) -> None:
+    seen = {initial}
+    frontier = [initial]
+    while frontier:
+        state = frontier.pop()
+        for t in transitions:
+            if state in t.sources and t.dest and t.dest not in seen:
+                seen.add(t.dest)
+                frontier.append(t.dest)
+    for name, state in states.items():
+        if name not in seen:
+            c.error(
+                f"state {name!r} is unreachable from initial state {initial!r}", ("states", name)
+            )
+        elif not state.final and not any(
+            name in t.sources and t.dest and t.dest != name for t in transitions
+        ):
+            c.warning(f"state {name!r} is not final and has no way out", ("states", name))
+
+
+def _timers(
+    c: _Checker, raw: Any, states_raw: dict[Any, Any], transitions: list[TransitionDef]
+) -> list[TimerDef]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        c.error("timers must be a list", ("timers",), at="value")
+        return []
+    result = []
+    for i, item in enumerate(raw):
+        path: Path = ("timers", i)
+        if not isinstance(item, dict):
+            c.error(
+                "a timer must be a mapping with cron or after, trigger and in", path, at="value"
+            )
+            continue
+        c.unknown_keys(item, TIMER_KEYS, path, "timer")
+        cron, after = item.get("cron"), item.get("after")
+        if (cron is None) == (after is None):
+            c.error("a timer needs exactly one of 'cron:' or 'after:'", path, at="value")
+            continue
+        if cron is not None and not is_valid_cron(cron):
+            c.error(
+                f"cron expression {cron!r} is malformed (croniter syntax, e.g. '0 8 * * MON-FRI')",
+                (*path, "cron"),
+                at="value",
+            )
+        delay = c.duration(after, (*path, "after")) if after is not None else None
+        trigger = item.get("trigger")
+        if not isinstance(trigger, str):
+            c.error("timer has no 'trigger:'", path, at="value")
+            continue
+        if "in" not in item:
+            c.error("timer has no 'in:' list of states", path, at="value")
+            continue
+        in_states = c.state_names(item["in"], (*path, "in"), states_raw, "in")
+        for state in in_states:
+            if not any(t.trigger == trigger and state in t.sources for t in transitions):
+                c.error(
+                    f"timer trigger {trigger!r} is not accepted in state {state!r}",
+                    (*path, "trigger"),
+                    at="value",
+                )
+        calendar = item.get("calendar")
+        if calendar is not None and calendar not in CALENDARS:
+            c.error(
+                f"calendar must be one of {', '.join(CALENDARS)}", (*path, "calendar"), at="value"
+            )
+        result.append(
+            TimerDef(
+                i,
+                trigger,
+                tuple(in_states),
+                cron if isinstance(cron, str) else None,
+                delay,
+                calendar if calendar in CALENDARS else None,
+            )
+        )
+    return result
+
+
+def _start_rules(c: _Checker, raw: Any) -> list[StartRule]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        c.error("start_on must be a list of '- event: …' items", ("start_on",), at="value")
+        return []
+    rules = []
+    for i, item in enumerate(raw):
+        path: Path = ("start_on", i)
+        if not isinstance(item, dict):
+            c.error("a start_on item must be a mapping with 'event:'", path, at="value")
+            continue
+        c.unknown_keys(item, START_KEYS, path, "start_on")
+        event = item.get("event")
+        if not isinstance(event, str) or not event:
+            c.error("start_on item has no 'event:' name", path, at="value")
+            continue
+        when = c.expression(item["when"], (*path, "when")) if "when" in item else None
+        unique = c.template(item["unique"], (*path, "unique")) if "unique" in item else None
+        rules.append(StartRule(event, when, unique))
+    return rules
