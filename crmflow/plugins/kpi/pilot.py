@@ -1,0 +1,84 @@
+"""Pilot comparison: the pilot departments against the rest, and before/after the pilot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from crmflow.errors import ConfigError, NotFoundError
+
+from .breakdown import department_breakdown
+from .periods import Period
+from .service import KpiTable, compute, engine_kpis, resolve_period, settings_of, today
+
+__all__ = ["pilot_comparison"]
+
+
+def _sides(table: KpiTable) -> dict[str, Any]:
+    return {
+        "period": table.period.as_json(),
+        "pilot": table.flat(table.groups.get("pilot", {})),
+        "rest": table.flat(table.groups.get("rest", {})),
+    }
+
+
+def pilot_comparison(
+    engine: Any,
+    departments: Sequence[str] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> dict[str, Any]:
+    """The KPIs of the pilot departments and of the rest, side by side.
+
+    ``departments`` names the pilot departments (default: every department
+    with a ``pilot_start``). Three comparisons: over ``[start, end)`` (default
+    the last full month); ``after``, from the pilot's start (the earliest
+    ``pilot_start`` of the pilot departments) to ``end`` or today; ``before``,
+    as many days just before the start. An order belongs to the department
+    whose members include its sales rep.
+    """
+    factory = getattr(engine, "factory", None)
+    all_depts = list(getattr(factory, "departments", None) or [])
+    by_id = {d.id: d for d in all_depts}
+    if departments:
+        missing = [d for d in departments if d not in by_id]
+        if missing:
+            raise NotFoundError(
+                f"no department {', '.join(map(repr, missing))} in the factory config; "
+                f"departments: {', '.join(sorted(by_id)) or 'none'}"
+            )
+        pilots = [by_id[d] for d in departments]
+    else:
+        pilots = [d for d in all_depts if getattr(d, "pilot_start", None)]
+    if not pilots:
+        raise ConfigError(
+            "no pilot department: give a department, or set pilot_start on the departments "
+            "rolled out as a pilot in the factory config"
+        )
+    starts = [d.pilot_start for d in pilots if getattr(d, "pilot_start", None)]
+    pilot_start = min(starts) if starts else None
+    breakdown = department_breakdown(all_depts, pilot={d.id for d in pilots})
+    specs = engine_kpis(engine)
+    settings = settings_of(engine)
+    period = resolve_period(engine, start, end)
+    out: dict[str, Any] = {
+        "pilot_departments": [d.id for d in pilots],
+        "rest_departments": [d.id for d in all_depts if d not in pilots],
+        "pilot_start": pilot_start.isoformat() if pilot_start else None,
+    }
+    with engine.db.connect() as conn:
+
+        def side(p: Period) -> dict[str, Any]:
+            return _sides(
+                compute(conn, specs, p, breakdown=breakdown, factory=factory, settings=settings)
+            )
+
+        out.update(side(period))
+        if pilot_start is not None:
+            after_end = end or today(engine)
+            if after_end > pilot_start:
+                after = Period(pilot_start, after_end)
+                out["after"] = side(after)
+                out["before"] = side(after.shifted(-after.days))
+    return out
