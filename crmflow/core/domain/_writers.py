@@ -297,7 +297,7 @@ def _write_inventory(conn, kind, rows, report, stamp, actor):  # type: ignore[no
                         "location": k[1],
                         "on_hand": v["on_hand"],
                         "date": iso(v["date"]),
-                        "kind": v["kind"],
+                        "stock_kind": v["kind"],
                     },
                     key=f"inventory:{k[0]}:{k[1]}:{iso(v['date'])}:{v['on_hand']:g}",
                 )

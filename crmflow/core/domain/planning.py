@@ -1,0 +1,228 @@
+"""Replenishment proposals, purchase requests and production-plan adjustments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from crmflow.errors import InputError, NotFoundError, RefusedError
+
+from ._parse import as_date, as_number, as_text
+from .ctp import line_of
+from .inventory import product, projected_inventory
+from .records import PlanAdjustment, ProductionPlan, PurchaseRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crmflow.core.engine.runtime import Engine
+
+__all__ = [
+    "apply_adjustment",
+    "decide_proposal",
+    "propose_adjustment",
+    "propose_replenishment",
+    "proposal",
+    "replenishment_quantity",
+]
+
+_requests = PurchaseRequest.__table__  # type: ignore[attr-defined]
+_adjustments = PlanAdjustment.__table__  # type: ignore[attr-defined]
+_plans = ProductionPlan.__table__  # type: ignore[attr-defined]
+
+
+def replenishment_quantity(
+    reorder_qty: float, target: float, projected: float, lot_size: float
+) -> float:
+    """ERP reorder rule: ``max(reorder qty, target − projected)`` rounded up to the lot size."""
+    need = max(float(reorder_qty or 0.0), float(target) - float(projected))
+    if need <= 0:
+        return 0.0
+    lot = float(lot_size or 1.0)
+    return math.ceil(need / lot - 1e-9) * lot
+
+
+def propose_replenishment(
+    engine: Engine, conn: sa.Connection, sku: str, location: str | None, *, by: str,
+    now: dt.datetime, alert_id: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Propose a purchase request (bought part) or a production adjustment (made part).
+
+    Target = safety stock + daily demand × lead time (at least the reorder
+    point); projected = the lowest projected stock within the lead time. A
+    proposal already open for the same alert is returned, never duplicated.
+    """
+    prod = product(conn, sku)
+    source = f"alert:{alert_id}" if alert_id is not None else None
+    if source is not None:
+        again = _open_proposal(conn, source)
+        if again is not None:
+            return again
+    lead = int(prod["lead_time_days"] or 0)
+    days = max(lead + 7, 14)
+    proj = projected_inventory(engine, sku, location=location, days=days, conn=conn)
+    daily = sum(r["orders"] + r["forecast"] for r in proj["daily"]) / len(proj["daily"])
+    target = max(proj["safety_stock"] + daily * lead, float(prod["reorder_point"] or 0.0))
+    within = proj["daily"][: max(lead, 1)]
+    projected = min(r["projected"] for r in within)
+    qty = replenishment_quantity(prod["reorder_qty"], target, projected, prod["lot_size"])
+    if qty <= 0:
+        qty = float(prod["lot_size"] or 1.0)
+    need = (
+        as_date("need_date", proj["shortage_date"])
+        if proj["shortage_date"]
+        else (now.date() + dt.timedelta(days=lead))
+    )
+    amount = round(qty * float(prod["unit_cost"]), 2)
+    reason = (
+        f"projected {projected:g} below target {target:g} "
+        f"(safety stock {proj['safety_stock']:g}) within {lead} days"
+    )
+    if prod["kind"] == "bought":
+        values = {
+            "sku": sku,
+            "location": location,
+            "quantity": qty,
+            "need_date": need,
+            "amount": amount,
+            "reason": reason,
+            "alert_id": alert_id,
+            "status": "proposed",
+            "requested_by": by,
+            "created_at": now,
+        }
+        rid = conn.execute(_requests.insert().values(values)).inserted_primary_key[0]
+        return _shape("purchase_request", {**values, "id": rid})
+    return propose_adjustment(
+        conn,
+        sku=sku,
+        quantity_delta=qty,
+        new_due_date=need,
+        reason=reason,
+        source=source,
+        by=by,
+        now=now,
+        prod=prod,
+    )
+
+
+def propose_adjustment(
+    conn: sa.Connection, *, sku: str, quantity_delta: Any, reason: str, by: str,
+    now: dt.datetime, new_due_date: Any = None, plan_id: str | None = None,
+    source: str | None = None, prod: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Propose a change of the production plan: more or less of a SKU, or a new due date."""
+    prod = prod or product(conn, as_text("sku", sku))
+    delta = as_number()("quantity_delta", quantity_delta)
+    due = as_date("new_due_date", new_due_date) if new_due_date else None
+    if delta == 0 and due is None:
+        raise InputError(
+            "an adjustment changes the quantity or the due date", field="quantity_delta"
+        )
+    if prod["kind"] != "made":
+        raise InputError(f"{sku} is bought, not made; propose a purchase request", field="sku")
+    values = {
+        "plan_id": plan_id, "sku": prod["sku"], "line": line_of(conn, prod),
+        "quantity_delta": delta, "new_due_date": due,
+        "amount": round(abs(delta) * float(prod["unit_cost"]), 2),
+        "reason": as_text("reason", reason)[:200], "source": source, "status": "proposed",
+        "requested_by": by, "created_at": now,
+    }  # fmt: skip
+    aid = conn.execute(_adjustments.insert().values(values)).inserted_primary_key[0]
+    return _shape("plan_adjustment", {**values, "id": aid})
+
+
+def _shape(kind: str, row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
+    qty = row.get("quantity", row.get("quantity_delta"))
+    return {**out, "kind": kind, "subject": f"{kind}:{row['id']}", "quantity": qty}
+
+
+def _open_proposal(conn: sa.Connection, source: str) -> dict[str, Any] | None:
+    alert_id = int(source.split(":", 1)[1])
+    row = conn.execute(sa.select(_requests).where(
+        _requests.c.alert_id == alert_id, _requests.c.status.in_(["proposed", "approved"]))
+    ).mappings().first()  # fmt: skip
+    if row is not None:
+        return _shape("purchase_request", dict(row))
+    row = conn.execute(sa.select(_adjustments).where(
+        _adjustments.c.source == source, _adjustments.c.status.in_(["proposed", "approved"]))
+    ).mappings().first()  # fmt: skip
+    return _shape("plan_adjustment", dict(row)) if row is not None else None
+
+
+def proposal(conn: sa.Connection, subject: str) -> dict[str, Any]:
+    """A purchase request or plan adjustment by subject (``purchase_request:7``)."""
+    kind, _, raw_id = str(subject).partition(":")
+    table = {"purchase_request": _requests, "plan_adjustment": _adjustments}.get(kind)
+    if table is None or not raw_id.isdigit():
+        raise InputError(
+            f"{subject!r} is not purchase_request:ID or plan_adjustment:ID", field="subject"
+        )
+    row = conn.execute(sa.select(table).where(table.c.id == int(raw_id))).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no {kind} {raw_id}")
+    return _shape(kind, dict(row))
+
+
+def decide_proposal(
+    conn: sa.Connection, subject: str, *, approve: bool, by: str, now: dt.datetime
+) -> dict[str, Any]:
+    """Mark a proposal approved (a plan adjustment is applied at once) or rejected."""
+    item = proposal(conn, subject)
+    if item["status"] != "proposed":
+        raise RefusedError(f"{subject} is {item['status']}, not proposed", reason="decided")
+    table = _requests if item["kind"] == "purchase_request" else _adjustments
+    status = "approved" if approve else "rejected"
+    conn.execute(table.update().where(table.c.id == item["id"]).values(
+        status=status, decided_by=by, decided_at=now))  # fmt: skip
+    if approve and item["kind"] == "plan_adjustment":
+        return apply_adjustment(conn, item["id"], by=by, now=now)
+    return {**item, "status": status, "decided_by": by}
+
+
+def apply_adjustment(
+    conn: sa.Connection, adjustment_id: int, *, by: str, now: dt.datetime
+) -> dict[str, Any]:
+    """Change the production plan as an approved adjustment says; returns the adjustment."""
+    adj = proposal(conn, f"plan_adjustment:{adjustment_id}")
+    if adj["status"] not in ("approved", "proposed"):
+        raise RefusedError(f"plan_adjustment:{adjustment_id} is {adj['status']}", reason="decided")
+    stamp = {"updated_at": now, "updated_by": by}
+    due = as_date("new_due_date", adj["new_due_date"]) if adj["new_due_date"] else None
+    plan_id = adj["plan_id"]
+    if plan_id is None and adj["quantity_delta"] < 0:
+        plan_id = conn.execute(
+            sa.select(_plans.c.plan_id)
+            .where(
+                _plans.c.sku == adj["sku"],
+                _plans.c.status == "planned",
+                _plans.c.due_date >= now.date(),
+            )
+            .order_by(_plans.c.due_date.desc())
+        ).scalar()
+    if plan_id is not None:
+        plan = conn.execute(sa.select(_plans).where(_plans.c.plan_id == plan_id)).mappings().first()
+        if plan is None:
+            raise NotFoundError(f"no production plan {plan_id!r}")
+        values: dict[str, Any] = {
+            "quantity": max(plan["quantity"] + adj["quantity_delta"], 0.0),
+            **stamp,
+        }
+        if due is not None:
+            values["due_date"] = due
+            values["start_date"] = min(plan["start_date"], due)
+        if values["quantity"] == 0:
+            values["status"] = "cancelled"
+        conn.execute(_plans.update().where(_plans.c.plan_id == plan_id).values(values))
+    elif adj["quantity_delta"] > 0:
+        plan_id = f"ADJ-{adjustment_id}"
+        due = due or now.date() + dt.timedelta(days=7)
+        conn.execute(_plans.insert().values(
+            plan_id=plan_id, sku=adj["sku"], line=adj["line"] or "", quantity=adj["quantity_delta"],
+            start_date=max(now.date(), due - dt.timedelta(days=3)), due_date=due,
+            status="planned", **stamp))  # fmt: skip
+    conn.execute(_adjustments.update().where(_adjustments.c.id == adj["id"]).values(
+        status="applied", applied_at=now, plan_id=plan_id))  # fmt: skip
+    return {**adj, "status": "applied", "plan_id": plan_id}

@@ -1,0 +1,39 @@
+"""Factory thresholds the domain uses, with the defaults a factory config may override."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crmflow.core.engine.runtime import Engine
+
+__all__ = ["DEFAULTS", "setting", "settings"]
+
+#: Every threshold lives in the factory config's `settings:`; these are the fallbacks.
+DEFAULTS: dict[str, Any] = {
+    # demand changes
+    "demand_tolerance": 0.10,  # relative quantity change accepted without review
+    "date_tolerance_days": 2,  # date shift accepted without review
+    # projections
+    "planning_horizon_days": 56,
+    "trailing_days": 56,  # window of the trailing-average demand
+    # orders
+    "large_order_amount": 50000.0,  # orders above need approval (order_lifecycle)
+    "credit_limit": 100000.0,  # open order value per customer above needs approval
+    # approval chain by amount
+    "approval_single_limit": 10000.0,  # below: one approver
+    "approval_dual_limit": 50000.0,  # below: two approvers; at or above: quorum of the board
+    "approval_quorum": 2,
+    "approval_board": [],  # the M approvers of the largest amounts
+    "approvers": [],  # people who may approve (empty: anyone but the requester)
+}
+
+
+def settings(engine: Engine) -> dict[str, Any]:
+    """The factory's settings over the defaults."""
+    factory = getattr(engine, "factory", None)
+    return {**DEFAULTS, **(getattr(factory, "settings", None) or {})}
+
+
+def setting(engine: Engine, name: str) -> Any:
+    return settings(engine)[name]

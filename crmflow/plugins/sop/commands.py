@@ -1,0 +1,132 @@
+"""Planner commands: `crmflow import`, `inventory projected`, `customer`, `order`, `ctp`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from crmflow.core.domain.ctp import capable_to_promise
+from crmflow.core.domain.customers import customer_360, segment_analysis
+from crmflow.core.domain.imports import IMPORT_KINDS, import_csv
+from crmflow.core.domain.inventory import projected_inventory
+from crmflow.core.domain.timeline import order_timeline
+
+__all__ = ["add_commands"]
+
+
+def _engine(ctx: click.Context) -> Any:
+    from crmflow.cli import open_engine
+
+    return open_engine(ctx)
+
+
+def _out(value: Any, as_json: bool) -> None:
+    text = json.dumps(value, indent=None if as_json else 2, default=str)
+    click.echo(text)
+
+
+def add_commands(cli: click.Group) -> None:
+    """Add the S&OP commands to the root group."""
+
+    @cli.command(name="import")
+    @click.argument("kind", type=click.Choice(IMPORT_KINDS))
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option(
+        "--as",
+        "actor",
+        default="import",
+        show_default=True,
+        help="Who is importing (kept on every written row).",
+    )
+    @click.option("--no-events", is_flag=True, help="Load history without emitting events.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+    @click.pass_context
+    def import_(ctx: click.Context, kind: str, file: str, actor: str, no_events: bool,
+                as_json: bool) -> None:  # fmt: skip
+        """Load FILE.csv of KIND; upsert by key; bad rows are listed with their line.
+
+        Exit 0 when the file loaded (rejected rows go to stderr), 2 when a
+        required column is missing (nothing was written).
+        """
+        report = import_csv(_engine(ctx), kind, file, actor=actor, emit=not no_events)
+        for line, reason in report.rejected:
+            click.echo(f"{file}:{line}: rejected: {reason}", err=True)
+        if as_json:
+            _out(report.to_dict(), True)
+            return
+        click.echo(
+            f"{kind}: added {report.added}, updated {report.updated}, unchanged "
+            f"{report.unchanged}, rejected {len(report.rejected)}"
+        )
+
+    @cli.group()
+    def inventory() -> None:
+        """Inventory views."""
+
+    @inventory.command()
+    @click.argument("sku")
+    @click.option("--location")
+    @click.option("--days", type=int)
+    @click.option("--start", help="First day (ISO date); default today.")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def projected(ctx: click.Context, sku: str, location: str | None, days: int | None,
+                  start: str | None, as_json: bool) -> None:  # fmt: skip
+        """Projected stock of SKU per day and its shortage date."""
+        result = projected_inventory(_engine(ctx), sku, location=location, days=days, start=start)
+        if as_json:
+            _out(result, True)
+            return
+        click.echo(
+            f"{sku}: on hand {result['on_hand']:g}, safety stock "
+            f"{result['safety_stock']:g}, shortage {result['shortage_date'] or 'none'} "
+            f"(forecast: {result['forecast_source']})"
+        )
+        for row in result["daily"]:
+            click.echo(f"{row['date']}  {row['projected']:>12.1f}")
+
+    @cli.command()
+    @click.argument("customer_id")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def customer(ctx: click.Context, customer_id: str, as_json: bool) -> None:
+        """Customer 360: cycle, preferences, value, volatility."""
+        _out(customer_360(_engine(ctx), customer_id), as_json)
+
+    @cli.command()
+    @click.option(
+        "--by",
+        type=click.Choice(["industry", "size", "region", "segment"]),
+        default="industry",
+        show_default=True,
+    )
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def segments(ctx: click.Context, by: str, as_json: bool) -> None:
+        """Demand and growth by customer segment."""
+        _out(segment_analysis(_engine(ctx), by=by), as_json)
+
+    @cli.command()
+    @click.argument("order_id")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def order(ctx: click.Context, order_id: str, as_json: bool) -> None:
+        """Order tracking: the order's timeline from sales to delivery."""
+        _out(order_timeline(_engine(ctx), order_id), as_json)
+
+    @cli.command()
+    @click.argument("sku")
+    @click.argument("quantity")
+    @click.option("--from", "from_date", help="Earliest date (ISO); default today.")
+    @click.option("--order", "order_id", help="The order whose line changes.")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def ctp(ctx: click.Context, sku: str, quantity: str, from_date: str | None,
+            order_id: str | None, as_json: bool) -> None:  # fmt: skip
+        """Capable-to-promise: the earliest date for QUANTITY of SKU."""
+        _out(
+            capable_to_promise(_engine(ctx), sku, quantity, from_date=from_date, order_id=order_id),
+            as_json,
+        )
