@@ -1,0 +1,251 @@
+"""Dry-run a workflow scenario on a throw-away database with a simulated clock."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmflow.errors import InputError, Problem, ValidationError
+
+from . import repository as repo
+from .durations import DurationError, parse_duration
+from .timing import due_after
+from .yamlmarks import YamlSyntaxError, load_with_marks
+
+__all__ = ["SimulationReport", "simulate"]
+
+_STEP_KEYS = ("at", "after", "fire", "emit", "wait", "as", "data", "key", "expect")
+_DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
+
+
+@dataclass
+class SimulationReport:
+    workflow: str
+    instance_id: int | None = None
+    path: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    breaches: list[dict[str, Any]] = field(default_factory=list)
+    side_effects: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    final_state: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "final_state": self.final_state,
+            "path": self.path,
+            "refused": self.refused,
+            "sla_breaches": self.breaches,
+            "side_effects": self.side_effects,
+            "failures": self.failures,
+            "ok": self.ok,
+        }
+
+    def as_text(self) -> str:
+        lines = [f"simulation of {self.workflow}: final state {self.final_state}"]
+        for step in self.path:
+            lines.append(
+                f"  {step['at']}  {step['trigger']:<18} {step['from'] or '-'} -> "
+                f"{step['to']}  by {step['actor'] or '-'}"
+            )
+        for r in self.refused:
+            lines.append(f"  refused step {r['step']}: {r['reason']}")
+        lines.append(f"SLA breaches: {len(self.breaches)}")
+        for b in self.breaches:
+            lines.append(
+                f"  {b['state']}: {b['spent']} spent, deadline {b['deadline']} "
+                f"(over by {b['over_by']})"
+            )
+        for s in self.side_effects:
+            lines.append(f"  side effect (not run): {s['action']} {json.dumps(s['params'])}")
+        lines.extend(f"FAILED: {f}" for f in self.failures)
+        return "\n".join(lines)
+
+
+class _Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _when(value: Any, previous: datetime, tz: Any, where: str) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    text = str(value)
+    if text.startswith("+"):
+        try:
+            return previous + parse_duration(text[1:])
+        except DurationError as exc:
+            raise InputError(str(exc), field=where) from exc
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{text!r} is neither +DURATION nor an ISO time", field=where) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        doc, marks = load_with_marks(path.read_text(encoding="utf-8"))
+    except YamlSyntaxError as exc:
+        raise ValidationError(
+            [Problem(str(path), exc.mark.line, exc.mark.column, str(exc))]
+        ) from exc
+    if not isinstance(doc, dict):
+        raise ValidationError(
+            [Problem(str(path), 1, 1, "a scenario is a mapping with start and steps")]
+        )
+    problems = []
+    for i, step in enumerate(doc.get("steps") or []):
+        if not isinstance(step, dict):
+            mark = marks.value(("steps", i))
+            problems.append(Problem(str(path), mark.line, mark.column, "a step is a mapping"))
+            continue
+        for key in step:
+            if key not in _STEP_KEYS:
+                mark = marks.key(("steps", i, key))
+                problems.append(
+                    Problem(
+                        str(path),
+                        mark.line,
+                        mark.column,
+                        f"unknown step key {key!r}; allowed: {', '.join(_STEP_KEYS)}",
+                    )
+                )
+    if problems:
+        raise ValidationError(problems)
+    return doc
+
+
+def simulate(
+    workflow: str,
+    scenario: Path,
+    *,
+    workflows: str | Path | None = None,
+    factory: str | Path | None = None,
+    plugins: tuple[object, ...] = (),
+) -> SimulationReport:
+    """Run ``scenario`` against ``workflow``; nothing outlives the call."""
+    from .runtime import Engine
+
+    doc = _load(scenario)
+    report = SimulationReport(workflow)
+    with tempfile.TemporaryDirectory(prefix="crmflow-sim-") as folder:
+        url = f"sqlite:///{Path(folder) / 'sim.sqlite3'}"
+        clock = _Clock(_DEFAULT_START)
+        engine = Engine.open(
+            url, workflows, factory, clock=clock, plugins=plugins, inline_outbox=False
+        )
+        try:
+            _run(engine, clock, workflow, doc, report)
+        finally:
+            engine.close()
+    return report
+
+
+def _advance(engine: Any, clock: _Clock, until: datetime) -> None:
+    """Move the clock to ``until``, firing due timers in the order they fall due."""
+    t = repo.timers
+    while True:
+        with engine.db.connect() as conn:
+            due = conn.execute(sa.select(sa.func.min(t.c.due)).where(t.c.due <= until)).scalar()
+        if due is None:
+            break
+        clock.now = max(clock.now, repo.utc(due))
+        engine.tick(now=clock.now)
+    clock.now = max(clock.now, until)
+
+
+def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
+         report: SimulationReport) -> None:  # fmt: skip
+    tz = engine.factory.timezone
+    start = doc.get("start") or {}
+    clock.now = _when(start.get("at", _DEFAULT_START), _DEFAULT_START, tz, "start.at")
+    iid = engine.start(workflow, data=start.get("data") or {}, actor=start.get("as"))
+    report.instance_id = iid
+    for number, step in enumerate(doc.get("steps") or [], start=1):
+        if "wait" in step:
+            try:
+                target = clock.now + parse_duration(step["wait"])
+            except DurationError as exc:
+                raise InputError(str(exc), field=f"steps[{number}].wait") from exc
+        else:
+            target = _when(step.get("at", "+0s"), clock.now, tz, f"steps[{number}].at")
+        _advance(engine, clock, target)
+        if "fire" in step:
+            result = engine.fire(
+                iid,
+                str(step["fire"]),
+                data=step.get("data"),
+                key=step.get("key"),
+                actor=step.get("as"),
+            )
+            if not result.taken:
+                report.refused.append(
+                    {"step": number, "trigger": step["fire"], "reason": result.reason}
+                )
+        elif "emit" in step:
+            engine.emit(
+                str(step["emit"]),
+                step.get("data") or {},
+                key=step.get("key"),
+                actor=step.get("as") or "system",
+            )
+        if "expect" in step:
+            state = engine.get(iid).state
+            if state != step["expect"]:
+                report.failures.append(
+                    f"after step {number} the state is {state!r}, expected {step['expect']!r}"
+                )
+    end = doc.get("until")
+    if end is not None:
+        _advance(engine, clock, _when(end, clock.now, tz, "until"))
+    _report(engine, clock, iid, doc, report)
+
+
+def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
+            report: SimulationReport) -> None:  # fmt: skip
+    inst = engine.get(iid)
+    with engine.db.connect() as conn:
+        definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
+    report.final_state = inst.state
+    report.path = [h.as_json() for h in inst.history]
+    entered: list[tuple[str, datetime]] = [
+        (h.to_state, h.at) for h in inst.history if h.from_state != h.to_state
+    ]
+    for index, (state, since) in enumerate(entered):
+        until = entered[index + 1][1] if index + 1 < len(entered) else clock.now
+        sdef = definition.states.get(state)
+        if sdef is None or sdef.deadline is None or sdef.final:
+            continue
+        due = due_after(engine, since, sdef.deadline, sdef.calendar)
+        if until > due:
+            report.breaches.append({
+                "state": state, "entered": since.isoformat(), "deadline": str(sdef.deadline),
+                "spent": str(until - since), "over_by": str(until - due),
+            })  # fmt: skip
+    o = repo.outbox
+    with engine.db.connect() as conn:
+        for row in conn.execute(sa.select(o).where(o.c.instance_id == iid).order_by(o.c.id)):
+            report.side_effects.append(
+                {"action": row.action, "params": json.loads(row.params), "key": row.key}
+            )
+    expect = doc.get("expect") or {}
+    if "state" in expect and inst.state != expect["state"]:
+        report.failures.append(f"final state is {inst.state!r}, expected {expect['state']!r}")
+    if "breaches" in expect and len(report.breaches) != int(expect["breaches"]):
+        report.failures.append(
+            f"{len(report.breaches)} SLA breaches, expected {expect['breaches']}"
+        )
