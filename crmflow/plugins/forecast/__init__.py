@@ -1,0 +1,1 @@
+"""Demand forecasting plugin: models, per-series selection, accuracy tracking."""
