@@ -118,6 +118,10 @@ def _choose(
             choice_kind = "short" if kind == "regular" else kind
         if members:
             values[j] = nanmean(np.stack([final[n].values[j] for n in members]))
+        else:
+            # Nothing can model it: carry the last value (zero for an empty history).
+            values[j] = hist[j][-1] if len(hist[j]) else 0.0
+            members, reason = ("last_value",), "history too short for any model: last value"
         params = {n: final[n].params[j] for n in members}
         choices.append(
             SeriesChoice(
