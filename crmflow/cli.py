@@ -98,7 +98,6 @@ class _Group(click.Group):
     def _load_plugin_commands(self) -> None:
         if _Group._plugins_loaded:
             return
-        _Group._plugins_loaded = True
         from crmflow import operations
         from crmflow.core.registry import get_plugin_manager
 
@@ -106,6 +105,7 @@ class _Group(click.Group):
         get_plugin_manager().hook.register_commands(cli=self)
         for command in self.commands.values():
             common_options(command)
+        _Group._plugins_loaded = True
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
@@ -342,6 +342,10 @@ def demo(ctx: click.Context, seed: int, host: str, port: int, load_only: bool) -
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()), err=True)
     if not load_only:
         ctx.invoke(run, host=host, port=port, no_worker=False)
+
+
+for _command in cli.commands.values():
+    common_options(_command)
 
 
 def main(argv: list[str] | None = None) -> Any:

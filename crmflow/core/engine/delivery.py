@@ -24,7 +24,7 @@ log = logging.getLogger("crmflow.events")
 
 def _render_key(template: Any, context: dict[str, Any]) -> str | None:
     try:
-        value = template(context)
+        value = template(context, strict=True)
     except MissingField:
         return None
     if value is None or value == "":

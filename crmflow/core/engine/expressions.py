@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -41,6 +41,7 @@ class _Env(ImmutableSandboxedEnvironment):
     """The sandbox: no internals, no mutation of data, bounded repetition."""
 
     intercepted_binops = frozenset(["*", "**"])
+    lenient: _Env
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         # `'x' * 10**9` or `9 ** 9 ** 9` would hang a worker: refuse huge results.
@@ -60,12 +61,19 @@ class _Env(ImmutableSandboxedEnvironment):
 
 
 def make_environment(functions: Mapping[str, Callable[..., Any]] | None = None) -> _Env:
-    """A fresh sandboxed environment with the registered functions as globals."""
+    """A fresh sandboxed environment with the registered functions as globals.
+
+    Guards and keys are strict (a missing field is reported); message text
+    uses ``env.lenient``, where a missing field renders as nothing.
+    """
     env = _Env(undefined=StrictUndefined, autoescape=False)
-    env.globals.clear()
-    env.globals.update({"min": min, "max": max, "abs": abs, "round": round, "len": len})
-    if functions:
-        env.globals.update(functions)
+    lenient = _Env(undefined=ChainableUndefined, autoescape=False)
+    for each in (env, lenient):
+        each.globals.clear()
+        each.globals.update({"min": min, "max": max, "abs": abs, "round": round, "len": len})
+        if functions:
+            each.globals.update(functions)
+    env.lenient = lenient
     return env
 
 
@@ -169,14 +177,19 @@ class Template:
             tree = env.parse(source)
             _check_safe(tree, source)
             self._tree = tree
-            self._template = env.from_string(source)
+            self._template = env.lenient.from_string(source)
             self._env = env
         except TemplateSyntaxError as exc:
             raise ExpressionError(f"template {source!r} does not parse: {exc.message}") from exc
 
-    def __call__(self, context: Mapping[str, Any]) -> Any:
+    def __call__(self, context: Mapping[str, Any], *, strict: bool = False) -> Any:
         if self._expr is not None:
-            return self._expr(context)
+            try:
+                return self._expr(context)
+            except MissingField:
+                if strict:
+                    raise
+                return None
         assert self._template is not None
         try:
             return self._template.render(**context)
