@@ -254,7 +254,11 @@ def _forecast(
 ) -> tuple[list[float], str]:  # fmt: skip
     pm = getattr(engine, "pm", None)
     if pm is not None:
-        answer = pm.hook.demand_forecast(engine=engine, skus=[sku], start=start, days=days)
+        # Only plugins enabled for this factory may answer.
+        enabled = set(engine.registry.enabled)
+        disabled = [p for n, p in pm.list_name_plugin() if p is not None and n not in enabled]
+        hook = pm.subset_hook_caller("demand_forecast", remove_plugins=disabled)
+        answer = hook(engine=engine, skus=[sku], start=start, days=days)
         series = (answer or {}).get(sku)
         if series is not None and len(series) >= days:
             return [max(float(v), 0.0) for v in series[:days]], "forecast"

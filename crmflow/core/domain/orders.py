@@ -125,10 +125,13 @@ def create_order(
             sales_rep=sales_rep, status=status, created_at=now, updated_at=now, updated_by=by,
         ))  # fmt: skip
         conn.execute(_lines.insert(), parsed)
+        from .impact import order_exposure  # impact imports this module
+
+        exposure = order_exposure(conn, order_id)
     payload = {
         "order_id": order_id, "customer_id": customer_id, "priority": priority,
         "order_date": day.isoformat(), "sales_rep": sales_rep, "status": status,
-        "amount": sum(p["quantity"] * p["unit_price"] for p in parsed),
+        **exposure,
         "lines": [{"sku": p["sku"], "quantity": p["quantity"],
                    "requested_date": p["requested_date"].isoformat()} for p in parsed],
     }  # fmt: skip
@@ -192,8 +195,13 @@ def change_order_line(
         )).inserted_primary_key[0]  # fmt: skip
         if within:
             _apply(conn, order_id, sku, field, value, by, now)
+        from .impact import change_impact  # impact imports this module
+
+        impact = change_impact(engine, conn, order_id, sku, field, iso(old), iso(value))
     event = line_change_event(cid, order_id, sku, field, old, value, reason, by, state)
-    event.payload["within_tolerance"] = within
+    event.payload.update(
+        within_tolerance=within, impact=impact, customer_id=line.get("customer_id")
+    )
     emit_all(engine, [event], actor=by)
     return {**event.payload}
 

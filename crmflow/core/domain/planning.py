@@ -13,13 +13,15 @@ from crmflow.errors import InputError, NotFoundError, RefusedError
 from ._parse import as_date, as_number, as_text
 from .ctp import line_of
 from .inventory import product, projected_inventory
-from .records import PlanAdjustment, ProductionPlan, PurchaseRequest
+from .records import PlanAdjustment, Product, ProductionPlan, PurchaseRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
 
 __all__ = [
     "apply_adjustment",
+    "create_proposal",
+    "replenishment_sizing",
     "decide_proposal",
     "propose_adjustment",
     "propose_replenishment",
@@ -43,50 +45,79 @@ def replenishment_quantity(
     return math.ceil(need / lot - 1e-9) * lot
 
 
+def replenishment_sizing(
+    engine: Engine, conn: sa.Connection, sku: str, location: str | None, *, today: dt.date
+) -> dict[str, Any]:
+    """Size a replenishment by the reorder rule, without writing anything.
+
+    Target = safety stock + daily demand × lead time (at least the reorder
+    point); projected = the lowest projected stock within the lead time.
+    """
+    prod = product(conn, sku)
+    lead = int(prod["lead_time_days"] or 0)
+    proj = projected_inventory(engine, sku, location=location, days=max(lead + 7, 14),
+                               start=today, conn=conn)  # fmt: skip
+    daily = sum(r["orders"] + r["forecast"] for r in proj["daily"]) / len(proj["daily"])
+    target = max(proj["safety_stock"] + daily * lead, float(prod["reorder_point"] or 0.0))
+    projected = min(r["projected"] for r in proj["daily"][: max(lead, 1)])
+    qty = replenishment_quantity(prod["reorder_qty"], target, projected, prod["lot_size"])
+    if qty <= 0:
+        qty = float(prod["lot_size"] or 1.0)
+    need = proj["shortage_date"] or (today + dt.timedelta(days=lead)).isoformat()
+    return {
+        "kind": "purchase_request" if prod["kind"] == "bought" else "plan_adjustment",
+        "quantity": qty, "amount": round(qty * float(prod["unit_cost"]), 2), "need_date": need,
+        "target": round(target, 3), "projected": round(projected, 3),
+        "reason": f"projected {projected:g} below target {target:g} within {lead} days",
+    }  # fmt: skip
+
+
 def propose_replenishment(
     engine: Engine, conn: sa.Connection, sku: str, location: str | None, *, by: str,
     now: dt.datetime, alert_id: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Propose a purchase request (bought part) or a production adjustment (made part).
+    """Size (:func:`replenishment_sizing`) and write a purchase request or plan adjustment."""
+    size = replenishment_sizing(engine, conn, sku, location, today=now.date())
+    return create_proposal(
+        conn,
+        sku=sku,
+        kind=size["kind"],
+        quantity=size["quantity"],
+        amount=size["amount"],
+        location=location,
+        need_date=size["need_date"],
+        alert_id=alert_id,
+        reason=size["reason"],
+        by=by,
+        now=now,
+    )
 
-    Target = safety stock + daily demand × lead time (at least the reorder
-    point); projected = the lowest projected stock within the lead time. A
-    proposal already open for the same alert is returned, never duplicated.
+
+def create_proposal(
+    conn: sa.Connection, *, sku: str, kind: str, quantity: Any, by: str, now: dt.datetime,
+    amount: Any = 0, location: str | None = None, need_date: Any = None,
+    alert_id: int | None = None, reason: str = "projected shortage",
+) -> dict[str, Any]:  # fmt: skip
+    """Write a purchase request (``kind`` purchase_request/bought) or a plan adjustment.
+
+    A proposal still open for the same alert is returned instead: a repeated
+    alert never creates a second purchase request.
     """
-    prod = product(conn, sku)
     source = f"alert:{alert_id}" if alert_id is not None else None
-    if source is not None:
-        again = _open_proposal(conn, source)
-        if again is not None:
-            return again
-    lead = int(prod["lead_time_days"] or 0)
-    days = max(lead + 7, 14)
-    proj = projected_inventory(engine, sku, location=location, days=days, conn=conn)
-    daily = sum(r["orders"] + r["forecast"] for r in proj["daily"]) / len(proj["daily"])
-    target = max(proj["safety_stock"] + daily * lead, float(prod["reorder_point"] or 0.0))
-    within = proj["daily"][: max(lead, 1)]
-    projected = min(r["projected"] for r in within)
-    qty = replenishment_quantity(prod["reorder_qty"], target, projected, prod["lot_size"])
-    if qty <= 0:
-        qty = float(prod["lot_size"] or 1.0)
-    need = (
-        as_date("need_date", proj["shortage_date"])
-        if proj["shortage_date"]
-        else (now.date() + dt.timedelta(days=lead))
-    )
-    amount = round(qty * float(prod["unit_cost"]), 2)
-    reason = (
-        f"projected {projected:g} below target {target:g} "
-        f"(safety stock {proj['safety_stock']:g}) within {lead} days"
-    )
-    if prod["kind"] == "bought":
+    if source is not None and (again := _open_proposal(conn, source)) is not None:
+        return again
+    qty = as_number(positive=True)("quantity", quantity)
+    value = as_number(minimum=0)("amount", amount)
+    need = as_date("need_date", need_date) if need_date else None
+    sku = as_text("sku", sku)
+    if kind in ("purchase_request", "bought"):
         values = {
             "sku": sku,
             "location": location,
             "quantity": qty,
             "need_date": need,
-            "amount": amount,
-            "reason": reason,
+            "amount": value,
+            "reason": str(reason)[:200],
             "alert_id": alert_id,
             "status": "proposed",
             "requested_by": by,
@@ -94,17 +125,25 @@ def propose_replenishment(
         }
         rid = conn.execute(_requests.insert().values(values)).inserted_primary_key[0]
         return _shape("purchase_request", {**values, "id": rid})
-    return propose_adjustment(
-        conn,
-        sku=sku,
-        quantity_delta=qty,
-        new_due_date=need,
-        reason=reason,
-        source=source,
-        by=by,
-        now=now,
-        prod=prod,
-    )
+    if kind not in ("plan_adjustment", "made"):
+        raise InputError("must be purchase_request or plan_adjustment", field="kind")
+    prod = (
+        conn.execute(
+            sa.select(Product.__table__).where(  # type: ignore[attr-defined]
+                Product.__table__.c.sku == sku
+            )
+        )
+        .mappings()
+        .first()
+    )  # type: ignore[attr-defined]
+    values = {
+        "plan_id": None, "sku": sku, "line": line_of(conn, dict(prod)) if prod else None,
+        "quantity_delta": qty, "new_due_date": need, "amount": value,
+        "reason": str(reason)[:200], "source": source, "status": "proposed",
+        "requested_by": by, "created_at": now,
+    }  # fmt: skip
+    aid = conn.execute(_adjustments.insert().values(values)).inserted_primary_key[0]
+    return _shape("plan_adjustment", {**values, "id": aid})
 
 
 def propose_adjustment(

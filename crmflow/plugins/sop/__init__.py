@@ -16,8 +16,8 @@ __all__ = ["on_event", "register_actions", "register_commands", "register_functi
 
 @hookimpl
 def register_actions(register: Any) -> None:
-    for name, (func, description) in ACTIONS.items():
-        register(name, func, description=description)
+    for name, (func, description, outbox) in ACTIONS.items():
+        register(name, func, outbox=outbox, description=description)
 
 
 @hookimpl

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from crmflow import ActionContext
 from crmflow.core.domain import alerts, approvals, orders, planning
-from crmflow.core.domain.ctp import capable_to_promise, capacity_load, line_of
+from crmflow.core.domain.ctp import capable_to_promise
+from crmflow.core.domain.impact import change_impact, order_exposure
 from crmflow.core.domain.inventory import product
-from crmflow.core.domain.records import Order, OrderLine
 from crmflow.core.domain.settings import settings
 from crmflow.core.engine.tables import InstanceRow
 
@@ -32,49 +32,15 @@ def _actor(ctx: ActionContext) -> str:
 def compute_impact(ctx: ActionContext, order_id: str, sku: str, field: str, old: Any = None,
                    new: Any = None, **_: Any) -> dict[str, Any]:  # fmt: skip
     """Impact of a demand change: tolerance, capable-to-promise, capacity load, plan move."""
-    conn = _conn(ctx)
-    limits = settings(ctx.engine)
-    within = orders.within_tolerance(field, old, new, limits)
-    prod = product(conn, sku)
-    lines = OrderLine.__table__  # type: ignore[attr-defined]
-    line = conn.execute(sa.select(lines).where(
-        lines.c.order_id == order_id, lines.c.sku == sku)).mappings().first()  # fmt: skip
-    qty = float(new) if field == "quantity" else float(line["quantity"] if line else 0.0)
-    today = ctx.now.date()
-    ctp = (
-        capable_to_promise(ctx.engine, sku, qty, from_date=today, order_id=order_id, conn=conn)
-        if qty > 0
-        else None
-    )
-    due = None
-    if field != "quantity" and new:
-        due = dt.date.fromisoformat(str(new)[:10])
-    elif line is not None:
-        due = line["promised_date"] or line["requested_date"]
-    late = ctp is not None and (
-        ctp["date"] is None or (due is not None and ctp["date"] > due.isoformat())
-    )
-    moves_plan = (
-        prod["kind"] == "made" and ctp is not None and (ctp["source"] == "capacity" or late)
-    )
-    load_pct = None
-    prod_line = line_of(conn, prod) if prod["kind"] == "made" else None
-    if prod_line is not None:
-        load = capacity_load(conn, prod_line, today, today + dt.timedelta(days=14))
-        available = sum(d["available"] for d in load.values())
-        load_pct = (
-            round(sum(d["load"] for d in load.values()) / available, 4) if available else None
-        )
-    return {
-        "within_tolerance": within, "ctp": ctp, "late": late, "moves_plan": moves_plan,
-        "line": prod_line, "capacity_load_14d": load_pct, "kind": prod["kind"],
-        "due_date": due.isoformat() if due else None,
-    }  # fmt: skip
+    return change_impact(ctx.engine, _conn(ctx), order_id, sku, field, old, new)
 
 
 def decide_change(ctx: ActionContext, change_id: int, approve: bool = True,
                   comment: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """Approve (apply to the order line) or reject a pending demand change."""
+    """Approve (apply to the order line) or reject a pending demand change (idempotent)."""
+    current = orders.demand_change(_conn(ctx), int(change_id))
+    if current["approval_state"] != "pending":
+        return {"change_id": current["id"], "approval_state": current["approval_state"]}
     decided = orders.decide_demand_change(
         _conn(ctx),
         int(change_id),
@@ -100,10 +66,16 @@ def adjust_plan(ctx: ActionContext, change_id: int) -> dict[str, Any]:
         delta, due = 0.0, change["new_value"]
     if delta == 0 and due is None:
         return {"adjusted": False, "reason": "nothing to move"}
+    source = f"demand_change:{change['id']}"
+    adjustments = planning.PlanAdjustment.__table__  # type: ignore[attr-defined]
+    done = conn.execute(sa.select(adjustments.c.id, adjustments.c.plan_id).where(
+        adjustments.c.source == source)).first()  # fmt: skip
+    if done is not None:  # an outbox retry: the plan moved already
+        return {"adjusted": True, "adjustment_id": done[0], "plan_id": done[1]}
     adj = planning.propose_adjustment(
         conn, sku=change["sku"], quantity_delta=delta, new_due_date=due,
         reason=f"demand change #{change['id']} of order {change['order_id']}",
-        source=f"order:{change['order_id']}", by=_actor(ctx), now=ctx.now, prod=prod,
+        source=source, by=_actor(ctx), now=ctx.now, prod=prod,
     )  # fmt: skip
     applied = planning.apply_adjustment(conn, adj["id"], by=_actor(ctx), now=ctx.now)
     return {"adjusted": True, "adjustment_id": adj["id"], "plan_id": applied["plan_id"]}
@@ -128,6 +100,25 @@ def close_alert(ctx: ActionContext, sku: str, location: str | None = None,
         _conn(ctx), kind=kind, sku=sku, location=location, by=_actor(ctx), now=ctx.now
     )
     return {"closed": closed}
+
+
+def create_proposal(ctx: ActionContext, sku: str, kind: str, quantity: Any, amount: Any = 0,
+                    location: str | None = None, need_date: Any = None, alert_id: Any = None,
+                    reason: str = "projected shortage") -> dict[str, Any]:  # fmt: skip
+    """Write the purchase request or plan adjustment sized by the event (one per alert)."""
+    return planning.create_proposal(
+        _conn(ctx),
+        sku=sku,
+        kind=kind,
+        quantity=quantity,
+        amount=amount,
+        location=location,
+        need_date=need_date,
+        alert_id=int(alert_id) if alert_id not in (None, "") else None,
+        reason=reason,
+        by=_actor(ctx),
+        now=ctx.now,
+    )
 
 
 def propose_replenishment(ctx: ActionContext, sku: str, location: str | None = None,
@@ -181,25 +172,11 @@ def set_order_status(ctx: ActionContext, order_id: str, status: str) -> dict[str
 
 def order_check(ctx: ActionContext, order_id: str) -> dict[str, Any]:
     """Order value and the customer's open exposure against the factory's limits."""
-    conn = _conn(ctx)
-    o, lines = Order.__table__, OrderLine.__table__  # type: ignore[attr-defined]
-    value = sa.func.coalesce(sa.func.sum(lines.c.quantity * lines.c.unit_price), 0.0)
-    amount = float(conn.execute(sa.select(value).where(lines.c.order_id == order_id)).scalar())
-    customer = conn.execute(sa.select(o.c.customer_id).where(o.c.order_id == order_id)).scalar()
-    exposure = float(conn.execute(
-        sa.select(value).select_from(lines.join(o, o.c.order_id == lines.c.order_id)).where(
-            o.c.customer_id == customer, o.c.status.not_in(["delivered", "cancelled"]),
-            lines.c.status.in_(["open", "shipped"]))).scalar())  # fmt: skip
+    found = order_exposure(_conn(ctx), str(order_id))
     limits = settings(ctx.engine)
-    large = amount > float(limits["large_order_amount"])
-    over = exposure > float(limits["credit_limit"])
-    return {
-        "amount": round(amount, 2),
-        "exposure": round(exposure, 2),
-        "needs_approval": large or over,
-        "large": large,
-        "over_credit": over,
-    }
+    large = found["amount"] > float(limits["large_order_amount"])
+    over = found["exposure"] > float(limits["credit_limit"])
+    return {**found, "needs_approval": large or over, "large": large, "over_credit": over}
 
 
 def ctp(ctx: ActionContext, sku: str, quantity: Any, from_date: Any = None,
@@ -239,20 +216,19 @@ def _num(value: Any) -> float | None:
     return None if value in (None, "") else float(value)
 
 
-ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
-    "sop.compute_impact": (compute_impact, "Impact of a demand change (CTP, capacity, plan)"),
-    "sop.decide_change": (decide_change, "Approve or reject a pending demand change"),
-    "sop.adjust_plan": (adjust_plan, "Move the production plan for a demand change"),
-    "sop.open_alert": (open_alert, "Open one alert per SKU and location"),
-    "sop.close_alert": (close_alert, "Close the open alert of a SKU and location"),
-    "sop.propose_replenishment": (
-        propose_replenishment,
-        "Purchase request or production adjustment by reorder rule",
-    ),
-    "sop.record_approval": (record_approval, "Record an approval (no self-approval)"),
-    "sop.decide_proposal": (decide_proposal, "Approve/apply or reject a proposal"),
-    "sop.set_order_status": (set_order_status, "Move an order to a status"),
-    "sop.order_check": (order_check, "Order value and credit exposure"),
-    "sop.ctp": (ctp, "Capable-to-promise date for a quantity of a SKU"),
-    "sop.response_time": (response_time, "Hours since the instance started"),
+#: name -> (function, description, runs from the outbox after the commit)
+ACTIONS: dict[str, tuple[Callable[..., Any], str, bool]] = {
+    "sop.compute_impact": (compute_impact, "Impact of a demand change (CTP, capacity)", False),
+    "sop.decide_change": (decide_change, "Apply or reject a pending demand change", True),
+    "sop.adjust_plan": (adjust_plan, "Move the production plan for a demand change", True),
+    "sop.open_alert": (open_alert, "Open one alert per SKU and location", False),
+    "sop.close_alert": (close_alert, "Close the open alert of a SKU and location", False),
+    "sop.create_proposal": (create_proposal, "Write a sized purchase request/adjustment", False),
+    "sop.propose_replenishment": (propose_replenishment, "Size and write a proposal", False),
+    "sop.record_approval": (record_approval, "Record an approval (no self-approval)", False),
+    "sop.decide_proposal": (decide_proposal, "Approve/apply or reject a proposal", False),
+    "sop.set_order_status": (set_order_status, "Move an order to a status", True),
+    "sop.order_check": (order_check, "Order value and credit exposure", False),
+    "sop.ctp": (ctp, "Capable-to-promise date for a quantity of a SKU", False),
+    "sop.response_time": (response_time, "Hours since the instance started", False),
 }
