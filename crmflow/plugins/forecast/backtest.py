@@ -112,7 +112,9 @@ def rolling_backtest(
             actuals[k, i] = y[start : start + horizon]
             m = season if len(train[j]) > season >= 1 else 1
             scale = float(np.mean(np.abs(train[j][m:] - train[j][:-m])))
-            scales[k, i] = scale if scale > 0 else max(float(np.mean(np.abs(train[j]))), 1e-9)
+            level = float(np.mean(np.abs(train[j])))
+            # A perfectly regular history has no naive error: scale by its level instead.
+            scales[k, i] = scale if scale > 1e-9 * max(level, 1.0) else max(level, 1e-9)
             for name, fc in out.items():
                 forecasts[name][k, i] = fc.values[j]
     return Backtest(cuts, forecasts, actuals, scales)
