@@ -32,10 +32,19 @@ def register_forecast_models(register: Any) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add ``crmflow forecast``."""
+    """Add ``crmflow forecast``, ``forecast-run`` and ``forecast-accuracy``."""
     from .command import forecast_command
+    from .operations import forecast_accuracy_command, forecast_run_command
 
     cli.add_command(forecast_command)
+    for command in (forecast_run_command, forecast_accuracy_command):
+        try:
+            from crmflow.cli import common_options
+
+            command = common_options(command)
+        except ImportError:  # an embedding host without crmflow's CLI module
+            pass
+        cli.add_command(command)
 
 
 @hookimpl
