@@ -28,7 +28,7 @@ SETTINGS: dict[str, Any] = {
     "approval_dual_limit": 5000,
     "approval_quorum": 2,
     "approval_board": ["sam", "mia", "max"],
-    "approvers": ["sam", "mia", "max", "paul"],
+    "approvers": ["sam", "mia", "max", "paul", "bea"],
 }
 USERS = {
     "rita": {"roles": ["sales"]},

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +22,18 @@ __all__ = ["ACTIONS"]
 
 def _conn(ctx: ActionContext) -> sa.Connection:
     if ctx.connection is None:  # registered without outbox, so the engine always passes one
-        raise RuntimeError("sop actions run inside the transaction")
+        raise RuntimeError("this sop action runs inside the transaction")
     return ctx.connection
+
+
+@contextmanager
+def _tx(ctx: ActionContext) -> Iterator[sa.Connection]:
+    """The firing transaction, or (from the outbox) a transaction of the action's own."""
+    if ctx.connection is not None:
+        yield ctx.connection
+        return
+    with ctx.engine.db.begin() as conn:
+        yield conn
 
 
 def _actor(ctx: ActionContext) -> str:
@@ -38,24 +49,42 @@ def compute_impact(ctx: ActionContext, order_id: str, sku: str, field: str, old:
 def decide_change(ctx: ActionContext, change_id: int, approve: bool = True,
                   comment: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Approve (apply to the order line) or reject a pending demand change (idempotent)."""
-    current = orders.demand_change(_conn(ctx), int(change_id))
-    if current["approval_state"] != "pending":
-        return {"change_id": current["id"], "approval_state": current["approval_state"]}
-    decided = orders.decide_demand_change(
-        _conn(ctx),
-        int(change_id),
-        approve=_bool(approve),
-        by=_actor(ctx),
-        now=ctx.now,
-        comment=comment,
-    )
+    with _tx(ctx) as conn:
+        current = orders.demand_change(conn, int(change_id))
+        if current["approval_state"] != "pending":  # an outbox retry: decided already
+            return {"change_id": current["id"], "approval_state": current["approval_state"]}
+        decided = orders.decide_demand_change(
+            conn,
+            int(change_id),
+            approve=_bool(approve),
+            by=_decider(ctx, conn, int(change_id)),
+            now=ctx.now,
+            comment=comment,
+        )
     return {"change_id": decided["id"], "approval_state": decided["approval_state"]}
+
+
+def _decider(ctx: ActionContext, conn: sa.Connection, change_id: int) -> str:
+    """Who decided: the actor, or (from the outbox, which acts as system) the last approver."""
+    if ctx.actor and ctx.actor != "system":
+        return ctx.actor
+    a = approvals.Approval.__table__  # type: ignore[attr-defined]
+    last = conn.execute(
+        sa.select(a.c.approver)
+        .where(a.c.subject.like(f"demand_change:{change_id}:%"))
+        .order_by(a.c.id.desc())
+    ).scalar()
+    return str(last or "system")
 
 
 def adjust_plan(ctx: ActionContext, change_id: int) -> dict[str, Any]:
     """Move the production plan for an approved demand change (made parts only)."""
-    conn = _conn(ctx)
-    change = orders.demand_change(conn, int(change_id))
+    with _tx(ctx) as conn:
+        return _adjust_plan(ctx, conn, int(change_id))
+
+
+def _adjust_plan(ctx: ActionContext, conn: sa.Connection, change_id: int) -> dict[str, Any]:
+    change = orders.demand_change(conn, change_id)
     prod = product(conn, change["sku"])
     if prod["kind"] != "made":
         return {"adjusted": False, "reason": f"{change['sku']} is bought"}
@@ -64,8 +93,6 @@ def adjust_plan(ctx: ActionContext, change_id: int) -> dict[str, Any]:
         due = None
     else:
         delta, due = 0.0, change["new_value"]
-    if delta == 0 and due is None:
-        return {"adjusted": False, "reason": "nothing to move"}
     source = f"demand_change:{change['id']}"
     adjustments = planning.PlanAdjustment.__table__  # type: ignore[attr-defined]
     done = conn.execute(sa.select(adjustments.c.id, adjustments.c.plan_id).where(
@@ -166,7 +193,8 @@ def decide_proposal(ctx: ActionContext, subject: str, approve: Any = True) -> di
 
 
 def set_order_status(ctx: ActionContext, order_id: str, status: str) -> dict[str, Any]:
-    orders.set_order_status(_conn(ctx), str(order_id), status, by=_actor(ctx), now=ctx.now)
+    with _tx(ctx) as conn:
+        orders.set_order_status(conn, str(order_id), status, by=_actor(ctx), now=ctx.now)
     return {"order_id": order_id, "status": status}
 
 
