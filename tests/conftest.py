@@ -98,13 +98,19 @@ def _reset_postgres(url: str) -> None:
     db.dispose()
 
 
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    _reset_postgres(pg_database)
+    return pg_database
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each engine test runs on both databases."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'crmflow.sqlite3'}"
-    url: str = request.getfixturevalue("pg_database")
-    _reset_postgres(url)
+    url: str = request.getfixturevalue("pg_url")
     return url
 
 
