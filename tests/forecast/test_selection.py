@@ -81,3 +81,10 @@ def test_regressor_used_only_when_it_helps() -> None:
     assert any(m.endswith("+regressors") for m in both.choices[0].members)
     expected = 100 * np.exp(0.3 * driver[n:])
     assert np.abs(both.values[0] - expected).mean() < np.abs(both.values[1] - expected).mean()
+
+
+def test_leading_zeros_before_launch_are_not_history() -> None:
+    launched = np.r_[np.zeros(24), 50 + RNG.normal(0, 2, 30)]
+    out = forecast_panel([launched], 6, 12, POOL)
+    assert out.choices[0].kind == "regular"
+    assert np.all(np.abs(out.values[0] - 50) < 8)

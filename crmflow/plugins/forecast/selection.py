@@ -122,7 +122,7 @@ def _choose(
             # Nothing can model it: carry the last value (zero for an empty history).
             values[j] = hist[j][-1] if len(hist[j]) else 0.0
             members, reason = ("last_value",), "history too short for any model: last value"
-        params = {n: final[n].params[j] for n in members}
+        params = {n: final[n].params[j] for n in members if n in final}
         choices.append(
             SeriesChoice(
                 kind=choice_kind,
@@ -142,6 +142,11 @@ def _embed(values: np.ndarray, j: int, shape: tuple[int, ...]) -> np.ndarray:
     full = np.full(shape, np.nan)
     full[:, j] = values
     return full
+
+
+def _from_first_nonzero(y: np.ndarray) -> np.ndarray:
+    nonzero = np.flatnonzero(y != 0)
+    return y[nonzero[0] :] if len(nonzero) else y
 
 
 def forecast_panel(
@@ -165,7 +170,8 @@ def forecast_panel(
     """
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
-    hist = [np.asarray(y, dtype=float) for y in history]
+    # Periods before a series' first demand (a product not yet launched) are not history.
+    hist = [_from_first_nonzero(np.asarray(y, dtype=float)) for y in history]
     regular, sparse = _split_models(models)
     if regressors is not None and any(x is not None for x in regressors):
         regular.update(
