@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from crmflow.core.registry import (
 from crmflow.core.store import make_db, migrate
 from crmflow.errors import ConcurrencyError, CrmflowError, NotFoundError
 
+from . import hotpath
 from . import repository as repo
 from .catalog import Catalog
 from .context import ActionContext
@@ -175,6 +175,19 @@ class Engine:
         ``key`` makes the start idempotent (the same key returns the same
         instance); ``open_key`` keeps one open instance per business key.
         """
+        return self.start_new(workflow, data, actor, key, open_key=open_key, now=now)[0]
+
+    def start_new(
+        self,
+        workflow: str,
+        data: dict[str, Any] | None = None,
+        actor: str | None = None,
+        key: str | None = None,
+        *,
+        open_key: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Like :meth:`start`; also says whether this call created the instance."""
         compiled = self.catalog.newest(workflow)
         self.catalog.remember(self.db, compiled.definition)
         when = repo.utc(now) if now else self.now()
@@ -187,9 +200,9 @@ class Engine:
             existing = self._existing_start(workflow, key, open_key)
             if existing is None:
                 raise
-            return existing
+            return existing, False
         self._after_commit(records, queued)
-        return iid
+        return iid, bool(records)
 
     def _existing_start(self, workflow: str, key: str | None, open_key: str | None) -> int | None:
         i = repo.instances
@@ -311,33 +324,19 @@ class Engine:
         actor: str | None = SYSTEM,
     ) -> list[FireResult]:
         """Fire a batch in one transaction (group commit); each event keeps its rules."""
-        when = self.now()
-        results: list[FireResult] = []
-        all_records: list[TransitionRecord] = []
-        any_queued = False
-        with self.db.begin() as conn:
-            for iid, trigger, data, key in events:
-                for _attempt in range(_RETRIES):
-                    nested = conn.begin_nested()
-                    try:
-                        result, records, queued = self.fire_in(
-                            conn, iid, trigger, data, key, actor, when
-                        )
-                    except repo.Conflict:
-                        nested.rollback()
-                        continue
-                    except CrmflowError as exc:
-                        nested.rollback()
-                        result = FireResult(False, "", f"error: {exc}", "error", iid)
-                        records, queued = [], False
-                    else:
-                        nested.commit()
-                    break
-                results.append(result)
-                all_records.extend(records)
-                any_queued = any_queued or queued
-        self._after_commit(all_records, any_queued)
-        return results
+        batch = list(events)
+        for _attempt in range(_RETRIES):
+            try:
+                with self.db.begin() as conn:
+                    results, records, queued = hotpath.fire_batch(
+                        self, conn, batch, actor, self.now()
+                    )
+            except (repo.Conflict, sa.exc.IntegrityError):
+                # A concurrent writer got there first (PostgreSQL); the retry sees its work.
+                continue
+            self._after_commit(records, queued)
+            return results
+        raise ConcurrencyError("a batch kept conflicting with concurrent writers; try again")
 
     def fire_in(
         self,
@@ -350,74 +349,7 @@ class Engine:
         now: datetime,
     ) -> tuple[FireResult, list[TransitionRecord], bool]:
         """Fire inside the caller's transaction; raise repo.Conflict on a stale row."""
-        row = repo.select_instance(conn, iid)
-        if row is None:
-            raise NotFoundError(f"no instance {iid}; `crmflow list` shows the instances")
-        if key is not None:
-            earlier = repo.history_by_key(conn, iid, key)
-            if earlier is not None:
-                return (
-                    FireResult(
-                        True,
-                        earlier.to_state,
-                        instance_id=iid,
-                        duplicate=True,
-                        history_id=earlier.id,
-                    ),
-                    [],
-                    False,
-                )
-        if row.finished:
-            reason = f"finished: instance {iid} is finished (state {row.state!r}); nothing fires"
-            return FireResult(False, row.state, reason, "finished", iid), [], False
-        compiled = self.catalog.get(conn, row.workflow, row.version)
-        definition = compiled.definition
-        old_data = json.loads(row.data)
-        payload = data or {}
-        run = Run(
-            state=row.state,
-            roles=self.roles_of(actor),
-            context=self.expression_context(old_data, payload, row.state, now),
-        )
-        if not compiled.fire(run, trigger):
-            refusal = _pick_refusal(run)
-            return FireResult(False, row.state, refusal.message, refusal.code, iid), [], False
-        new_state = run.state
-        changed = new_state != row.state or (run.taken is not None and run.taken.dest is not None)
-        new_data = deep_merge(copy.deepcopy(old_data), payload)
-        hid = repo.insert_history(
-            conn, iid=iid, trigger=trigger, from_state=row.state, to_state=new_state,
-            actor=actor, at=now, payload=payload, key=key,
-        )  # fmt: skip
-        queued = self._run_plan(conn, iid, definition, hid, run.plan, new_data, payload, actor, now)
-        final = definition.states[new_state].final
-        values: dict[str, Any] = {
-            "state": new_state,
-            "data": repo.dumps(new_data),
-            "rev": row.rev + 1,
-            "updated_at": now,
-        }
-        if changed:
-            values["entered_at"] = now
-        if final:
-            values["finished"] = True
-            values["open_key"] = None
-        updated = conn.execute(
-            repo.instances.update()
-            .where(repo.instances.c.id == iid, repo.instances.c.rev == row.rev)
-            .values(**values)
-        )
-        if updated.rowcount != 1:
-            raise repo.Conflict()
-        if changed or final:
-            repo.delete_timers(conn, iid)
-            if not final:
-                arm_timers(conn, self, iid, definition, new_state, now)
-        record = TransitionRecord(
-            iid, definition.id, definition.version, trigger, row.state, new_state, actor, now,
-            payload, hid,
-        )  # fmt: skip
-        return FireResult(True, new_state, instance_id=iid, history_id=hid), [record], queued
+        return hotpath.fire_one(self, conn, iid, trigger, data, key, actor, now)
 
     def _run_plan(
         self,

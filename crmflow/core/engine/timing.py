@@ -14,7 +14,7 @@ from .schedule import add_working_time, next_cron
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Engine
 
-__all__ = ["arm_timers", "due_after"]
+__all__ = ["arm_timers", "due_after", "has_timers", "timer_rows"]
 
 
 def due_after(engine: Engine, start: datetime, delay: timedelta, calendar: str | None) -> datetime:
@@ -24,11 +24,26 @@ def due_after(engine: Engine, start: datetime, delay: timedelta, calendar: str |
     return start + delay
 
 
+def has_timers(definition: WorkflowDef, state: str) -> bool:
+    """Whether entering ``state`` arms any row (so leaving it must cancel them)."""
+    sdef = definition.states[state]
+    return bool(sdef.deadline is not None and sdef.on_timeout) or bool(
+        definition.timers_for(state)
+    )
+
+
 def arm_timers(
     conn: sa.Connection, engine: Engine, iid: int, definition: WorkflowDef, state: str,
     entered: datetime,
 ) -> None:  # fmt: skip
     """Insert the timer rows of ``state``, due from the moment it was ``entered``."""
+    repo.insert_timers(conn, timer_rows(engine, iid, definition, state, entered))
+
+
+def timer_rows(
+    engine: Engine, iid: int, definition: WorkflowDef, state: str, entered: datetime
+) -> list[dict[str, Any]]:
+    """The timer rows ``state`` arms, due from the moment it was ``entered``."""
     sdef = definition.states[state]
     rows: list[dict[str, Any]] = []
     if sdef.deadline is not None and sdef.on_timeout:
@@ -60,4 +75,4 @@ def arm_timers(
                 "due": due,
             }
         )
-    repo.insert_timers(conn, rows)
+    return rows

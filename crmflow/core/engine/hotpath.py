@@ -1,0 +1,592 @@
+"""The fire path on the raw DB-API connection: few statements, no per-event ORM work."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from crmflow.errors import CrmflowError, NotFoundError
+
+from . import repository as repo
+from .definition import ActionSpec, TransitionDef, WorkflowDef
+from .expressions import MissingField, render_value
+from .machine import CompiledWorkflow, Run, _role_allows
+from .results import FireResult, TransitionRecord
+from .timing import has_timers, timer_rows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import Engine
+
+__all__ = ["Statements", "db_time", "fire_batch", "fire_one", "resolve", "statements"]
+
+Plan = tuple[tuple[str, str, ActionSpec], ...]
+
+_INSTANCE_COLUMNS = "id, workflow, version, state, data, rev, finished, entered_at"
+_HISTORY_COLUMNS = 'instance_id, "trigger", from_state, to_state, actor, at, payload, "key"'
+_OUTBOX_COLUMNS = (
+    'instance_id, history_id, action_index, action, params, save_as, "key", status, attempts, '
+    "max_attempts, next_attempt_at, created_at"
+)
+_TIMER_COLUMNS = 'instance_id, name, kind, "trigger", state, due'
+
+
+def db_time(value: datetime, sqlite: bool) -> Any:
+    """A time as the store keeps it: SQLAlchemy's naive-UTC text on SQLite, aware on PG."""
+    utc = value.astimezone(UTC)
+    if sqlite:
+        return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return utc
+
+
+def _marks(mark: str, count: int) -> str:
+    return ", ".join([mark] * count)
+
+
+class Statements:
+    """The hot path's SQL text for one dialect (built once, reused for every event)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        p = self.mark = "?" if self.sqlite else "%s"
+        self.select_instance = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = {p}"
+        # PostgreSQL: a batch locks its rows in id order, so two batches never deadlock
+        # and no optimistic retry is needed.
+        self.lock = "" if self.sqlite else " ORDER BY id FOR UPDATE"
+        self.history_by_key = (
+            f'SELECT id, to_state FROM history WHERE instance_id = {p} AND "key" = {p}'
+        )
+        self.insert_history = (
+            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES ({_marks(p, 8)}) RETURNING id"
+        )
+        self.insert_history_ids = (
+            f"INSERT INTO history (id, {_HISTORY_COLUMNS}) VALUES ({_marks(p, 9)})"
+        )
+        self.insert_outbox = f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({_marks(p, 12)})"
+        self.insert_timer = f"INSERT INTO timers ({_TIMER_COLUMNS}) VALUES ({_marks(p, 6)})"
+        self.delete_timers = f"DELETE FROM timers WHERE instance_id = {p}"
+        self.update = (
+            f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
+            f"entered_at = {p} WHERE id = {p} AND rev = {p}"
+        )
+        self.update_final = (
+            f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
+            f"entered_at = {p}, finished = {p}, open_key = NULL WHERE id = {p} AND rev = {p}"
+        )
+        self.max_history = "SELECT COALESCE(MAX(id), 0) FROM history"
+        self.next_history = (
+            "SELECT nextval(pg_get_serial_sequence('history', 'id')) "
+            "FROM generate_series(1, %s)"
+        )
+
+    def select_instances(self, count: int) -> str:
+        return (
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN "
+            f"({_marks(self.mark, count)}){self.lock}"
+        )
+
+    def keys_of(self, count: int) -> str:
+        return (
+            f'SELECT instance_id, "key", id, to_state FROM history WHERE "key" IN '
+            f"({_marks(self.mark, count)})"
+        )
+
+
+_STATEMENTS: dict[str, Statements] = {}
+
+
+def statements(conn: sa.Connection) -> Statements:
+    name = conn.dialect.name
+    found = _STATEMENTS.get(name)
+    if found is None:
+        found = _STATEMENTS[name] = Statements(name)
+    return found
+
+
+# -- deciding: the `transitions` machine, memoised per workflow version -----------
+
+
+@dataclass
+class _Memo:
+    compiled: CompiledWorkflow
+    candidates: dict[tuple[str, str], tuple[TransitionDef, ...]] = field(default_factory=dict)
+    plans: dict[tuple[str, int], tuple[str, Plan]] = field(default_factory=dict)
+    timed: dict[str, bool] = field(default_factory=dict)
+    inline: dict[Plan, bool] = field(default_factory=dict)
+
+
+_MEMOS: dict[int, _Memo] = {}
+
+
+def _memo(compiled: CompiledWorkflow) -> _Memo:
+    memo = _MEMOS.get(id(compiled))
+    if memo is None or memo.compiled is not compiled:
+        memo = _MEMOS[id(compiled)] = _Memo(compiled)
+    return memo
+
+
+def resolve(compiled: CompiledWorkflow, run: Run, trigger: str) -> bool:
+    """What ``compiled.fire(run, trigger)`` does, without running the machine each time.
+
+    The first transition (file order) whose source, roles and guard match is
+    taken, exactly as the machine picks it; the plan (on_exit, do, on_enter)
+    and the target state that transition produces are computed by the machine
+    once per (state, transition) and reused. Refusals always go through the
+    machine, so their reasons stay the machine's.
+    """
+    memo = _memo(compiled)
+    candidates = memo.candidates.get((run.state, trigger))
+    if candidates is None:
+        candidates = tuple(
+            t
+            for t in compiled.definition.transitions
+            if t.trigger == trigger and run.state in t.sources
+        )
+        memo.candidates[(run.state, trigger)] = candidates
+    taken = None
+    for tdef in candidates:
+        if not _role_allows(tdef.roles, run.roles):
+            continue
+        if tdef.when is not None:
+            try:
+                if not tdef.when(run.context):
+                    continue
+            except MissingField:
+                continue
+        taken = tdef
+        break
+    if taken is None:
+        return compiled.fire(run, trigger)
+    known = memo.plans.get((run.state, taken.index))
+    if known is None:
+        source = run.state
+        if not compiled.fire(run, trigger) or run.taken is not taken:
+            return bool(run.taken)  # guards are pure, so this is never reached
+        memo.plans[(source, taken.index)] = (run.state, tuple(run.plan))
+        return True
+    run.state, run.taken = known[0], taken
+    run.plan.extend(known[1])
+    return True
+
+
+def _timed(compiled: CompiledWorkflow, state: str) -> bool:
+    memo = _memo(compiled)
+    found = memo.timed.get(state)
+    if found is None:
+        found = memo.timed[state] = has_timers(compiled.definition, state)
+    return found
+
+
+def _inline(engine: Engine, compiled: CompiledWorkflow, plan: Plan) -> bool:
+    """Whether a plan has an action that runs inside the transaction (not from the outbox)."""
+    memo = _memo(compiled)
+    found = memo.inline.get(plan)
+    if found is None:
+        found = any(
+            not engine.registry.actions[spec.action].option("outbox", False) for _, _, spec in plan
+        )
+        memo.inline[plan] = found
+    return found
+
+
+@dataclass
+class _Inst:
+    """An instance row as the fire path holds it between its read and its write."""
+
+    id: int
+    workflow: str
+    version: int
+    state: str
+    data: dict[str, Any]
+    rev: int
+    finished: bool
+    entered_at: Any
+    db_rev: int
+    timers_in_db: bool = False
+    dirty: bool = False
+    final: bool = False
+    pending_timers: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _load(engine: Engine, conn: sa.Connection, row: Any) -> tuple[_Inst, CompiledWorkflow]:
+    compiled = engine.catalog.get(conn, row[1], row[2])
+    data = row[4]
+    inst = _Inst(
+        id=int(row[0]), workflow=row[1], version=int(row[2]), state=row[3],
+        data=json.loads(data) if isinstance(data, str) else data, rev=int(row[5]),
+        finished=bool(row[6]), entered_at=row[7], db_rev=int(row[5]),
+    )  # fmt: skip
+    inst.timers_in_db = not inst.finished and _timed(compiled, inst.state)
+    return inst, compiled
+
+
+def _duplicate(iid: int, hid: int, state: str) -> FireResult:
+    return FireResult(True, state, instance_id=iid, duplicate=True, history_id=hid)
+
+
+def _refusal(iid: int, run: Run) -> FireResult:
+    refusal = next((r for r in run.refusals if r.code == "guard"), run.refusals[0])
+    return FireResult(False, run.state, refusal.message, refusal.code, iid)
+
+
+def _finished(iid: int, state: str) -> FireResult:
+    reason = f"finished: instance {iid} is finished (state {state!r}); nothing fires"
+    return FireResult(False, state, reason, "finished", iid)
+
+
+def _decide(
+    engine: Engine, compiled: CompiledWorkflow, inst: _Inst, trigger: str,
+    payload: dict[str, Any], actor: str | None, now: datetime,
+) -> Run:  # fmt: skip
+    run = Run(
+        state=inst.state,
+        roles=engine.roles_of(actor),
+        context=engine.expression_context(inst.data, payload, inst.state, now),
+    )
+    if not resolve(compiled, run, trigger):
+        run.taken = None
+    return run
+
+
+def _merge(data: dict[str, Any], payload: dict[str, Any], *, copy_first: bool) -> dict[str, Any]:
+    from .runtime import deep_merge  # runtime imports this module
+
+    if not payload:
+        return data
+    return deep_merge(copy.deepcopy(data) if copy_first else data, payload)
+
+
+@contextmanager
+def dbapi_errors(conn: sa.Connection) -> Iterator[None]:
+    """Raise driver errors as SQLAlchemy's (IntegrityError …), as Core statements would."""
+    base = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as exc:
+        raise sa.exc.DBAPIError.instance(None, None, exc, base, dialect=conn.dialect) from exc
+
+
+# -- one event ----------------------------------------------------------------------
+
+
+def fire_one(
+    engine: Engine, conn: sa.Connection, iid: int, trigger: str, data: dict[str, Any] | None,
+    key: str | None, actor: str | None, now: datetime,
+) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+    """Fire inside the caller's transaction; raise repo.Conflict on a stale row."""
+    with dbapi_errors(conn):
+        return _fire_one(engine, conn, iid, trigger, data, key, actor, now)
+
+
+def _fire_one(
+    engine: Engine, conn: sa.Connection, iid: int, trigger: str, data: dict[str, Any] | None,
+    key: str | None, actor: str | None, now: datetime,
+) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+    st = statements(conn)
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(st.select_instance, (iid,))
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"no instance {iid}; `crmflow list` shows the instances")
+        if key is not None:
+            cur.execute(st.history_by_key, (iid, key))
+            earlier = cur.fetchone()
+            if earlier is not None:
+                return _duplicate(iid, int(earlier[0]), earlier[1]), [], False
+        inst, compiled = _load(engine, conn, row)
+        if inst.finished:
+            return _finished(iid, inst.state), [], False
+        payload = data or {}
+        run = _decide(engine, compiled, inst, trigger, payload, actor, now)
+        if run.taken is None:
+            return _refusal(iid, run), [], False
+        definition = compiled.definition
+        old_state, new_state = inst.state, run.state
+        changed = run.taken.dest is not None or new_state != old_state
+        # The row was read for this event alone: merge in place, nothing else holds it.
+        new_data = _merge(inst.data, payload, copy_first=False)
+        stored_payload = repo.dumps(payload)
+        at = db_time(now, st.sqlite)
+        cur.execute(
+            st.insert_history,
+            (iid, trigger, old_state, new_state, actor, at, stored_payload, key),
+        )
+        hid = int(cur.fetchone()[0])
+        queued = False
+        if run.plan:
+            queued = engine._run_plan(
+                conn, iid, definition, hid, run.plan, new_data, payload, actor, now
+            )
+        final = definition.states[new_state].final
+        entered = at if changed else inst.entered_at
+        if final:
+            cur.execute(
+                st.update_final,
+                (new_state, repo.dumps(new_data), inst.rev + 1, at, entered, True, iid, inst.rev),
+            )
+        else:
+            cur.execute(
+                st.update,
+                (new_state, repo.dumps(new_data), inst.rev + 1, at, entered, iid, inst.rev),
+            )
+        if cur.rowcount != 1:
+            raise repo.Conflict()
+        if changed or final:
+            if inst.timers_in_db:
+                cur.execute(st.delete_timers, (iid,))
+            if not final and _timed(compiled, new_state):
+                _insert_timers(cur, st, engine, iid, definition, new_state, now)
+    finally:
+        cur.close()
+    record = TransitionRecord(
+        iid, definition.id, definition.version, trigger, old_state, new_state, actor, now,
+        payload, hid,
+    )  # fmt: skip
+    return FireResult(True, new_state, instance_id=iid, history_id=hid), [record], queued
+
+
+def _timer_params(
+    st: Statements, engine: Engine, iid: int, definition: WorkflowDef, state: str, now: datetime
+) -> list[tuple[Any, ...]]:
+    return [
+        (r["instance_id"], r["name"], r["kind"], r["trigger"], r["state"],
+         db_time(r["due"], st.sqlite))
+        for r in timer_rows(engine, iid, definition, state, now)
+    ]  # fmt: skip
+
+
+def _insert_timers(
+    cur: Any, st: Statements, engine: Engine, iid: int, definition: WorkflowDef, state: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    rows = _timer_params(st, engine, iid, definition, state, now)
+    if rows:
+        cur.executemany(st.insert_timer, rows)
+
+
+# -- a batch of events in one transaction (group commit) ------------------------------
+
+
+class _Batch:
+    """Events applied in memory, written with one statement per table at the end."""
+
+    def __init__(self, engine: Engine, conn: sa.Connection, now: datetime) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.st = statements(conn)
+        self.cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self.now = now
+        self.at = db_time(now, self.st.sqlite)
+        self.insts: dict[int, tuple[_Inst, CompiledWorkflow]] = {}
+        self.keys: dict[tuple[int, str], tuple[int, str]] = {}
+        self.history: list[tuple[Any, ...]] = []
+        self.outbox: list[tuple[Any, ...]] = []
+        self.drop_timers: list[tuple[int]] = []
+        self._ids: list[int] = []
+        self._next_id = 0
+        self._need = 0
+
+    def close(self) -> None:
+        self.cur.close()
+
+    def preload(self, events: list[tuple[int, str, dict[str, Any] | None, str | None]]) -> None:
+        ids = sorted({int(e[0]) for e in events})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.cur.execute(self.st.select_instances(len(chunk)), chunk)
+            for row in self.cur.fetchall():
+                inst, compiled = _load(self.engine, self.conn, row)
+                self.insts[inst.id] = (inst, compiled)
+        keys = sorted({e[3] for e in events if e[3] is not None})
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            self.cur.execute(self.st.keys_of(len(chunk)), chunk)
+            for iid, key, hid, to_state in self.cur.fetchall():
+                self.keys[(int(iid), key)] = (int(hid), to_state)
+        self._need = len(events)
+
+    def _history_id(self) -> int:
+        if self.st.sqlite:
+            # The write lock (BEGIN IMMEDIATE) is ours: nobody else numbers history rows.
+            if not self._next_id:
+                self.cur.execute(self.st.max_history)
+                self._next_id = int(self.cur.fetchone()[0]) + 1
+            hid = self._next_id
+            self._next_id += 1
+            return hid
+        if not self._ids:
+            self.cur.execute(self.st.next_history, (max(self._need, 1),))
+            self._ids = [int(r[0]) for r in self.cur.fetchall()][::-1]
+        return self._ids.pop()
+
+    def reload(self, iid: int) -> tuple[_Inst, CompiledWorkflow] | None:
+        found = self.insts.get(iid)
+        if found is not None:
+            return found
+        self.cur.execute(self.st.select_instance, (iid,))
+        row = self.cur.fetchone()
+        if row is None:
+            return None
+        self.insts[iid] = _load(self.engine, self.conn, row)
+        return self.insts[iid]
+
+    def fire(
+        self, iid: int, trigger: str, data: dict[str, Any] | None, key: str | None,
+        actor: str | None,
+    ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+        self._need -= 1
+        loaded = self.reload(iid)
+        if loaded is None:
+            raise NotFoundError(f"no instance {iid}; `crmflow list` shows the instances")
+        if key is not None:
+            earlier = self.keys.get((iid, key))
+            if earlier is not None:
+                return _duplicate(iid, earlier[0], earlier[1]), [], False
+        inst, compiled = loaded
+        if inst.finished:
+            return _finished(iid, inst.state), [], False
+        engine, now = self.engine, self.now
+        payload = data or {}
+        run = _decide(engine, compiled, inst, trigger, payload, actor, now)
+        if run.taken is None:
+            return _refusal(iid, run), [], False
+        plan = tuple(run.plan)
+        if plan and _inline(engine, compiled, plan):
+            return self._in_transaction(iid, trigger, data, key, actor)
+        definition = compiled.definition
+        old_state, new_state = inst.state, run.state
+        changed = run.taken.dest is not None or new_state != old_state
+        new_data = _merge(inst.data, payload, copy_first=True)
+        outbox: list[tuple[Any, ...]] = []
+        hid = self._history_id()
+        for index, (_phase, state, spec) in enumerate(plan):
+            registered = engine.registry.actions[spec.action]
+            params = render_value(
+                spec.params, engine.expression_context(new_data, payload, state, now)
+            )
+            outbox.append(
+                (iid, hid, index, spec.action, repo.dumps(params), spec.save_as,
+                 f"{iid}:{hid}:{index}", "pending", 0,
+                 int(registered.option("max_attempts", 5)), self.at, self.at)
+            )  # fmt: skip
+        final = definition.states[new_state].final
+        # Nothing can fail from here on: the event is applied to the batch.
+        self.history.append(
+            (hid, iid, trigger, old_state, new_state, actor, self.at, repo.dumps(payload), key)
+        )
+        self.outbox.extend(outbox)
+        if key is not None:
+            self.keys[(iid, key)] = (hid, new_state)
+        if changed or final:
+            inst.pending_timers.clear()
+            if inst.timers_in_db:
+                self.drop_timers.append((iid,))
+                inst.timers_in_db = False
+            if not final and _timed(compiled, new_state):
+                inst.pending_timers.extend(
+                    _timer_params(self.st, engine, iid, definition, new_state, now)
+                )
+            inst.entered_at = self.at
+        inst.state, inst.data, inst.rev, inst.dirty = new_state, new_data, inst.rev + 1, True
+        if final:
+            inst.finished = inst.final = True
+        record = TransitionRecord(
+            iid, definition.id, definition.version, trigger, old_state, new_state, actor, now,
+            payload, hid,
+        )  # fmt: skip
+        return FireResult(True, new_state, instance_id=iid, history_id=hid), [record], bool(outbox)
+
+    def _in_transaction(
+        self, iid: int, trigger: str, data: dict[str, Any] | None, key: str | None,
+        actor: str | None,
+    ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+        """An event whose actions run in the transaction: the row-by-row path, in a savepoint."""
+        self.flush()
+        self.insts.pop(iid, None)
+        self._next_id = 0  # the row-by-row path numbers its own history row
+        nested = self.conn.begin_nested()
+        try:
+            fired = fire_one(self.engine, self.conn, iid, trigger, data, key, actor, self.now)
+        except BaseException:
+            nested.rollback()
+            raise
+        nested.commit()
+        result = fired[0]
+        if key is not None and result.taken and result.history_id is not None:
+            self.keys[(iid, key)] = (result.history_id, result.state)
+        return fired
+
+    def flush(self) -> None:
+        """Write everything applied so far; raise repo.Conflict if a row moved under us."""
+        cur, st = self.cur, self.st
+        if self.drop_timers:
+            cur.executemany(st.delete_timers, self.drop_timers)
+            self.drop_timers = []
+        if self.history:
+            cur.executemany(st.insert_history_ids, self.history)
+            self.history = []
+        timers = [t for inst, _c in self.insts.values() for t in inst.pending_timers]
+        if timers:
+            cur.executemany(st.insert_timer, timers)
+        if self.outbox:
+            cur.executemany(st.insert_outbox, self.outbox)
+            self.outbox = []
+        plain: list[tuple[Any, ...]] = []
+        final: list[tuple[Any, ...]] = []
+        for inst, _compiled in self.insts.values():
+            if inst.pending_timers:
+                inst.pending_timers = []
+                inst.timers_in_db = True
+            if not inst.dirty:
+                continue
+            values = (inst.state, repo.dumps(inst.data), inst.rev, self.at, inst.entered_at)
+            if inst.final:
+                final.append((*values, True, inst.id, inst.db_rev))
+            else:
+                plain.append((*values, inst.id, inst.db_rev))
+            inst.dirty, inst.db_rev = False, inst.rev
+        for statement, rows in ((st.update, plain), (st.update_final, final)):
+            if rows:
+                cur.executemany(statement, rows)
+                if cur.rowcount != len(rows):
+                    raise repo.Conflict()
+
+
+def fire_batch(
+    engine: Engine, conn: sa.Connection,
+    events: Iterable[tuple[int, str, dict[str, Any] | None, str | None]],
+    actor: str | None, now: datetime,
+) -> tuple[list[FireResult], list[TransitionRecord], bool]:  # fmt: skip
+    """Apply a batch in the caller's transaction; raise repo.Conflict if it must be retried.
+
+    An event refused or failing with a CrmflowError gets its own result and
+    leaves the others alone, as if each event had its own savepoint.
+    """
+    items = list(events)
+    batch = _Batch(engine, conn, now)
+    results: list[FireResult] = []
+    records: list[TransitionRecord] = []
+    queued = False
+    try:
+        with dbapi_errors(conn):
+            batch.preload(items)
+            for iid, trigger, data, key in items:
+                try:
+                    result, taken, q = batch.fire(int(iid), trigger, data, key, actor)
+                except CrmflowError as exc:
+                    result = FireResult(False, "", f"error: {exc}", "error", iid)
+                    taken, q = [], False
+                results.append(result)
+                records.extend(taken)
+                queued = queued or q
+            batch.flush()
+    finally:
+        batch.close()
+    return results, records, queued
