@@ -25,6 +25,7 @@ DATABASE_ENV = "CRMFLOW_DATABASE_URL"
 DATA_DIR_ENV = "CRMFLOW_DATA_DIR"
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_MIGRATION_LOCK = 0x63726D66  # "crmf": one advisory lock id for schema upgrades
 
 
 def default_database_url(factory: str | None = None) -> str:
@@ -104,9 +105,44 @@ def _alembic_config(db: sa.Engine, extra_locations: list[str]) -> Any:
     return cfg
 
 
+_HEADS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _heads(cfg: Any, locations: tuple[str, ...]) -> frozenset[str]:
+    if locations not in _HEADS:
+        from alembic.script import ScriptDirectory
+
+        _HEADS[locations] = frozenset(ScriptDirectory.from_config(cfg).get_heads())
+    return _HEADS[locations]
+
+
+def _current(db: sa.Engine) -> frozenset[str]:
+    with db.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return frozenset()
+        return frozenset(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+
+
 def migrate(db: sa.Engine, extra_locations: list[str] | None = None) -> None:
-    """Bring the schema to the newest revision of every migration branch."""
+    """Bring the schema to the newest revision of every migration branch.
+
+    Skips Alembic when the database is already at the heads; on PostgreSQL an
+    advisory lock keeps processes that start together from migrating twice.
+    """
     from alembic import command
 
-    cfg = _alembic_config(db, list(extra_locations or []))
+    locations = tuple(extra_locations or [])
+    cfg = _alembic_config(db, list(locations))
+    if _current(db) == _heads(cfg, locations):
+        return
+    if is_postgres(db):
+        with db.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+            try:
+                if _current(db) != _heads(cfg, locations):
+                    command.upgrade(cfg, "heads")
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                conn.commit()
+        return
     command.upgrade(cfg, "heads")
