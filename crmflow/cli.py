@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -129,11 +130,14 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, params=_common_params())
 @click.version_option(package_name="crmflow")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug) to stderr.")
+def cli(verbose: int) -> None:
     """crmflow: workflows for sales-production coordination.
 
     Every command takes --db, --workflows and --factory.
     """
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @cli.command()
