@@ -118,7 +118,7 @@ class _Memo:
     candidates: dict[tuple[str, str], tuple[TransitionDef, ...]] = field(default_factory=dict)
     plans: dict[tuple[str, int], tuple[str, Plan]] = field(default_factory=dict)
     timed: dict[str, bool] = field(default_factory=dict)
-    inline: dict[Plan, bool] = field(default_factory=dict)
+    inline: dict[tuple[str, ...], bool] = field(default_factory=dict)
 
 
 _MEMOS: dict[int, _Memo] = {}
@@ -186,12 +186,11 @@ def _timed(compiled: CompiledWorkflow, state: str) -> bool:
 def _inline(engine: Engine, compiled: CompiledWorkflow, plan: Plan) -> bool:
     """Whether a plan has an action that runs inside the transaction (not from the outbox)."""
     memo = _memo(compiled)
-    found = memo.inline.get(plan)
+    names = tuple(spec.action for _, _, spec in plan)
+    found = memo.inline.get(names)
     if found is None:
-        found = any(
-            not engine.registry.actions[spec.action].option("outbox", False) for _, _, spec in plan
-        )
-        memo.inline[plan] = found
+        found = any(not engine.registry.actions[name].option("outbox", False) for name in names)
+        memo.inline[names] = found
     return found
 
 

@@ -33,7 +33,10 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
 
 
-def claim_outbox(engine: Engine, now: datetime, limit: int) -> list[Any]:
+def claim_outbox(
+    engine: Engine, now: datetime, limit: int, lease: timedelta = LEASE
+) -> list[Any]:
+    """Lease due rows to this worker; a worker that dies loses them when the lease ends."""
     o = repo.outbox
     due = (
         (o.c.status == "pending")
@@ -49,22 +52,31 @@ def claim_outbox(engine: Engine, now: datetime, limit: int) -> list[Any]:
             conn.execute(
                 o.update()
                 .where(o.c.id.in_([r.id for r in rows]))
-                .values(claimed_by=engine.worker_id, claimed_until=now + LEASE)
+                .values(claimed_by=engine.worker_id, claimed_until=now + lease)
             )
     return rows
 
 
-def run_outbox(engine: Engine, now: datetime | None = None, limit: int = 100) -> int:
-    """Attempt every due outbox row once; return how many were attempted."""
+def run_outbox(
+    engine: Engine, now: datetime | None = None, limit: int = 100, *,
+    lease: timedelta = LEASE, rounds: int | None = None,
+) -> int:  # fmt: skip
+    """Attempt every due outbox row once; return how many were attempted.
+
+    ``rounds`` bounds the number of claimed batches (a worker interleaves work).
+    """
     now = repo.utc(now) if now else engine.now()
     attempted = 0
-    while True:
-        rows = claim_outbox(engine, now, limit)
+    while rounds is None or rounds > 0:
+        if rounds is not None:
+            rounds -= 1
+        rows = claim_outbox(engine, now, limit, lease)
         for row in rows:
             _attempt(engine, row, now)
         attempted += len(rows)
         if len(rows) < limit:
             return attempted
+    return attempted
 
 
 def _attempt(engine: Engine, row: Any, now: datetime) -> None:
@@ -111,18 +123,27 @@ def _attempt(engine: Engine, row: Any, now: datetime) -> None:
             row.max_attempts, error, "; dead-lettered" if dead else "",
         )  # fmt: skip
         return
-    _complete(engine, row, result, now)
     event = registered.option("event")
-    if event:
-        payload = dict(result) if isinstance(result, dict) else {"result": result}
-        payload.setdefault("instance_id", row.instance_id)
-        engine.emit(str(event), payload, key=row.key)
+    follow_up = _complete(engine, row, result, now, str(event) if event else None)
+    if follow_up is not None:
+        from .inbox import deliver
+
+        deliver(engine, follow_up, now)
 
 
-def _complete(engine: Engine, row: Any, result: Any, now: datetime) -> None:
-    """Mark done and keep `save_as` in the instance data, in one transaction."""
+def _complete(
+    engine: Engine, row: Any, result: Any, now: datetime, event: str | None = None
+) -> int | None:
+    """Mark done, keep `save_as` and queue the follow-up ``event``, in one transaction.
+
+    The follow-up is an inbox row keyed by the outbox row, so it is delivered
+    once even when this worker dies right after the commit. Returns its row id.
+    """
+    from .inbox import enqueue
+
     o = repo.outbox
     for _attempt_no in range(8):
+        follow_up = None
         with engine.db.begin() as conn:
             done = conn.execute(
                 o.update()
@@ -136,11 +157,19 @@ def _complete(engine: Engine, row: Any, result: Any, now: datetime) -> None:
                     claimed_until=None,
                 )
             ).rowcount
-            if done != 1 or not row.save_as or row.instance_id is None:
-                return
+            if done != 1:
+                return None
+            if event:
+                payload = dict(result) if isinstance(result, dict) else {"result": result}
+                payload.setdefault("instance_id", row.instance_id)
+                follow_up = enqueue(
+                    engine, event=event, data=payload, key=row.key, actor="system", conn=conn
+                )
+            if not row.save_as or row.instance_id is None:
+                return follow_up
             inst = repo.select_instance(conn, row.instance_id)
             if inst is None:
-                return
+                return follow_up
             data = json.loads(inst.data)
             data[row.save_as] = result
             changed = conn.execute(
@@ -149,9 +178,10 @@ def _complete(engine: Engine, row: Any, result: Any, now: datetime) -> None:
                 .values(data=repo.dumps(data), rev=inst.rev + 1, updated_at=now)
             ).rowcount
             if changed == 1:
-                return
+                return follow_up
             conn.rollback()
     log.error("outbox %s: could not store its result on instance %s", row.id, row.instance_id)
+    return None
 
 
 def retry_dead(engine: Engine, outbox_id: int | None = None) -> int:

@@ -447,6 +447,22 @@ class Engine:
         """Deliver a domain event to `start_on` rules and waiting instances."""
         return _emit(self, event, dict(payload or {}), key=key, actor=actor)
 
+    def enqueue(
+        self, instance_id: int | None = None, trigger: str | None = None,
+        data: dict[str, Any] | None = None, *, event: str | None = None,
+        key: str | None = None, actor: str | None = SYSTEM,
+    ) -> int:  # fmt: skip
+        """Queue an event for the workers (`crmflow worker`); return the inbox row id.
+
+        Either ``instance_id`` + ``trigger`` (applied like :meth:`fire`) or
+        ``event`` (delivered like :meth:`emit`). ``key`` makes it idempotent.
+        """
+        from .inbox import enqueue
+
+        return enqueue(
+            self, instance_id, trigger, data, event=event, key=key, actor=actor
+        )  # fmt: skip
+
     def run_outbox(self, now: datetime | None = None, limit: int = 100) -> int:
         """Run due side effects from the outbox; return how many were attempted."""
         return _run_outbox(self, now=now, limit=limit)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from . import hotpath
 from . import repository as repo
 from .machine import SYSTEM
 from .schedule import next_cron
@@ -15,93 +16,100 @@ from .schedule import next_cron
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Engine
 
-__all__ = ["BATCH", "LEASE", "claim_due", "tick"]
+__all__ = ["BATCH", "claim_due", "fire_due", "tick", "timer_key"]
 
 log = logging.getLogger("crmflow.scheduler")
 
 BATCH = 500
-LEASE = timedelta(minutes=5)
 _LATE = timedelta(minutes=1)
 
 
-def claim_due(engine: Engine, now: datetime, limit: int = BATCH) -> list[Any]:
-    """Claim due timer rows for this worker.
-
-    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` plus a lease, so many workers share
-    the work and a dead worker's claims come back when the lease expires.
-    SQLite: one writer at a time (``BEGIN IMMEDIATE``) is the exclusive claim.
-    """
+def _due(now: datetime) -> Any:
     t = repo.timers
-    due = (t.c.due <= now) & (t.c.claimed_until.is_(None) | (t.c.claimed_until < now))
-    query = sa.select(t).where(due).order_by(t.c.due, t.c.id).limit(limit)
-    with engine.db.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = conn.execute(query).all()
-        if rows and conn.dialect.name == "postgresql":
-            conn.execute(
-                t.update()
-                .where(t.c.id.in_([r.id for r in rows]))
-                .values(claimed_by=engine.worker_id, claimed_until=now + LEASE)
-            )
-    return rows
+    return (t.c.due <= now) & (t.c.claimed_until.is_(None) | (t.c.claimed_until < now))
 
 
-def tick(engine: Engine, now: datetime) -> int:
+def claim_due(engine: Engine, now: datetime, limit: int = BATCH) -> list[Any]:
+    """The due timer rows, oldest first (a read: :func:`tick` claims and fires them)."""
+    t = repo.timers
+    with engine.db.connect() as conn:
+        return list(
+            conn.execute(sa.select(t).where(_due(now)).order_by(t.c.due, t.c.id).limit(limit))
+        )
+
+
+def tick(engine: Engine, now: datetime, *, limit: int = BATCH) -> int:
     """Fire everything due by ``now``; return the number of timers that fired."""
     fired = 0
     while True:
-        batch = claim_due(engine, now)
-        if not batch:
-            return fired
-        for timer in batch:
-            fired += fire_timer(engine, timer, now)
-        if len(batch) < BATCH:
+        taken, seen = fire_due(engine, now, limit)
+        fired += taken
+        if seen < limit:
             return fired
 
 
-def fire_timer(engine: Engine, timer: Any, now: datetime) -> int:
-    """Delete the timer row and fire its trigger in one transaction (1 if it fired)."""
-    due = repo.utc(timer.due)
-    key = f"timer:{timer.id}:{timer.name}:{due.isoformat()}"
+def timer_key(timer: Any) -> str:
+    """The idempotency key of a timer row's firing: one row fires once."""
+    return f"timer:{timer.id}:{timer.name}:{repo.utc(timer.due).isoformat()}"
+
+
+def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, int]:
+    """Claim, delete and fire one batch of due timers in one transaction.
+
+    Returns (fired, rows seen). PostgreSQL: the rows are locked with ``FOR UPDATE
+    SKIP LOCKED``, so schedulers share the work; a scheduler that dies mid-batch
+    rolls back and its rows come back at once. SQLite: ``BEGIN IMMEDIATE`` makes
+    the batch's transaction the one exclusive claim. A row is deleted in the
+    transaction that fires it, and its key makes a second firing a no-op.
+    """
+    t = repo.timers
+    query = sa.select(t).where(_due(now)).order_by(t.c.due, t.c.id).limit(limit)
     for _attempt in range(8):
         try:
             with engine.db.begin() as conn:
-                t = repo.timers
-                gone = conn.execute(t.delete().where(t.c.id == timer.id)).rowcount
-                if gone != 1:
-                    return 0  # another worker fired it
-                result, records, queued = engine.fire_in(
-                    conn, timer.instance_id, timer.trigger, {}, key, SYSTEM, now
-                )
-                if timer.kind == "cron" and (not result.taken or result.state == timer.state):
-                    _rearm_cron(conn, engine, timer, now)
-        except repo.Conflict:
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                rows = conn.execute(query).all()
+                if not rows:
+                    return 0, 0
+                # One timer per instance per batch: the first may move the instance and
+                # cancel the others, which the next batch then no longer sees.
+                seen: set[int] = set()
+                chosen = []
+                for row in rows:
+                    if row.instance_id not in seen:
+                        seen.add(row.instance_id)
+                        chosen.append(row)
+                conn.execute(t.delete().where(t.c.id.in_([r.id for r in chosen])))
+                events = [(r.instance_id, r.trigger, {}, timer_key(r)) for r in chosen]
+                results, records, queued = hotpath.fire_batch(engine, conn, events, SYSTEM, now)
+                for timer, result in zip(chosen, results, strict=True):
+                    if timer.kind == "cron" and (not result.taken or result.state == timer.state):
+                        _rearm_cron(conn, engine, timer, now)
+        except (repo.Conflict, sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+            log.info("timer batch rolled back (%s); trying again", exc)
             continue
         break
     else:
-        log.error(
-            "timer %s of instance %s kept conflicting; left for the next tick",
-            timer.id,
-            timer.instance_id,
-        )
-        return 0
-    late = now - due
-    if late > _LATE:
-        log.warning(
-            "timer %s (%s) of instance %s fired %s late",
-            timer.name,
-            timer.trigger,
-            timer.instance_id,
-            late,
-        )
-    if not result.taken:
-        log.info(
-            "timer %s of instance %s was refused: %s", timer.name, timer.instance_id, result.reason
-        )
-        return 0
+        log.error("due timers kept conflicting with other writers; left for the next tick")
+        return 0, 0
     engine._after_commit(records, queued)
-    return 1
+    fired = 0
+    for timer, result in zip(chosen, results, strict=True):
+        late = now - repo.utc(timer.due)
+        if late > _LATE:
+            log.warning(
+                "timer %s (%s) of instance %s fired %s late",
+                timer.name, timer.trigger, timer.instance_id, late,
+            )  # fmt: skip
+        if result.taken and not result.duplicate:
+            fired += 1
+        elif not result.taken:
+            log.info(
+                "timer %s of instance %s was refused: %s",
+                timer.name, timer.instance_id, result.reason,
+            )  # fmt: skip
+    return fired, len(rows)
 
 
 def _rearm_cron(conn: sa.Connection, engine: Engine, timer: Any, now: datetime) -> None:
