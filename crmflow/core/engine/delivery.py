@@ -74,7 +74,7 @@ def emit(
                 )
             if open_key is not None and _open_instance(engine, definition.id, open_key):
                 continue  # one open instance per key; the event went to it above
-            iid = engine.start(
+            iid, created = engine.start_new(
                 definition.id,
                 {entity: payload},
                 actor=actor,
@@ -82,7 +82,7 @@ def emit(
                 open_key=open_key,
                 now=now,
             )
-            if iid not in result.started:
+            if created and iid not in result.started:
                 result.started.append(iid)
             break
     _record(engine, event, payload, key, actor, result)
