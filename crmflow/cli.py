@@ -314,20 +314,25 @@ def migrate(ctx: click.Context) -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
     """Admin UI + worker + scheduler in one process."""
+    import threading
+
     from crmflow.admin import create_app
-    from crmflow.core.engine.background import BackgroundWorker
+    from crmflow.core.engine.worker import Worker
 
     engine = open_engine(ctx, inline_outbox=False)
     app = create_app({"ENGINE": engine})
-    worker = None if no_worker else BackgroundWorker(engine)
-    if worker:
-        worker.start()
+    worker = None if no_worker else Worker(engine)
+    thread = None
+    if worker is not None:
+        thread = threading.Thread(target=worker.run, name="crmflow-worker", daemon=True)
+        thread.start()
     click.echo(f"crmflow {engine.factory.title!r} on http://{host}:{port}/", err=True)
     try:
         app.run(host=host, port=port, debug=False, use_reloader=False)
     finally:
-        if worker:
-            worker.stop()
+        if worker is not None and thread is not None:
+            worker.stop()  # finishes the batch in hand
+            thread.join(timeout=30)
 
 
 @cli.command()
