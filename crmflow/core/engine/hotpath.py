@@ -141,14 +141,7 @@ def resolve(compiled: CompiledWorkflow, run: Run, trigger: str) -> bool:
     machine, so their reasons stay the machine's.
     """
     memo = _memo(compiled)
-    candidates = memo.candidates.get((run.state, trigger))
-    if candidates is None:
-        candidates = tuple(
-            t
-            for t in compiled.definition.transitions
-            if t.trigger == trigger and run.state in t.sources
-        )
-        memo.candidates[(run.state, trigger)] = candidates
+    candidates = _candidates(memo, run.state, trigger)
     taken = None
     for tdef in candidates:
         if not _role_allows(tdef.roles, run.roles):
@@ -173,6 +166,19 @@ def resolve(compiled: CompiledWorkflow, run: Run, trigger: str) -> bool:
     run.state, run.taken = known[0], taken
     run.plan.extend(known[1])
     return True
+
+
+def _candidates(memo: _Memo, state: str, trigger: str) -> tuple[TransitionDef, ...]:
+    """The transitions the machine would try for ``trigger`` in ``state``, in file order."""
+    found = memo.candidates.get((state, trigger))
+    if found is None:
+        found = tuple(
+            t
+            for t in memo.compiled.definition.transitions
+            if t.trigger == trigger and state in t.sources
+        )
+        memo.candidates[(state, trigger)] = found
+    return found
 
 
 def _timed(compiled: CompiledWorkflow, state: str) -> bool:
@@ -243,10 +249,13 @@ def _decide(
     engine: Engine, compiled: CompiledWorkflow, inst: _Inst, trigger: str,
     payload: dict[str, Any], actor: str | None, now: datetime,
 ) -> Run:  # fmt: skip
+    candidates = _candidates(_memo(compiled), inst.state, trigger)
+    # Only guards read the context: without one, building it is wasted work.
+    guarded = any(t.when is not None for t in candidates)
     run = Run(
         state=inst.state,
         roles=engine.roles_of(actor),
-        context=engine.expression_context(inst.data, payload, inst.state, now),
+        context=engine.expression_context(inst.data, payload, inst.state, now) if guarded else {},
     )
     if not resolve(compiled, run, trigger):
         run.taken = None
@@ -311,7 +320,7 @@ def _fire_one(
         changed = run.taken.dest is not None or new_state != old_state
         # The row was read for this event alone: merge in place, nothing else holds it.
         new_data = _merge(inst.data, payload, copy_first=False)
-        stored_payload = repo.dumps(payload)
+        stored_payload = repo.dumps(payload) if payload else "{}"
         at = db_time(now, st.sqlite)
         cur.execute(
             st.insert_history,
@@ -478,7 +487,8 @@ class _Batch:
         final = definition.states[new_state].final
         # Nothing can fail from here on: the event is applied to the batch.
         self.history.append(
-            (hid, iid, trigger, old_state, new_state, actor, self.at, repo.dumps(payload), key)
+            (hid, iid, trigger, old_state, new_state, actor, self.at,
+             repo.dumps(payload) if payload else "{}", key)
         )
         self.outbox.extend(outbox)
         if key is not None:

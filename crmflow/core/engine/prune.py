@@ -81,7 +81,7 @@ def prune(
                     int(x)
                     for x in conn.execute(
                         sa.select(i.c.id)
-                        .where(i.c.finished.is_(True), i.c.updated_at < cutoff)
+                        .where(i.c.finished == sa.true(), i.c.updated_at < cutoff)
                         .order_by(i.c.id)
                         .limit(_BATCH)
                     ).scalars()
@@ -90,7 +90,7 @@ def prune(
                     done.instances = int(
                         conn.execute(
                             sa.select(sa.func.count()).where(
-                                i.c.finished.is_(True), i.c.updated_at < cutoff
+                                i.c.finished == sa.true(), i.c.updated_at < cutoff
                             )
                         ).scalar_one()
                     )
@@ -109,7 +109,7 @@ def prune(
                 _delete(conn, repo.notifications, repo.notifications.c.instance_id, ids)
                 # `finished` again: an instance is never deleted unless it is finished.
                 done.instances += conn.execute(
-                    i.delete().where(i.c.id.in_(ids), i.c.finished.is_(True))
+                    i.delete().where(i.c.id.in_(ids), i.c.finished == sa.true())
                 ).rowcount
         with engine.db.begin() as conn:
             done.inbox = conn.execute(

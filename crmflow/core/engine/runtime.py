@@ -407,6 +407,8 @@ class Engine:
         return queued
 
     def _after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
+        if not self.pm.hook.on_transition.get_hookimpls():
+            records = []  # nobody listens: skip a hook call per event on the hot path
         for record in records:
             try:
                 self.pm.hook.on_transition(engine=self, record=record)

@@ -36,9 +36,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name="uq_inbox_key"),
     )
     op.create_index("ix_inbox_status_id", "inbox", ["status", "id"], unique=False)
-    # Pruning looks for finished instances by age.
+    # Pruning looks for finished instances by age. Partial, so the fire path (which
+    # changes updated_at of open instances on every event) never writes to it.
     op.create_index(
-        "ix_instances_finished_updated", "instances", ["finished", "updated_at"], unique=False
+        "ix_instances_finished_updated",
+        "instances",
+        ["updated_at"],
+        unique=False,
+        sqlite_where=sa.text("finished = 1"),
+        postgresql_where=sa.text("finished"),
     )
 
 
