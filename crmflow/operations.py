@@ -141,12 +141,15 @@ def register(cli: click.Group) -> None:
     )  # fmt: skip
     @click.option("--limit", default=100, show_default=True, type=int)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @_PLUGIN_OPTION
     @click.pass_context
-    def outbox_list(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
+    def outbox_list(
+        ctx: click.Context, status: str, limit: int, as_json: bool, plugins: tuple[str, ...]
+    ) -> None:
         """Outbox rows, newest first."""
         from crmflow.core.engine.repository import outbox as table
 
-        engine = _engine(ctx)
+        engine = _engine(ctx, plugins)
         query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         if status != "all":
             query = query.where(table.c.status == status)
@@ -200,14 +203,16 @@ def register(cli: click.Group) -> None:
     @click.option("--archive", metavar="FILE.jsonl", help="Append what is removed to this file.")
     @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @_PLUGIN_OPTION
     @click.pass_context
     def prune(
-        ctx: click.Context, older_than: str, archive: str | None, dry_run: bool, as_json: bool
-    ) -> None:
+        ctx: click.Context, older_than: str, archive: str | None, dry_run: bool, as_json: bool,
+        plugins: tuple[str, ...],
+    ) -> None:  # fmt: skip
         """Remove finished instances (and their history) untouched for AGE; open ones stay."""
         from crmflow.core.engine.prune import prune as run_prune
 
-        engine = _engine(ctx)
+        engine = _engine(ctx, plugins)
         done = run_prune(engine, parse_age(older_than), archive=archive, dry_run=dry_run)
         if as_json:
             click.echo(json.dumps(done.as_json()))
@@ -225,15 +230,16 @@ def register(cli: click.Group) -> None:
     @click.option("--data", "data", metavar="JSON", help="Payload (a JSON object).")
     @click.option("--key", metavar="KEY", help="Idempotency key: queued and applied once.")
     @click.option("--as", "actor", default="system", show_default=True, metavar="ROLE")
+    @_PLUGIN_OPTION
     @click.pass_context
     def enqueue(
         ctx: click.Context, target: str, trigger: str | None, data: str | None,
-        key: str | None, actor: str,
+        key: str | None, actor: str, plugins: tuple[str, ...],
     ) -> None:  # fmt: skip
         """Queue `ID TRIGGER` (a fire) or `EVENT` (an emit) for the workers; prints the row id."""
         from crmflow.cli import parse_json
 
-        engine = _engine(ctx)
+        engine = _engine(ctx, plugins)
         payload = parse_json(data)
         if target.isdigit():
             if not trigger:

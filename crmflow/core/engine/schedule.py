@@ -49,9 +49,17 @@ def add_working_time(
 def next_cron(expr: str, after: datetime, tz: ZoneInfo) -> datetime:
     """The first occurrence of ``expr`` strictly after ``after``, in the factory zone.
 
-    croniter handles the DST gaps and folds: a 02:30 job runs once on a
-    spring-forward day and once on a fall-back day.
+    Cron times are wall-clock times, matched once per day they name: a time
+    that happens twice (fall back) fires at its first occurrence only, and a
+    time skipped by a spring-forward gap fires once, shifted by the gap
+    (02:30 becomes 03:30 in Europe/Berlin).
     """
-    local = after.astimezone(tz)
-    nxt = croniter(expr, local).get_next(datetime)
-    return nxt.astimezone(UTC)
+    wall = after.astimezone(tz).replace(tzinfo=None)
+    times = croniter(expr, wall - timedelta(microseconds=1) if wall.microsecond else wall)
+    for _ in range(1000):
+        candidate: datetime = times.get_next(datetime)
+        # fold=0: the first of two equal wall times; for a skipped time, the pre-gap offset.
+        moment = candidate.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        if moment > after:
+            return moment
+    raise ValueError(f"cron {expr!r} has no occurrence after {after.isoformat()}")
