@@ -70,6 +70,15 @@ class KpiContext:
     timezone: ZoneInfo
     factory: Any = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Results calculators share within one computation (same period and
+    #: breakdown), e.g. the per-line delivery figures of the fill rates.
+    cache: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per context: calculators that need the same query share it."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
     @property
     def start(self) -> dt.date:

@@ -18,13 +18,15 @@ from .breakdown import TOTAL, Breakdown
 
 __all__ = [
     "EPSILON",
+    "completed_on",
     "customers",
     "days_between",
+    "delivered",
+    "delivered_between",
     "deliveries",
     "history",
     "instances",
     "inventory",
-    "line_completions",
     "lines",
     "order_lines",
     "orders",
@@ -116,15 +118,16 @@ def lines(breakdown: Breakdown | None) -> sa.Subquery:
     """The order lines KPIs count: not cancelled, positive quantity, with their group.
 
     Columns: ``order_id, sku, qty, due`` (promised date, else requested date),
-    ``order_date`` and ``grp`` (the breakdown's group; ``''`` for the total).
+    ``requested_date``, ``order_date``, ``cost`` (the product's unit cost) and
+    ``grp`` (the breakdown's group; ``''`` for the total).
     """
-    src: Any = order_lines.join(orders, orders.c.order_id == order_lines.c.order_id)
+    src: Any = order_lines.join(orders, orders.c.order_id == order_lines.c.order_id).outerjoin(
+        products, products.c.sku == order_lines.c.sku
+    )
     grp: ColumnElement = sa.literal(TOTAL, _S)
     if breakdown is not None:
         if breakdown.dimension == "segment":
             src = src.outerjoin(customers, customers.c.customer_id == orders.c.customer_id)
-        if breakdown.dimension == "family":
-            src = src.outerjoin(products, products.c.sku == order_lines.c.sku)
         grp = breakdown.line_group(
             orders=orders, customers=customers, lines=order_lines, products=products
         )
@@ -135,7 +138,9 @@ def lines(breakdown: Breakdown | None) -> sa.Subquery:
             order_lines.c.quantity.label("qty"),
             sa.func.coalesce(order_lines.c.promised_date, order_lines.c.requested_date)
             .label("due"),
+            order_lines.c.requested_date,
             orders.c.order_date,
+            products.c.unit_cost.label("cost"),
             grp.label("grp"),
         )
         .select_from(src)
@@ -148,50 +153,67 @@ def lines(breakdown: Breakdown | None) -> sa.Subquery:
     )
 
 
-def cumulative(keys: sa.Select[Any], end: Any) -> sa.Subquery:
-    """Deliveries per line and day before ``end`` with the running total per line.
+def _same_line(d: Any, ln: Any) -> ColumnElement:
+    return sa.and_(d.c.order_id == ln.c.order_id, d.c.sku == ln.c.sku)
 
-    ``keys`` selects the ``(order_id, sku)`` pairs to include. Columns:
-    ``order_id, sku, day, qty, cum`` (delivered up to and including ``day``).
+
+def delivered(ln: Any, *, before: Any = None, through: Any = None) -> ColumnElement:
+    """Quantity delivered on a line of ``ln`` before a day, or up to and including one.
+
+    A correlated sum over the line's deliveries (an index probe per line),
+    0 when there are none.
     """
-    k = keys.subquery("keys")
-    daily = (
-        sa.select(
-            deliveries.c.order_id,
-            deliveries.c.sku,
-            deliveries.c.delivered_date.label("day"),
-            sa.func.sum(deliveries.c.quantity).label("qty"),
-        )
-        .join(k, sa.and_(k.c.order_id == deliveries.c.order_id, k.c.sku == deliveries.c.sku))
-        .where(deliveries.c.delivered_date < end)
-        .group_by(deliveries.c.order_id, deliveries.c.sku, deliveries.c.delivered_date)
-        .subquery("daily")
+    d = deliveries.alias()  # its own alias: never correlated to an enclosing query
+    cond = d.c.delivered_date < before if before is not None else d.c.delivered_date <= through
+    return sa.func.coalesce(
+        sa.select(sa.func.sum(d.c.quantity))
+        .where(_same_line(d, ln), cond)
+        .correlate_except(d)
+        .scalar_subquery(),
+        0.0,
     )
-    running = sa.func.sum(daily.c.qty).over(
-        partition_by=(daily.c.order_id, daily.c.sku), order_by=daily.c.day
-    )
-    return sa.select(daily, running.label("cum")).subquery("cum")
 
 
-def line_completions(ln: sa.Subquery, keys: sa.Select[Any], end: Any) -> sa.Subquery:
-    """When each line of ``ln`` (restricted to ``keys``) was first delivered in full before ``end``.
-
-    Columns: ``grp, order_id, sku, qty, due, order_date, done`` (only lines
-    completed before ``end`` appear).
-    """
-    cum = cumulative(keys, end)
+def delivered_between(ln: Any, start: Any, end: Any) -> ColumnElement:
+    """True when a line of ``ln`` has a delivery in ``[start, end)``."""
+    d = deliveries.alias()
     return (
-        sa.select(
-            ln.c.grp,
-            ln.c.order_id,
-            ln.c.sku,
-            ln.c.qty,
-            ln.c.due,
-            ln.c.order_date,
-            sa.func.min(cum.c.day).label("done"),
-        )
-        .join(cum, sa.and_(cum.c.order_id == ln.c.order_id, cum.c.sku == ln.c.sku))
-        .where(cum.c.cum >= ln.c.qty - EPSILON)
-        .group_by(ln.c.grp, ln.c.order_id, ln.c.sku, ln.c.qty, ln.c.due, ln.c.order_date)
-        .subquery("completions")
+        sa.exists()
+        .where(_same_line(d, ln), d.c.delivered_date >= start, d.c.delivered_date < end)
+        .correlate_except(d)
     )
+
+
+def completed_on(ln: Any, end: Any, upto: Any) -> ColumnElement:
+    """The day a line's deliveries first reached its quantity, for a line complete before ``end``.
+
+    ``upto`` is what was delivered on the line before ``end``. When that is
+    not more than ordered, the line was completed by its last delivery before
+    ``end`` (one index probe); only an over-delivered line, whose earlier
+    deliveries may already have covered it, has its day searched for.
+    """
+    d, d2 = deliveries.alias(), deliveries.alias()
+    last = (
+        sa.select(sa.func.max(d.c.delivered_date))
+        .where(_same_line(d, ln), d.c.delivered_date < end, d.c.quantity > 0)
+        .correlate_except(d)
+        .scalar_subquery()
+    )
+    d = deliveries.alias()
+    running = (
+        sa.select(sa.func.sum(d2.c.quantity))
+        .where(
+            d2.c.order_id == d.c.order_id,
+            d2.c.sku == d.c.sku,
+            d2.c.delivered_date <= d.c.delivered_date,
+        )
+        .correlate_except(d2)
+        .scalar_subquery()
+    )
+    first_full = (
+        sa.select(sa.func.min(d.c.delivered_date))
+        .where(_same_line(d, ln), d.c.delivered_date < end, running >= ln.c.qty - EPSILON)
+        .correlate_except(d)
+        .scalar_subquery()
+    )
+    return sa.case((upto <= ln.c.qty + EPSILON, last), else_=first_full)

@@ -142,6 +142,15 @@ def compute(
     return table
 
 
+def _details(values: Mapping[str, KpiValue]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for key, value in values.items():
+        details = value.details()
+        if details:
+            out[key] = details
+    return out
+
+
 def report_json(table: KpiTable, *, factory: str | None = None) -> dict[str, Any]:
     """The ``crmflow kpi --json`` object: every key at the top, then period, details, groups."""
     out: dict[str, Any] = table.flat(table.total)
@@ -149,14 +158,14 @@ def report_json(table: KpiTable, *, factory: str | None = None) -> dict[str, Any
     if factory:
         out["factory"] = factory
     out["units"] = {spec.key: spec.unit for spec in table.specs}
-    out["details"] = {key: value.details() for key, value in table.total.items()}
+    out["details"] = _details(table.total)
     if table.breakdown is not None:
         groups = {}
         for group in sorted(table.groups):
             values = table.groups[group]
             groups[group] = {
                 **table.flat(values),
-                "details": {key: value.details() for key, value in values.items()},
+                "details": _details(values),
             }
         out["by"] = {**table.breakdown.as_json(), "groups": groups}
     return out

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from .fill import line_figures
 from .protocol import KpiContext, KpiValue
-from .records import cumulative, deliveries, inventory, lines, products
+from .records import inventory, products
 
 __all__ = ["cost_of_goods", "days_inventory_outstanding", "inventory_turnover", "inventory_value"]
 
@@ -13,31 +14,10 @@ __all__ = ["cost_of_goods", "days_inventory_outstanding", "inventory_turnover", 
 def cost_of_goods(ctx: KpiContext) -> dict[str, float]:
     """Σ delivered quantity × unit cost per group, over deliveries in the period.
 
-    A line's deliveries count only up to its ordered quantity: each day adds
-    ``min(cum, ordered) − min(cum before that day, ordered)``.
+    A line's deliveries count only up to its ordered quantity:
+    ``min(delivered before the end, ordered) − min(delivered before the start, ordered)``.
     """
-    ln = lines(ctx.breakdown)
-    touched = (
-        sa.select(deliveries.c.order_id, deliveries.c.sku)
-        .where(deliveries.c.delivered_date >= ctx.start, deliveries.c.delivered_date < ctx.end)
-        .distinct()
-    )
-    cum = cumulative(touched, ctx.end)
-    before = cum.c.cum - cum.c.qty
-    upto = sa.case((cum.c.cum < ln.c.qty, cum.c.cum), else_=ln.c.qty)
-    upto_before = sa.case((before < ln.c.qty, before), else_=ln.c.qty)
-    counted = sa.case((upto > upto_before, upto - upto_before), else_=0.0)
-    query = (
-        sa.select(ln.c.grp, sa.func.sum(counted * products.c.unit_cost))
-        .select_from(
-            cum.join(ln, sa.and_(ln.c.order_id == cum.c.order_id, ln.c.sku == cum.c.sku)).join(
-                products, products.c.sku == cum.c.sku
-            )
-        )
-        .where(cum.c.day >= ctx.start)
-        .group_by(ln.c.grp)
-    )
-    return {grp: float(cost or 0) for grp, cost in ctx.conn.execute(query)}
+    return {grp: f.cost_of_goods for grp, f in line_figures(ctx).items()}
 
 
 def inventory_value(ctx: KpiContext) -> tuple[int, dict[str, float]]:
@@ -68,8 +48,8 @@ def inventory_value(ctx: KpiContext) -> tuple[int, dict[str, float]]:
 
 
 def _turnover(ctx: KpiContext) -> dict[str | None, KpiValue]:
-    cogs = cost_of_goods(ctx)
-    n_dates, stock = inventory_value(ctx)
+    cogs = {g: c for g, c in cost_of_goods(ctx).items() if c}
+    n_dates, stock = ctx.memo("kpi.inventory_value", lambda: inventory_value(ctx))
     groups = set(cogs) | set(stock)
     out: dict[str | None, KpiValue] = {}
     for grp in groups:
@@ -98,6 +78,9 @@ def days_inventory_outstanding(ctx: KpiContext) -> dict[str | None, KpiValue]:
     """Days in the period ÷ inventory turnover (``None`` when turnover is 0 or unknown)."""
     out: dict[str | None, KpiValue] = {}
     for grp, turn in _turnover(ctx).items():
+        if turn.value is None:
+            out[grp] = KpiValue(None)
+            continue
         value = ctx.period.days / turn.value if turn.value else None
         out[grp] = KpiValue(
             value,

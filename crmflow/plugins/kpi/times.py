@@ -16,19 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from .breakdown import NONE_GROUP
+from .fill import delivery_facts
 from .protocol import KpiContext, KpiValue
-from .records import (
-    customers,
-    days_between,
-    deliveries,
-    history,
-    instances,
-    line_completions,
-    lines,
-    order_lines,
-    orders,
-    products,
-)
+from .records import customers, history, instances, order_lines, orders, products
 
 __all__ = ["delivery_lead_time_days", "percentile", "rush_response_hours", "summarise"]
 
@@ -66,37 +56,9 @@ def delivery_lead_time_days(ctx: KpiContext) -> dict[str | None, KpiValue]:
     An order is completed on the day its last line is delivered in full; it
     counts when that day is in the period. ``_p50`` and ``_p90`` come along.
     """
-    ln = lines(ctx.breakdown)
-    touched_orders = (
-        sa.select(deliveries.c.order_id)
-        .where(deliveries.c.delivered_date >= ctx.start, deliveries.c.delivered_date < ctx.end)
-        .distinct()
-        .subquery("touched_orders")
-    )
-    keys = sa.select(ln.c.order_id, ln.c.sku).join(
-        touched_orders, touched_orders.c.order_id == ln.c.order_id
-    )
-    done = line_completions(ln, keys, ctx.end)
-    candidate = ln.join(touched_orders, touched_orders.c.order_id == ln.c.order_id).outerjoin(
-        done,
-        sa.and_(
-            done.c.order_id == ln.c.order_id, done.c.sku == ln.c.sku, done.c.grp == ln.c.grp
-        ),
-    )
-    last = sa.func.max(done.c.done)
-    per_order = (
-        sa.select(ln.c.grp, days_between(sa.func.min(ln.c.order_date), last).label("days"))
-        .select_from(candidate)
-        .group_by(ln.c.grp, ln.c.order_id)
-        # every line completed (count(done) skips the NULLs of open lines), the last in the period
-        .having(sa.func.count(done.c.done) == sa.func.count(), last >= ctx.start)
-    )
-    values: dict[str, list[float]] = defaultdict(list)
-    for grp, days in ctx.conn.execute(per_order):
-        values[grp].append(float(days))
     return {
-        ctx.group_of(grp): summarise(vals, {"p50": 0.5, "p90": 0.9})
-        for grp, vals in values.items()
+        ctx.group_of(grp): summarise(days, {"p50": 0.5, "p90": 0.9})
+        for grp, days in delivery_facts(ctx).lead_days.items()
     }
 
 
