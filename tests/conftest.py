@@ -120,8 +120,9 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock(crmflow_clock: FakeClock) -> FakeClock:
+    """The clock every engine of the test runs on (the plugin-author fixture)."""
+    return crmflow_clock
 
 
 @pytest.fixture
@@ -132,23 +133,17 @@ def workflows_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_engine(db_url: str, clock: FakeClock, workflows_dir: Path) -> Iterator[Callable[..., Any]]:
-    """``make_engine(**overrides)`` opens an Engine on this test's database."""
-    from crmflow.core.engine import Engine
-
-    opened: list[Any] = []
+def make_engine(
+    crmflow_engine: Callable[..., Any], db_url: str, workflows_dir: Path
+) -> Callable[..., Any]:
+    """``make_engine(**overrides)`` opens an Engine on this test's database and clock."""
 
     def make(**kwargs: Any) -> Any:
         kwargs.setdefault("database_url", db_url)
         kwargs.setdefault("workflows", workflows_dir)
-        kwargs.setdefault("clock", clock)
-        engine = Engine.open(**kwargs)
-        opened.append(engine)
-        return engine
+        return crmflow_engine(**kwargs)
 
-    yield make
-    for engine in opened:
-        engine.close()
+    return make
 
 
 @pytest.fixture
