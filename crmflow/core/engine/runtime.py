@@ -303,6 +303,10 @@ class Engine:
                         conn.rollback()
             except repo.Conflict:
                 continue
+            except sa.exc.OperationalError as exc:
+                if not _transient(exc):
+                    raise
+                continue  # a deadlock with a timer batch: PostgreSQL rolled us back; retry
             except sa.exc.IntegrityError:
                 if key is None:
                     raise
@@ -470,9 +474,7 @@ class Engine:
         return _run_outbox(self, now=now, limit=limit)
 
 
-def _pick_refusal(run: Run) -> Any:
-    # A guard refusal on a transition the actor could take explains more than "role".
-    for refusal in run.refusals:
-        if refusal.code == "guard":
-            return refusal
-    return run.refusals[0]
+def _transient(exc: sa.exc.OperationalError) -> bool:
+    """A deadlock or serialization failure: the transaction may simply be retried."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001")
