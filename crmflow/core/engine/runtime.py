@@ -29,7 +29,7 @@ from .context import ActionContext
 from .definition import WorkflowDef
 from .delivery import emit as _emit
 from .expressions import make_environment, render_value
-from .machine import SYSTEM, CompiledWorkflow, Run
+from .machine import SYSTEM, CompiledWorkflow
 from .outbox import run_outbox as _run_outbox
 from .results import EmitResult, FireResult, Instance, TransitionRecord
 from .ticker import tick as _tick
