@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +31,8 @@ class KpiEngine:
     ) -> None:
         import crmflow.plugins.kpi as kpi_plugin
 
+        _migrated_copy(url)
         self.db = make_db(url)
-        migrate(self.db)
         self.factory = factory
         pm = PluginManager()
         pm.add_hookspecs(hookspecs)
@@ -52,6 +56,22 @@ class KpiEngine:
         if key is not None and any(e == event and k == key for e, _, k in self.events):
             return
         self.events.append((event, payload, key))
+
+
+_TEMPLATE: list[Path] = []
+
+
+def _migrated_copy(url: str) -> None:
+    """Give a new SQLite file the migrated schema: migrate once per session, then copy."""
+    if not _TEMPLATE:
+        folder = tempfile.mkdtemp(prefix="crmflow-kpi-")
+        atexit.register(shutil.rmtree, folder, True)
+        template = Path(folder) / "template.sqlite3"
+        db = make_db(f"sqlite:///{template}")
+        migrate(db)
+        db.dispose()  # the last connection out checkpoints the WAL into the file
+        _TEMPLATE.append(template)
+    shutil.copyfile(_TEMPLATE[0], url.removeprefix("sqlite:///"))
 
 
 def make_factory(**kpi_settings: Any) -> FactoryConfig:
@@ -195,3 +215,35 @@ def load_rush(engine: KpiEngine) -> None:
                 for t, f, to, actor, when in steps
             ]  # fmt: skip
             insert(conn, "history", rows)
+
+
+def load_forecasts(engine: KpiEngine, extra: list[tuple[str, str, float]] = ()) -> None:
+    """Forecast snapshots for October 2026: (created_at, sku, value) per SKU × month.
+
+    The lag-1 forecast of October is the latest made before October 1:
+    P1 10 (the August 100 is older, the October 12 too late), P2 6, P3 3
+    (a later, partial snapshot), P9 5 (no orders: actual 0).
+    """
+    rows = [
+        ("2026-08-15T10:00", "P1", 100.0),
+        ("2026-09-20T10:00", "P1", 10.0),
+        ("2026-09-20T10:00", "P2", 6.0),
+        ("2026-09-20T10:00", "P3", 6.0),
+        ("2026-09-20T10:00", "P9", 5.0),
+        ("2026-09-25T10:00", "P3", 3.0),
+        ("2026-10-05T10:00", "P1", 12.0),
+        *extra,
+    ]
+    with engine.db.begin() as conn:
+        for n, created in enumerate(sorted({r[0] for r in rows}), start=1):
+            insert(conn, "forecast_snapshots", [
+                {"id": n, "created_at": _at(created), "horizon": 6, "season": 12,
+                 "first_period": D(2026, 10, 1), "models": "[]", "params": "{}",
+                 "source": "test"},
+            ])  # fmt: skip
+            insert(conn, "forecast_values", [
+                {"snapshot_id": n, "sku": sku, "period_start": D(2026, 10, 1), "lag": 1,
+                 "value": value, "model": "test"}
+                for at, sku, value in rows
+                if at == created
+            ])  # fmt: skip

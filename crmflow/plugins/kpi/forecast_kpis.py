@@ -13,14 +13,14 @@ from .records import lines, products
 
 __all__ = ["forecast_accuracy", "forecast_bias", "forecast_pairs"]
 
-# The forecast plugin's snapshot tables (docs/forecast.md).
+# The forecast plugin's snapshot tables (docs/forecast.md, migration 0003_forecast).
 forecast_runs = sa.table(
     "forecast_snapshots",
     sa.column("id", sa.Integer),
     sa.column("created_at", sa.DateTime(timezone=True)),
 )
 forecast_values = sa.table(
-    "forecast_snapshot_values",
+    "forecast_values",
     sa.column("snapshot_id", sa.Integer),
     sa.column("sku", sa.String),
     sa.column("period_start", sa.Date),
@@ -59,7 +59,7 @@ def _month_pairs(ctx: KpiContext, month: Period) -> Any:
     ln = lines(None)
     actual = (
         sa.select(ln.c.sku, sa.func.sum(ln.c.qty).label("a"))
-        .where(ln.c.order_date >= month.start, ln.c.order_date < month.end)
+        .where(ln.c.requested_date >= month.start, ln.c.requested_date < month.end)
         .group_by(ln.c.sku)
         .subquery("actual")
     )
@@ -86,10 +86,12 @@ def _month_pairs(ctx: KpiContext, month: Period) -> Any:
 def forecast_pairs(ctx: KpiContext) -> dict[str, tuple[float, float, float, int]]:
     """Per group: Σ|A − F|, ΣA, Σ(F − A) and the number of SKU × month pairs.
 
-    A = units ordered in the month (order date; cancelled lines left out);
+    A = the month's demand as the forecast plugin defines it: accepted units
+    of the order lines requested in the month (cancelled ones left out);
     F = the SKU's forecast for the month in the latest snapshot created
-    before the month began. Only the calendar months lying wholly in the
-    period count; a SKU without such a forecast has no pair.
+    before the month began (midnight in the factory's time zone). Only the
+    calendar months lying wholly in the period count; a SKU without such a
+    forecast has no pair.
     """
     if ctx.breakdown is not None and not ctx.breakdown.by_product:
         return {}  # forecasts are per SKU: they have no department or segment
