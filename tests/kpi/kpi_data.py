@@ -31,8 +31,12 @@ class KpiEngine:
     ) -> None:
         import crmflow.plugins.kpi as kpi_plugin
 
-        _migrated_copy(url)
-        self.db = make_db(url)
+        if url.startswith("sqlite:///"):
+            _migrated_copy(url)
+            self.db = make_db(url)
+        else:
+            self.db = make_db(url)
+            migrate(self.db)
         self.factory = factory
         pm = PluginManager()
         pm.add_hookspecs(hookspecs)
