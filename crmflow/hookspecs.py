@@ -89,9 +89,13 @@ def register_kpis(register: Register) -> None:
     """Register KPI calculators.
 
     :param register: ``register(key, calculator, *, description=None,
-        unit=None)``. The calculator computes the KPI for a period and an
-        optional breakdown; see ``docs/kpis.md``. A factory can disable a KPI
-        by key in its config.
+        unit=None, extras=())``. ``calculator(ctx) -> {group: KpiValue}``
+        gets a :class:`crmflow.plugins.kpi.KpiContext` (connection, period
+        ``[start, end)``, breakdown, factory) and returns one
+        :class:`~crmflow.plugins.kpi.KpiValue` per group (``{None: value}``
+        without a breakdown); ``extras`` names additional keys it reports
+        (``("p90",)`` adds ``<key>_p90``). See ``docs/kpis.md``. A factory can
+        disable a KPI by key (``plugins: {kpi: {disable: [key]}}``).
     :returns: nothing.
     """
 
