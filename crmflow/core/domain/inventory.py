@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "open_flows",
+    "plugin_forecast",
     "position",
     "product",
     "projected_inventory",
@@ -178,13 +179,16 @@ def open_flows(
 def projected_inventory(
     engine: Engine, sku: str, *, location: str | None = None, start: Any = None,
     days: int | None = None, conn: sa.Connection | None = None,
+    forecast: list[float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Stock per day: on hand + production + receipts − open orders − forecast.
 
     Forecast demand comes from the ``demand_forecast`` hook (the forecast
     plugin) when it answers for the SKU, else the trailing average of daily
     orders; open orders consume it (the forecast beyond booked orders
-    only, netted per week), so demand is not counted twice. The first day the projection is
+    only, netted per week), so demand is not counted twice. Callers holding a
+    connection pass ``forecast`` (see :func:`plugin_forecast`), else the
+    trailing average is used. The first day the projection is
     below safety stock is ``shortage_date``. With ``location`` the on hand
     and safety stock are that location's; demand and supply are the SKU's.
     """
@@ -208,7 +212,11 @@ def projected_inventory(
     safety = safety_stock(conn, sku, location)
     end = start + dt.timedelta(days=days)
     flows = open_flows(conn, sku, start, end)
-    forecast, source = _forecast(engine, conn, sku, start, days, limits)
+    if forecast is not None and len(forecast) >= days:
+        forecast, source = [max(float(v), 0.0) for v in forecast[:days]], "forecast"
+    else:
+        daily = trailing_daily_demand(conn, sku, start, int(limits["trailing_days"]))
+        forecast, source = [daily] * days, "trailing_average"
     extras = _net_forecast(
         forecast, [flows["orders"].get(start + dt.timedelta(days=i), 0.0) for i in range(days)]
     )
@@ -248,22 +256,23 @@ def _net_forecast(forecast: list[float], orders: list[float], bucket: int = 7) -
     return net
 
 
-def _forecast(
-    engine: Engine, conn: sa.Connection, sku: str, start: dt.date, days: int,
-    limits: dict[str, Any],
-) -> tuple[list[float], str]:  # fmt: skip
+def plugin_forecast(engine: Engine, sku: str, start: dt.date, days: int) -> list[float] | None:
+    """Daily forecast of ``sku`` from an enabled plugin's ``demand_forecast``, or None.
+
+    Call it with no connection of yours open (the plugin reads the database).
+    """
     pm = getattr(engine, "pm", None)
-    if pm is not None:
-        # Only plugins enabled for this factory may answer.
-        enabled = set(engine.registry.enabled)
-        disabled = [p for n, p in pm.list_name_plugin() if p is not None and n not in enabled]
-        hook = pm.subset_hook_caller("demand_forecast", remove_plugins=disabled)
-        answer = hook(engine=engine, skus=[sku], start=start, days=days)
-        series = (answer or {}).get(sku)
-        if series is not None and len(series) >= days:
-            return [max(float(v), 0.0) for v in series[:days]], "forecast"
-    daily = trailing_daily_demand(conn, sku, start, int(limits["trailing_days"]))
-    return [daily] * days, "trailing_average"
+    if pm is None:
+        return None
+    # Only plugins enabled for this factory may answer.
+    enabled = set(engine.registry.enabled)
+    disabled = [p for n, p in pm.list_name_plugin() if p is not None and n not in enabled]
+    hook = pm.subset_hook_caller("demand_forecast", remove_plugins=disabled)
+    answer = hook(engine=engine, skus=[sku], start=start, days=days)
+    series = (answer or {}).get(sku)
+    if series is None or len(series) < days:
+        return None
+    return [max(float(v), 0.0) for v in series[:days]]
 
 
 def position(conn: sa.Connection, sku: str, location: str) -> dict[str, Any]:

@@ -46,7 +46,13 @@ def replenishment_quantity(
 
 
 def replenishment_sizing(
-    engine: Engine, conn: sa.Connection, sku: str, location: str | None, *, today: dt.date
+    engine: Engine,
+    conn: sa.Connection,
+    sku: str,
+    location: str | None,
+    *,
+    today: dt.date,
+    forecast: list[float] | None = None,
 ) -> dict[str, Any]:
     """Size a replenishment by the reorder rule, without writing anything.
 
@@ -56,7 +62,7 @@ def replenishment_sizing(
     prod = product(conn, sku)
     lead = int(prod["lead_time_days"] or 0)
     proj = projected_inventory(engine, sku, location=location, days=max(lead + 7, 14),
-                               start=today, conn=conn)  # fmt: skip
+                               start=today, conn=conn, forecast=forecast)  # fmt: skip
     daily = sum(r["orders"] + r["forecast"] for r in proj["daily"]) / len(proj["daily"])
     target = max(proj["safety_stock"] + daily * lead, float(prod["reorder_point"] or 0.0))
     projected = min(r["projected"] for r in proj["daily"][: max(lead, 1)])

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from crmflow.core.domain.inventory import projected_inventory, update_position
+from crmflow.core.domain.inventory import plugin_forecast, projected_inventory, update_position
 from crmflow.core.domain.planning import replenishment_sizing
+from crmflow.core.domain.settings import settings
 from crmflow.errors import InputError
 
 __all__ = ["on_inventory_changed"]
@@ -25,21 +26,23 @@ def on_inventory_changed(engine: Any, payload: dict[str, Any]) -> None:
     location = payload.get("location") or "MAIN"
     payload["location"] = location
     now = engine.now()
-    with engine.db.begin() as conn:
-        if "on_hand" in payload:
+    today = now.date()
+    if "on_hand" in payload:
+        with engine.db.begin() as conn:
             stored = update_position(
-                conn,
-                payload["sku"],
-                location,
-                payload["on_hand"],
-                by=str(payload.get("by") or "system"),
-                now=now,
-                day=payload.get("date"),
+                conn, payload["sku"], location, payload["on_hand"],
+                by=str(payload.get("by") or "system"), now=now, day=payload.get("date"),
                 kind=payload.get("stock_kind"),
-            )
-            payload["on_hand"] = stored["on_hand"]
-        proj = projected_inventory(engine, payload["sku"], location=location, conn=conn)
-        sizing = replenishment_sizing(engine, conn, payload["sku"], location, today=now.date())
+            )  # fmt: skip
+        payload["on_hand"] = stored["on_hand"]
+    # The forecast plugin reads on its own connection: ask it before opening ours.
+    days = max(int(settings(engine)["planning_horizon_days"]), 120)
+    forecast = plugin_forecast(engine, payload["sku"], today, days)
+    with engine.db.connect() as conn:
+        proj = projected_inventory(engine, payload["sku"], location=location, conn=conn,
+                                   start=today, forecast=forecast)  # fmt: skip
+        sizing = replenishment_sizing(engine, conn, payload["sku"], location, today=today,
+                                      forecast=forecast)  # fmt: skip
     today = now.date()
     lead = int(proj["lead_time_days"] or 0)
     shortage = proj["shortage_date"]
