@@ -295,12 +295,13 @@ class Engine:
         when = repo.utc(now) if now else self.now()
         for _attempt in range(_RETRIES):
             try:
-                with self.db.begin() as conn:
-                    result, records, queued = self.fire_in(
-                        conn, iid, trigger, data, key, actor, when
-                    )
-                    if not result.taken:
-                        conn.rollback()
+                fired = hotpath.fire_direct(self, iid, trigger, data, key, actor, when)
+                if fired is None:
+                    with self.db.begin() as conn:
+                        fired = self.fire_in(conn, iid, trigger, data, key, actor, when)
+                        if not fired[0].taken:
+                            conn.rollback()
+                result, records, queued = fired
             except repo.Conflict:
                 continue
             except sa.exc.OperationalError as exc:
