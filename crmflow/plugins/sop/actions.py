@@ -65,15 +65,16 @@ def decide_change(ctx: ActionContext, change_id: int, approve: bool = True,
 
 
 def _decider(ctx: ActionContext, conn: sa.Connection, change_id: int) -> str:
+    return _last_approver(ctx, conn, f"demand_change:{change_id}:%")
+
+
+def _last_approver(ctx: ActionContext, conn: sa.Connection, subject: str) -> str:
     """Who decided: the actor, or (from the outbox, which acts as system) the last approver."""
     if ctx.actor and ctx.actor != "system":
         return ctx.actor
     a = approvals.Approval.__table__  # type: ignore[attr-defined]
-    last = conn.execute(
-        sa.select(a.c.approver)
-        .where(a.c.subject.like(f"demand_change:{change_id}:%"))
-        .order_by(a.c.id.desc())
-    ).scalar()
+    last = conn.execute(sa.select(a.c.approver).where(a.c.subject.like(subject))
+                        .order_by(a.c.id.desc())).scalar()  # fmt: skip
     return str(last or "system")
 
 
@@ -185,10 +186,18 @@ def record_approval(
 
 
 def decide_proposal(ctx: ActionContext, subject: str, approve: Any = True) -> dict[str, Any]:
-    """Approve (plan adjustments are applied) or reject a proposal."""
-    done = planning.decide_proposal(
-        _conn(ctx), str(subject), approve=_bool(approve), by=_actor(ctx), now=ctx.now
-    )
+    """Approve (plan adjustments are applied) or reject a proposal; idempotent (outbox)."""
+    with _tx(ctx) as conn:
+        current = planning.proposal(conn, str(subject))
+        if current["status"] != "proposed":  # an outbox retry: decided already
+            return {"subject": current["subject"], "status": current["status"]}
+        done = planning.decide_proposal(
+            conn,
+            str(subject),
+            approve=_bool(approve),
+            by=_last_approver(ctx, conn, f"{subject}"),
+            now=ctx.now,
+        )
     return {"subject": done["subject"], "status": done["status"]}
 
 
@@ -254,7 +263,7 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str, bool]] = {
     "sop.create_proposal": (create_proposal, "Write a sized purchase request/adjustment", False),
     "sop.propose_replenishment": (propose_replenishment, "Size and write a proposal", False),
     "sop.record_approval": (record_approval, "Record an approval (no self-approval)", False),
-    "sop.decide_proposal": (decide_proposal, "Approve/apply or reject a proposal", False),
+    "sop.decide_proposal": (decide_proposal, "Approve/apply or reject a proposal", True),
     "sop.set_order_status": (set_order_status, "Move an order to a status", True),
     "sop.order_check": (order_check, "Order value and credit exposure", False),
     "sop.ctp": (ctp, "Capable-to-promise date for a quantity of a SKU", False),
