@@ -172,14 +172,19 @@ def generate(seed: int, today: dt.date, stamp: dict[str, Any]) -> DemoData:
             if all_done and not cancelled:
                 data.rows["orders"][-1]["status"] = "delivered"
             day += dt.timedelta(days=max(3, round(cycle * rng.uniform(0.7, 1.3))))
-    _stock(rng, data, products, weekly, today, stamp)
+    backlog: dict[str, float] = {p["sku"]: 0.0 for p in products}
+    for line in data.rows["order_lines"]:
+        if line["status"] == "open":
+            backlog[line["sku"]] += line["quantity"]
+    _stock(rng, data, products, weekly, backlog, today, stamp)
     _capacity(rng, data, start, today, stamp)
     data.rows["products"] = products
     return data
 
 
 def _stock(rng: random.Random, data: DemoData, products: list[dict[str, Any]],
-           weekly: dict[str, float], today: dt.date, stamp: dict[str, Any]) -> None:  # fmt: skip
+           weekly: dict[str, float], backlog: dict[str, float], today: dt.date,
+           stamp: dict[str, Any]) -> None:  # fmt: skip
     """Safety stocks from demand; weekly snapshots; plans and POs; a few SKUs run short."""
     short = set(rng.sample([p["sku"] for p in products], 8))
     for p in products:
@@ -189,9 +194,10 @@ def _stock(rng: random.Random, data: DemoData, products: list[dict[str, Any]],
         p["reorder_point"] = round(p["safety_stock"] + daily * p["lead_time_days"])
         location = "FG" if p["kind"] == "made" else "RM"
         kind = "finished" if p["kind"] == "made" else "raw"
-        level = p["safety_stock"] + daily * p["lead_time_days"] * rng.uniform(1.5, 3.0)
+        # Enough for the open backlog and the lead time; the short SKUs only cover part of it.
+        level = p["safety_stock"] + backlog[p["sku"]] + daily * p["lead_time_days"] * 2
         if p["sku"] in short:
-            level = p["safety_stock"] * rng.uniform(0.6, 1.1)
+            level = p["safety_stock"] + backlog[p["sku"]] * rng.uniform(0.3, 0.7)
             data.short_skus.append((p["sku"], location))
         for week in range(156, -1, -1):
             day = today - dt.timedelta(days=7 * week)
