@@ -48,6 +48,9 @@ _TIMER_COLUMNS = 'instance_id, name, kind, "trigger", state, due'
 
 def db_time(value: datetime, sqlite: bool) -> Any:
     """A time as the store keeps it: SQLAlchemy's naive-UTC text on SQLite, aware on PG."""
+    if sqlite and value.tzinfo is UTC:
+        # The engine's clock is aware UTC already: cut the "+00:00" instead of copying.
+        return value.isoformat(" ", "microseconds")[:26]
     utc = value.astimezone(UTC)
     if sqlite:
         return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
@@ -73,6 +76,10 @@ class Statements:
         )
         self.insert_history = (
             f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES ({_marks(p, 8)}) RETURNING id"
+        )
+        # SQLite hands the new row id to the cursor (lastrowid) without RETURNING.
+        self.insert_history_plain = (
+            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES ({_marks(p, 8)})"
         )
         self.insert_history_ids = (
             f"INSERT INTO history (id, {_HISTORY_COLUMNS}) VALUES ({_marks(p, 9)})"
@@ -380,53 +387,78 @@ def _fire_one(
         earlier = cur.fetchone()
         if earlier is not None:
             return _duplicate(iid, int(earlier[0]), earlier[1]), [], False
-    inst, compiled = _load(engine, conn, row)
-    if inst.finished:
-        return _finished(iid, inst.state), [], False
+    compiled = engine.catalog.get(conn, row[1], row[2])
+    old_state = row[3]
+    if row[6]:
+        return _finished(iid, old_state), [], False
+    memo = _memo(compiled)
+    candidates = _candidates(memo, old_state, trigger)
     payload = data or {}
-    run = _decide(engine, compiled, inst, trigger, payload, actor, now)
-    if run.taken is None:
+    stored = row[4]
+    # The data is parsed only when something reads it (a guard, a payload to merge,
+    # actions); otherwise the stored text is written back as it is.
+    inst_data = None
+    guarded = False
+    for tdef in candidates:
+        if tdef.when is not None:
+            guarded = True
+            break
+    if guarded:
+        inst_data = json.loads(stored) if isinstance(stored, str) else stored
+        context = engine.expression_context(inst_data, payload, old_state, now)
+    else:
+        context = {}
+    run = Run(state=old_state, roles=engine.roles_of(actor), context=context)
+    if not resolve(compiled, run, trigger):
         return _refusal(iid, run), [], False
     definition = compiled.definition
-    old_state, new_state = inst.state, run.state
-    changed = run.taken.dest is not None or new_state != old_state
-    # The row was read for this event alone: merge in place, nothing else holds it.
-    new_data = _merge(inst.data, payload, copy_first=False)
-    stored_payload = repo.dumps(payload) if payload else "{}"
+    new_state = run.state
+    taken = run.taken
+    assert taken is not None
+    changed = taken.dest is not None or new_state != old_state
+    plan = run.plan
+    if payload or plan:
+        if inst_data is None:
+            inst_data = json.loads(stored) if isinstance(stored, str) else stored
+        # The row was read for this event alone: merge in place, nothing else holds it.
+        new_data = _merge(inst_data, payload, copy_first=False)
+    else:
+        new_data = inst_data if inst_data is not None else {}
     at = db_time(now, st.sqlite)
-    cur.execute(
-        st.insert_history,
-        (iid, trigger, old_state, new_state, actor, at, stored_payload, key),
-    )
-    hid = int(cur.fetchone()[0])
+    history_row = (
+        iid, trigger, old_state, new_state, actor, at, repo.dumps(payload) if payload else "{}",
+        key,
+    )  # fmt: skip
+    if st.sqlite:
+        cur.execute(st.insert_history_plain, history_row)
+        hid = cur.lastrowid
+    else:
+        cur.execute(st.insert_history, history_row)
+        hid = int(cur.fetchone()[0])
     queued = False
-    if run.plan:
+    if plan:
         if conn is not _NO_CONNECTION:
             queued = engine._run_plan(
-                conn, iid, definition, hid, run.plan, new_data, payload, actor, now
+                conn, iid, definition, hid, plan, new_data, payload, actor, now
             )
-        elif _inline(engine, compiled, tuple(run.plan)):
+        elif _inline(engine, compiled, tuple(plan)):
             raise _Fallback()
         else:
-            rows = _outbox_rows(engine, iid, hid, run.plan, new_data, payload, now, at)
+            rows = _outbox_rows(engine, iid, hid, plan, new_data, payload, now, at)
             cur.executemany(st.insert_outbox, rows)
             queued = True
+    text = stored if not (payload or plan) and isinstance(stored, str) else repo.dumps(new_data)
     final = definition.states[new_state].final
-    entered = at if changed else inst.entered_at
+    rev = int(row[5])
+    entered = at if changed else row[7]
     if final:
-        cur.execute(
-            st.update_final,
-            (new_state, repo.dumps(new_data), inst.rev + 1, at, entered, True, iid, inst.rev),
-        )
+        cur.execute(st.update_final, (new_state, text, rev + 1, at, entered, True, iid, rev))
     else:
-        cur.execute(
-            st.update,
-            (new_state, repo.dumps(new_data), inst.rev + 1, at, entered, iid, inst.rev),
-        )
+        cur.execute(st.update, (new_state, text, rev + 1, at, entered, iid, rev))
     if cur.rowcount != 1:
         raise repo.Conflict()
     if changed or final:
-        if inst.timers_in_db:
+        if _timed(compiled, old_state):
             cur.execute(st.delete_timers, (iid,))
         if not final and _timed(compiled, new_state):
             _insert_timers(cur, st, engine, iid, definition, new_state, now)

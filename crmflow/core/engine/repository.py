@@ -44,8 +44,12 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# One encoder for every call: json.dumps builds a new one per call when given options.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+    return _ENCODE(value)
 
 
 def _instance(row: Any) -> Instance:
