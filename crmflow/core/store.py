@@ -18,6 +18,7 @@ __all__ = [
     "is_sqlite",
     "make_db",
     "migrate",
+    "reading",
     "resolve_database_url",
 ]
 
@@ -63,8 +64,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    # Take the write lock at BEGIN so two writers never deadlock on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer takes the write lock at BEGIN, so two writers never deadlock on
+    # upgrade; a reader (see `reading`) begins deferred and never waits in WAL mode.
+    if conn.get_execution_options().get("crmflow_read"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reading(db: sa.Engine) -> sa.Connection:
+    """A connection for reads only: on SQLite it does not take the write lock."""
+    return db.connect().execution_options(crmflow_read=True)
 
 
 def make_db(url: str | None = None, *, factory: str | None = None, **kwargs: Any) -> sa.Engine:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import ExpressionError
 
 from . import repository as repo
@@ -99,7 +100,7 @@ def _waiting(
     i = repo.instances
     targets: list[int] = []
     if isinstance(payload.get("instance_id"), int):
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             found = conn.execute(
                 sa.select(i.c.id).where(
                     i.c.id == payload["instance_id"],
@@ -122,7 +123,7 @@ def _waiting(
 
 def _open_instance(engine: Engine, workflow: str, open_key: str) -> int | None:
     i = repo.instances
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         found = conn.execute(
             sa.select(i.c.id).where(i.c.workflow == workflow, i.c.open_key == open_key)
         ).scalar()
@@ -131,7 +132,7 @@ def _open_instance(engine: Engine, workflow: str, open_key: str) -> int | None:
 
 def _earlier(engine: Engine, event: str, key: str) -> EmitResult | None:
     e = repo.events
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         row = conn.execute(sa.select(e.c.result).where(e.c.name == event, e.c.key == key)).first()
     if row is None:
         return None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, InputError
 
 from . import hotpath
@@ -107,7 +108,7 @@ def enqueue(
         with engine.db.begin() as own:
             return _insert(own, row)
     except sa.exc.IntegrityError:
-        with engine.db.connect() as own:
+        with reading(engine.db) as own:
             found = own.execute(sa.select(inbox.c.id).where(inbox.c.key == row["key"])).scalar()
         if found is None:
             raise
@@ -312,7 +313,7 @@ def _drain_events(
 def deliver(engine: Engine, row_id: int, now: datetime | None = None) -> bool:
     """Deliver one queued domain event now; True when it was delivered (or already was)."""
     now = repo.utc(now) if now else engine.now()
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         row = conn.execute(sa.select(inbox).where(inbox.c.id == row_id)).first()
     if row is None or row.status != "pending" or row.event is None:
         return row is not None and row.status == "done"

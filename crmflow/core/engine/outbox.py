@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import NotFoundError
 
 from . import repository as repo
@@ -83,7 +84,7 @@ def _attempt(engine: Engine, row: Any, now: datetime) -> None:
     o = repo.outbox
     registered = engine.registry.actions.get(row.action)
     instance = None
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         if row.instance_id is not None:
             instance = repo.select_instance(conn, row.instance_id)
     try:

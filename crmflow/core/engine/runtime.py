@@ -19,7 +19,7 @@ from crmflow.core.registry import (
     enabled_plugins,
     get_plugin_manager,
 )
-from crmflow.core.store import make_db, migrate
+from crmflow.core.store import make_db, migrate, reading
 from crmflow.errors import ConcurrencyError, CrmflowError, NotFoundError
 
 from . import hotpath
@@ -206,7 +206,7 @@ class Engine:
 
     def _existing_start(self, workflow: str, key: str | None, open_key: str | None) -> int | None:
         i = repo.instances
-        with self.db.connect() as conn:
+        with reading(self.db) as conn:
             for column, value in ((i.c.start_key, key), (i.c.open_key, open_key)):
                 if value is None:
                     continue
@@ -312,7 +312,7 @@ class Engine:
                 if key is None:
                     raise
                 # The same key was applied by a concurrent process: return its result.
-                with self.db.connect() as conn:
+                with reading(self.db) as conn:
                     earlier = repo.history_by_key(conn, iid, key)
                 if earlier is None:
                     raise
@@ -425,7 +425,7 @@ class Engine:
     # -- read --------------------------------------------------------------------
 
     def get(self, iid: int) -> Instance:
-        with self.db.connect() as conn:
+        with reading(self.db) as conn:
             inst = repo.load_instance(conn, iid)
         if inst is None:
             raise NotFoundError(f"no instance {iid}; `crmflow list` shows the instances")
@@ -436,7 +436,7 @@ class Engine:
         finished: bool | None = None, limit: int | None = None,
     ) -> list[Instance]:  # fmt: skip
         """Instances, newest first."""
-        with self.db.connect() as conn:
+        with reading(self.db) as conn:
             return repo.load_instances(
                 conn, workflow=workflow, state=state, finished=finished, limit=limit
             )

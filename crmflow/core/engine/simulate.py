@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import InputError, Problem, ValidationError
 
 from . import repository as repo
@@ -159,7 +160,7 @@ def _advance(engine: Any, clock: _Clock, until: datetime) -> None:
     """Move the clock to ``until``, firing due timers in the order they fall due."""
     t = repo.timers
     while True:
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             due = conn.execute(sa.select(sa.func.min(t.c.due)).where(t.c.due <= until)).scalar()
         if due is None:
             break
@@ -218,7 +219,7 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
 def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
             report: SimulationReport) -> None:  # fmt: skip
     inst = engine.get(iid)
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
     report.final_state = inst.state
     report.path = [h.as_json() for h in inst.history]
@@ -237,7 +238,7 @@ def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
                 "spent": str(until - since), "over_by": str(until - due),
             })  # fmt: skip
     o = repo.outbox
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         for row in conn.execute(sa.select(o).where(o.c.instance_id == iid).order_by(o.c.id)):
             report.side_effects.append(
                 {"action": row.action, "params": json.loads(row.params), "key": row.key}

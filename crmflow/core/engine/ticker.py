@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
+
 from . import hotpath
 from . import repository as repo
 from .machine import SYSTEM
@@ -32,7 +34,7 @@ def _due(now: datetime) -> Any:
 def claim_due(engine: Engine, now: datetime, limit: int = BATCH) -> list[Any]:
     """The due timer rows, oldest first (a read: :func:`tick` claims and fires them)."""
     t = repo.timers
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return list(
             conn.execute(sa.select(t).where(_due(now)).order_by(t.c.due, t.c.id).limit(limit))
         )
