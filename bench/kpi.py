@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/kpi.py [--lines 100000] [--db sqlite:///path]``.
 Prints the load time and, for the whole two years (every line due in the
 period, the worst case), one month, and the two years broken down by
-department and by SKU, the seconds to compute all KPIs.
+department and by SKU, the seconds to compute all KPIs (each timed twice:
+the first call also builds SQLAlchemy's statement cache).
 """
 
 from __future__ import annotations
@@ -103,8 +104,36 @@ def load(engine: Engine, n_lines: int, seed: int = 1) -> dict[str, int]:
         run("INSERT INTO inventory_snapshots (date, sku, location, kind, on_hand)"
             " VALUES (?, ?, ?, ?, ?)", stock)  # fmt: skip
         _load_rush(conn, [o for o in orders if o[3] == "rush"], rng)
+        n_forecasts = _load_forecasts(conn, lines, rng)
     return {"orders": len(orders), "lines": len(lines), "deliveries": len(deliveries),
-            "inventory_rows": len(stock)}  # fmt: skip
+            "inventory_rows": len(stock), "forecast_values": n_forecasts}  # fmt: skip
+
+
+def _load_forecasts(conn: object, lines: list[tuple], rng: np.random.Generator) -> int:
+    """A forecast snapshot on the 20th of each month: the next 6 months per SKU, ±30 %."""
+    demand: dict[tuple[str, str], float] = {}
+    for _o, sku, q, _p, requested, _pr, _s in lines:
+        demand[(sku, requested[:7])] = demand.get((sku, requested[:7]), 0.0) + q
+    snapshots, values = [], []
+    for m in range(24):
+        year, month = 2025 + m // 12, m % 12 + 1
+        sid = m + 1
+        snapshots.append((sid, f"{year}-{month:02d}-20 06:00:00", 6, 12,
+                          f"{year}-{month:02d}-01", "[]", "{}", "bench"))  # fmt: skip
+        for lag in range(1, 7):
+            k = m + lag
+            target = f"{2025 + k // 12}-{k % 12 + 1:02d}"
+            noise = rng.uniform(0.7, 1.3, N_SKUS)
+            for s in range(N_SKUS):
+                value = demand.get((f"S{s}", target), 0.0) * noise[s]
+                values.append((sid, f"S{s}", f"{target}-01", lag, float(value), "bench"))
+    conn.exec_driver_sql(  # type: ignore[attr-defined]
+        "INSERT INTO forecast_snapshots (id, created_at, horizon, season, first_period, models,"
+        " params, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", snapshots)  # fmt: skip
+    conn.exec_driver_sql(  # type: ignore[attr-defined]
+        "INSERT INTO forecast_values (snapshot_id, sku, period_start, lag, value, model)"
+        " VALUES (?, ?, ?, ?, ?, ?)", values)  # fmt: skip
+    return len(values)
 
 
 def _load_rush(conn: object, rush: list[tuple], rng: np.random.Generator) -> None:
@@ -126,10 +155,12 @@ def _load_rush(conn: object, rush: list[tuple], rng: np.random.Generator) -> Non
 
 
 def timed(label: str, fn: object, *args: object, **kwargs: object) -> dict:
-    t0 = time.perf_counter()
-    report = fn(*args, **kwargs)  # type: ignore[operator]
-    seconds = time.perf_counter() - t0
-    print(f"{label:<44} {seconds:6.3f} s")
+    seconds = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        report = fn(*args, **kwargs)  # type: ignore[operator]
+        seconds.append(time.perf_counter() - t0)
+    print(f"{label:<40} {seconds[0]:6.3f} s, again {seconds[1]:6.3f} s")
     return report
 
 

@@ -16,7 +16,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from .protocol import KpiContext, KpiValue, ratio
-from .records import EPSILON, completed_on, days_between, delivered, deliveries, lines
+from .records import (
+    EPSILON,
+    completed_on,
+    days_between,
+    delivered,
+    deliveries,
+    lines,
+    order_lines,
+)
 
 __all__ = [
     "DeliveryFacts",
@@ -45,10 +53,12 @@ class LineFigures:
 
 @dataclass(frozen=True)
 class DeliveryFacts:
-    """What one pass over the period's lines gives: line figures and order lead times."""
+    """What one pass over the period's lines gives: line figures, lead times, order fill."""
 
     lines: dict[str, LineFigures]
     lead_days: dict[str, list[float]]
+    #: per group: orders due in the period, and those filled by their due date
+    orders_due: dict[str, tuple[int, int]]
 
 
 def _least(a: Any, b: Any) -> Any:
@@ -72,7 +82,17 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
         )
         .correlate_except(d)
     )
-    # The lines due in the period and every line of an order delivered to in it.
+    other = order_lines.alias()
+    order_due_in = (
+        sa.exists()
+        .where(
+            other.c.order_id == ln.c.order_id,
+            sa.func.coalesce(other.c.promised_date, other.c.requested_date) >= ctx.start,
+            sa.func.coalesce(other.c.promised_date, other.c.requested_date) < ctx.end,
+        )
+        .correlate_except(other)
+    )
+    # The lines due in the period and every line of an order due or delivered to in it.
     facts = (
         sa.select(
             ln.c.grp,
@@ -83,12 +103,11 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
             ln.c.order_date,
             sa.func.coalesce(ln.c.cost, 0.0).label("cost"),
             sa.case((due_in, 1), else_=0).label("is_due"),
-            sa.case((touched_order, 1), else_=0).label("touched"),
             delivered(ln, through=ln.c.due).label("by_due"),
             delivered(ln, before=ctx.start).label("before"),
             delivered(ln, before=ctx.end).label("upto"),
         )
-        .where(sa.or_(due_in, touched_order))
+        .where(sa.or_(due_in, touched_order, order_due_in))
         # computed once per line, not once per use below
         .cte("line_facts")
         .prefix_with("MATERIALIZED")
@@ -120,7 +139,8 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
             ).label("done"),
             _count(sa.not_(complete)).label("open_lines"),
         )
-        .where(f.touched == 1)
+        # an order with a line completed in the period was delivered to in it, so
+        # all its lines are among the facts and "no open line" is exact
         .group_by(f.grp, f.order_id)
         .subquery("order_completion")
     )
@@ -130,17 +150,52 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
         sa.literal("O"), o.grp, days_between(o.order_date, o.done), none, none, none, none,
         none, none,
     ).where(o.open_lines == 0, o.done.is_not(None))  # every line complete, the last in the period
+    # An order (or, by family or SKU, the part of it in a group) is due on the
+    # latest due date of its lines; every line of an order with a line due in
+    # the period is among the facts, so that maximum is exact when it is in it.
+    order_due = (
+        sa.select(f.grp, f.order_id, sa.func.max(f.due).label("odue"))
+        .group_by(f.grp, f.order_id)
+        .having(sa.and_(sa.func.max(f.due) >= ctx.start, sa.func.max(f.due) < ctx.end))
+        .subquery("order_due")
+    )
+    # in full by the order's due date: by its own (earlier) one already, or look it up
+    by_order_due = sa.case(
+        (in_full, 1),
+        (delivered(facts, through=order_due.c.odue) >= f.qty - EPSILON, 1),
+        else_=0,
+    )
+    per_order = (
+        sa.select(order_due.c.grp, sa.func.min(by_order_due).label("filled"))
+        .select_from(
+            facts.join(
+                order_due,
+                sa.and_(order_due.c.order_id == f.order_id, order_due.c.grp == f.grp),
+            )
+        )
+        .where(f.due.is_not(None))
+        .group_by(order_due.c.grp, order_due.c.order_id)
+        .subquery("order_fill")
+    )
+    on_fill = sa.select(
+        sa.literal("F"), per_order.c.grp, sa.func.count(), sa.func.sum(per_order.c.filled),
+        none, none, none, none, none,
+    ).group_by(per_order.c.grp)  # fmt: skip
     figures: dict[str, LineFigures] = {}
     lead: dict[str, list[float]] = {}
-    for kind, grp, *v in ctx.conn.execute(on_lines.union_all(on_orders)):
-        if kind == "L":
+    orders_due: dict[str, tuple[int, int]] = {}
+    statement = sa.union_all(on_lines, on_orders, on_fill)
+    for kind, grp, *v in ctx.conn.execute(statement):
+        if kind == "F":
+            orders_due[grp] = (int(v[0]), int(v[1] or 0))
+        elif kind == "L":
             figures[grp] = LineFigures(
                 int(v[0] or 0), int(v[1] or 0), float(v[2] or 0), float(v[3] or 0),
                 int(v[4] or 0), int(v[5] or 0), float(v[6] or 0),
             )  # fmt: skip
         else:
             lead.setdefault(grp, []).append(float(v[0]))
-    return DeliveryFacts(figures, lead)
+    return DeliveryFacts(figures, lead, orders_due)
 
 
 def delivery_facts(ctx: KpiContext) -> DeliveryFacts:
@@ -193,39 +248,7 @@ def order_fill_rate(ctx: KpiContext) -> dict[str | None, KpiValue]:
     breakdown by family or SKU, the part of an order in each group counts as
     an order of that group.
     """
-    ln = lines(ctx.breakdown)
-    order_due = sa.func.max(ln.c.due)
-    due_orders = (
-        sa.select(ln.c.grp, ln.c.order_id, order_due.label("odue"))
-        .where(ln.c.due.is_not(None))
-        .group_by(ln.c.grp, ln.c.order_id)
-        .having(sa.and_(order_due >= ctx.start, order_due < ctx.end))
-        .cte("due_orders")
-        .prefix_with("MATERIALIZED")
-    )
-    per_line = (
-        sa.select(
-            due_orders.c.grp,
-            due_orders.c.order_id,
-            sa.case(
-                (delivered(ln, through=due_orders.c.odue) >= ln.c.qty - EPSILON, 1), else_=0
-            ).label("in_full"),
-        )
-        .select_from(
-            ln.join(
-                due_orders,
-                sa.and_(ln.c.order_id == due_orders.c.order_id, ln.c.grp == due_orders.c.grp),
-            )
-        )
-        .where(ln.c.due.is_not(None))
-        .subquery("order_line_fill")
-    )
-    per_order = (
-        sa.select(per_line.c.grp, sa.func.min(per_line.c.in_full).label("filled"))
-        .group_by(per_line.c.grp, per_line.c.order_id)
-        .subquery("order_fill")
-    )
-    query = sa.select(
-        per_order.c.grp, sa.func.count(), sa.func.sum(per_order.c.filled)
-    ).group_by(per_order.c.grp)
-    return {ctx.group_of(grp): ratio(filled, n) for grp, n, filled in ctx.conn.execute(query)}
+    return {
+        ctx.group_of(grp): ratio(filled, n)
+        for grp, (n, filled) in delivery_facts(ctx).orders_due.items()
+    }

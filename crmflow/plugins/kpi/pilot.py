@@ -71,7 +71,10 @@ def pilot_comparison(
 
         def side(p: Period) -> dict[str, Any]:
             return _sides(
-                compute(conn, specs, p, breakdown=breakdown, factory=factory, settings=settings)
+                compute(
+                    conn, specs, p, breakdown=breakdown, factory=factory, settings=settings,
+                    with_total=False,
+                )  # fmt: skip
             )
 
         out.update(side(period))

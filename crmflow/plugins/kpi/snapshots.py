@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from .breakdown import DIMENSIONS, make_breakdown
 from .periods import Period, previous
-from .service import KpiSpec, KpiTable, compute, engine_kpis, factory_timezone, settings_of
+from .service import KpiSpec, KpiTable, compute, engine_kpis, settings_of
 
 __all__ = [
     "DEFAULT_DIMENSIONS",
@@ -184,8 +184,8 @@ def take_snapshot(
             breakdown=make_breakdown(dim, factory),
             factory=factory,
             settings=settings,
+            with_total=False,
         )
-        # compute() always fills the total; only the groups are stored for a breakdown.
         result.rows += _store(conn, specs, table, dim, common)
         result.groups[dim] = {g: table.flat(v) for g, v in table.groups.items()}
     return result
@@ -292,6 +292,3 @@ def previous_periods(kind: str, period: Period, n: int) -> list[Period]:
         out.append(previous(kind, out[-1]))
     return out
 
-
-def zone(engine: Any) -> Any:
-    return factory_timezone(getattr(engine, "factory", None))
