@@ -135,3 +135,41 @@ def test_plugins_command_lists_versions_and_hooks(hello_installed, runner):
     assert by_name["hello"]["version"] == "1.2.0"
     assert by_name["hello"]["hooks"] == ["register_actions", "register_functions"]
     assert by_name["notify"]["builtin"] is True
+
+
+def _listener_module(seen: list[str]) -> object:
+    import types
+
+    module = types.ModuleType("listener")
+
+    @hookimpl
+    def on_event(engine, event, payload):
+        seen.append(f"event {event}")
+
+    @hookimpl
+    def on_transition(engine, record):
+        seen.append(f"transition {record.trigger}")
+
+    module.on_event = on_event
+    module.on_transition = on_transition
+    return module
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("{}", 2), ("false", 0)])
+def test_event_hooks_reach_only_plugins_the_factory_enables(tmp_path, monkeypatch, setting,
+                                                             expected):
+    monkeypatch.setenv("CRMFLOW_LOAD_PLUGINS", "")
+    factory = factory_file(tmp_path, f"listener: {setting}\n")
+    (tmp_path / "wf" / "stamped.yaml").unlink()
+    (tmp_path / "wf" / "tiny.yaml").write_text(
+        "workflow: tiny\nversion: 1\ninitial: a\nstates: {a: {final: true}}\ntransitions: []\n"
+    )
+    seen: list[str] = []
+    engine = Engine.open(f"sqlite:///{tmp_path / 'db.sqlite3'}", factory=str(factory),
+                         plugins=[_listener_module(seen)])
+    try:
+        engine.start("tiny")
+        engine.emit("anything.happened", {})
+    finally:
+        engine.close()
+    assert len(seen) == expected

@@ -261,14 +261,8 @@ def plugin_forecast(engine: Engine, sku: str, start: dt.date, days: int) -> list
 
     Call it with no connection of yours open (the plugin reads the database).
     """
-    pm = getattr(engine, "pm", None)
-    if pm is None:
-        return None
     # Only plugins enabled for this factory may answer.
-    enabled = set(engine.registry.enabled)
-    disabled = [p for n, p in pm.list_name_plugin() if p is not None and n not in enabled]
-    hook = pm.subset_hook_caller("demand_forecast", remove_plugins=disabled)
-    answer = hook(engine=engine, skus=[sku], start=start, days=days)
+    answer = engine.hook("demand_forecast")(engine=engine, skus=[sku], start=start, days=days)
     series = (answer or {}).get(sku)
     if series is None or len(series) < days:
         return None

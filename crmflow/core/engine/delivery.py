@@ -41,7 +41,7 @@ def emit(
         earlier = _earlier(engine, event, key)
         if earlier is not None:
             return earlier
-    engine.pm.hook.on_event(engine=engine, event=event, payload=payload)
+    engine.hook("on_event")(engine=engine, event=event, payload=payload)
     now = engine.now()
     result = EmitResult(event)
     context = engine.expression_context({}, payload, None, now)

@@ -411,12 +411,25 @@ class Engine:
                 data[spec.save_as] = result
         return queued
 
+    def hook(self, name: str) -> Any:
+        """The hook caller ``name`` restricted to the plugins this factory enables."""
+        callers: dict[str, Any] = self.__dict__.setdefault("_hooks", {})
+        if name not in callers:
+            enabled = set(self.registry.enabled)
+            disabled = [
+                plugin for plugin_name, plugin in self.pm.list_name_plugin()
+                if plugin is not None and plugin_name not in enabled
+            ]  # fmt: skip
+            callers[name] = self.pm.subset_hook_caller(name, remove_plugins=disabled)
+        return callers[name]
+
     def _after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
-        if not self.pm.hook.on_transition.get_hookimpls():
+        on_transition = self.hook("on_transition")
+        if not on_transition.get_hookimpls():
             records = []  # nobody listens: skip a hook call per event on the hot path
         for record in records:
             try:
-                self.pm.hook.on_transition(engine=self, record=record)
+                on_transition(engine=self, record=record)
             except Exception:  # a plugin's reaction must not undo a committed transition
                 log.exception("on_transition hook failed for instance %s", record.instance_id)
         if queued and self.inline_outbox:
