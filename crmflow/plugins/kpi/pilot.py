@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from crmflow.core.store import reading
 from crmflow.errors import ConfigError, NotFoundError
 
 from .breakdown import department_breakdown
@@ -67,7 +68,7 @@ def pilot_comparison(
         "rest_departments": [d.id for d in all_depts if d not in pilots],
         "pilot_start": pilot_start.isoformat() if pilot_start else None,
     }
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
 
         def side(p: Period) -> dict[str, Any]:
             return _sides(

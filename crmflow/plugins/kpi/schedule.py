@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from croniter import croniter
 
+from crmflow.core.store import reading
 from crmflow.errors import ConfigError
 
 from .periods import KINDS, Period, last_full
@@ -131,7 +132,7 @@ def _crossed_before(
     if result.kind is None:
         return False  # a custom period has no "previous period" to look at
     earlier = previous_periods(result.kind, result.period, th.periods)[1:]
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         stored = stored_values(conn, th.kpi, earlier, dimension=dimension, group=group)
     return all(p in stored and th.crossed(stored[p]) for p in earlier)
 

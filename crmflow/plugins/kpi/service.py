@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import ConfigError, CrmflowError, PluginError
 
 from .breakdown import Breakdown, make_breakdown
@@ -265,7 +266,7 @@ def kpi_report(
     period = resolve_period(engine, start, end)
     factory = getattr(engine, "factory", None)
     breakdown = make_breakdown(by, factory)
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         table = compute(
             conn,
             engine_kpis(engine),

@@ -10,6 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
+
 from .breakdown import DIMENSIONS, make_breakdown
 from .periods import Period, previous
 from .service import KpiSpec, KpiTable, compute, engine_kpis, settings_of
@@ -266,7 +268,7 @@ def read_trend(
         .where(*where, kpi_snapshots.c.period_start.in_(sa.select(recent.c.period_start)))
         .order_by(kpi_snapshots.c.period_start, kpi_snapshots.c.dimension_value)
     )
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         rows = conn.execute(query).all()
     out = []
     for start, end, grp, value, num, den, n, at in rows:
