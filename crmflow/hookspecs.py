@@ -40,7 +40,9 @@ def register_actions(register: Register) -> None:
         ``outbox=True`` marks an action that talks to another system: it runs
         after the commit from the durable outbox, with retries and
         ``ctx.idempotency_key``; otherwise it runs inside the transaction of
-        the fired trigger and may use ``ctx.connection``.
+        the fired trigger and may use ``ctx.connection``. ``event="name"``
+        (outbox actions only) delivers the action's result as a follow-up
+        domain event, with the outbox row's key as its idempotency key.
     :returns: nothing.
     """
 
@@ -56,6 +58,21 @@ def register_functions(register: Register) -> None:
         e.g. ``when: "within_tolerance(event.old, event.new, 0.1)"``. It must
         not touch files or the network and should be fast: guards run on
         every fired trigger.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def register_settings(register: Register) -> None:
+    """Register factory settings a plugin reads, with their defaults.
+
+    Called once per plugin when the registry is built for a factory. A
+    factory config's ``settings:`` overrides the defaults; guards and
+    templates see the merged values as ``factory.NAME`` and plugins read them
+    as ``engine.settings``, so a shipped workflow works before a factory has
+    tuned its thresholds.
+
+    :param register: ``register(name, default, *, description=None)``.
     :returns: nothing.
     """
 

@@ -30,9 +30,12 @@ DEFAULTS: dict[str, Any] = {
 
 
 def settings(engine: Engine) -> dict[str, Any]:
-    """The factory's settings over the defaults."""
-    factory = getattr(engine, "factory", None)
-    return {**DEFAULTS, **(getattr(factory, "settings", None) or {})}
+    """The factory's settings over the defaults (the sop plugin registers DEFAULTS)."""
+    merged = getattr(engine, "settings", None)
+    if merged is None:  # an engine-like object without the registry (unit tests)
+        factory = getattr(engine, "factory", None)
+        merged = getattr(factory, "settings", None) or {}
+    return {**DEFAULTS, **merged}
 
 
 def setting(engine: Engine, name: str) -> Any:

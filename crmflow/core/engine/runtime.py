@@ -78,6 +78,11 @@ class Engine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.inline_outbox = inline_outbox
         self.worker_id = "engine"
+        #: plugin defaults overridden by the factory config's `settings:`
+        self.settings: dict[str, Any] = {
+            name: copy.deepcopy(item.obj) for name, item in registry.settings.items()
+        }
+        self.settings.update(factory.settings)
 
     # -- construction ----------------------------------------------------
 
@@ -151,7 +156,7 @@ class Engine:
     ) -> dict[str, Any]:
         context = dict(data)
         context.update(
-            data=data, event=event or {}, state=state, now=now, factory=self.factory.settings
+            data=data, event=event or {}, state=state, now=now, factory=self.settings
         )
         return context
 

@@ -30,6 +30,7 @@ class Registered:
 REGISTRY_HOOKS: dict[str, str] = {
     "actions": "register_actions",
     "functions": "register_functions",
+    "settings": "register_settings",
     "connectors": "register_connectors",
     "forecast_models": "register_forecast_models",
     "kpis": "register_kpis",
@@ -47,6 +48,7 @@ class Registry:
     enabled: tuple[str, ...]
     actions: dict[str, Registered] = field(default_factory=dict)
     functions: dict[str, Registered] = field(default_factory=dict)
+    settings: dict[str, Registered] = field(default_factory=dict)
     connectors: dict[str, Registered] = field(default_factory=dict)
     forecast_models: dict[str, Registered] = field(default_factory=dict)
     kpis: dict[str, Registered] = field(default_factory=dict)
