@@ -93,7 +93,7 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
         .correlate_except(other)
     )
     # The lines due in the period and every line of an order due or delivered to in it.
-    facts = (
+    candidates = (
         sa.select(
             ln.c.grp,
             ln.c.order_id,
@@ -103,11 +103,31 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
             ln.c.order_date,
             sa.func.coalesce(ln.c.cost, 0.0).label("cost"),
             sa.case((due_in, 1), else_=0).label("is_due"),
-            delivered(ln, through=ln.c.due).label("by_due"),
-            delivered(ln, before=ctx.start).label("before"),
-            delivered(ln, before=ctx.end).label("upto"),
         )
         .where(sa.or_(due_in, touched_order, order_due_in))
+        .subquery("candidates")
+    )
+    c = candidates.c
+    day, qty = d.c.delivered_date, d.c.quantity
+
+    def summed(cond: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, qty), else_=None)), 0.0)
+
+    # One pass over each line's deliveries (read from the covering index) gives
+    # all its figures at once.
+    facts = (
+        sa.select(
+            c.grp, c.order_id, c.sku, c.qty, c.due, c.order_date, c.cost, c.is_due,
+            summed(day <= c.due).label("by_due"),
+            summed(day < ctx.start).label("before"),
+            summed(day < ctx.end).label("upto"),
+            sa.func.max(sa.case((sa.and_(day < ctx.end, qty > 0), day), else_=None))
+            .label("last"),
+        )  # fmt: skip
+        .select_from(
+            candidates.outerjoin(d, sa.and_(d.c.order_id == c.order_id, d.c.sku == c.sku))
+        )
+        .group_by(c.grp, c.order_id, c.sku, c.qty, c.due, c.order_date, c.cost, c.is_due)
         # computed once per line, not once per use below
         .cte("line_facts")
         .prefix_with("MATERIALIZED")
@@ -135,7 +155,7 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
             f.grp,
             sa.func.min(f.order_date).label("order_date"),
             sa.func.max(
-                sa.case((done_in_period, completed_on(facts, ctx.end, f.upto)), else_=None)
+                sa.case((done_in_period, completed_on(facts, ctx.end, f.upto, f.last)), else_=None)
             ).label("done"),
             _count(sa.not_(complete)).label("open_lines"),
         )

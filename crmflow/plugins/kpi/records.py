@@ -184,21 +184,23 @@ def delivered_between(ln: Any, start: Any, end: Any) -> ColumnElement:
     )
 
 
-def completed_on(ln: Any, end: Any, upto: Any) -> ColumnElement:
+def completed_on(ln: Any, end: Any, upto: Any, last: Any = None) -> ColumnElement:
     """The day a line's deliveries first reached its quantity, for a line complete before ``end``.
 
     ``upto`` is what was delivered on the line before ``end``. When that is
     not more than ordered, the line was completed by its last delivery before
-    ``end`` (one index probe); only an over-delivered line, whose earlier
-    deliveries may already have covered it, has its day searched for.
+    ``end`` (``last`` when known, else one index probe); only an over-delivered
+    line, whose earlier deliveries may already have covered it, has its day
+    searched for.
     """
     d, d2 = deliveries.alias(), deliveries.alias()
-    last = (
-        sa.select(sa.func.max(d.c.delivered_date))
-        .where(_same_line(d, ln), d.c.delivered_date < end, d.c.quantity > 0)
-        .correlate_except(d)
-        .scalar_subquery()
-    )
+    if last is None:
+        last = (
+            sa.select(sa.func.max(d.c.delivered_date))
+            .where(_same_line(d, ln), d.c.delivered_date < end, d.c.quantity > 0)
+            .correlate_except(d)
+            .scalar_subquery()
+        )
     d = deliveries.alias()
     running = (
         sa.select(sa.func.sum(d2.c.quantity))
