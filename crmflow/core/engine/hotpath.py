@@ -137,6 +137,9 @@ class _Memo:
     plans: dict[tuple[str, int], tuple[str, Plan]] = field(default_factory=dict)
     timed: dict[str, bool] = field(default_factory=dict)
     inline: dict[tuple[str, ...], bool] = field(default_factory=dict)
+    routes: dict[tuple[str, str, frozenset[str]], tuple[TransitionDef, str, Plan] | None] = field(
+        default_factory=dict
+    )
 
 
 _MEMOS: dict[int, _Memo] = {}
@@ -186,6 +189,36 @@ def resolve(compiled: CompiledWorkflow, run: Run, trigger: str) -> bool:
     return True
 
 
+def _route(
+    memo: _Memo, state: str, trigger: str, roles: frozenset[str]
+) -> tuple[TransitionDef, str, Plan] | None:
+    """The transition, target and plan ``resolve`` takes when no guard is involved.
+
+    When the first candidate (file order) the roles allow has no guard, the
+    machine takes it whatever the data: the outcome is a function of (state,
+    trigger, roles), memoised once ``resolve`` has produced its plan. None
+    means "ask ``resolve``" (a guard decides, or the plan is not known yet).
+    """
+    route_key = (state, trigger, roles)
+    try:
+        return memo.routes[route_key]
+    except KeyError:
+        pass
+    first = None
+    for tdef in _candidates(memo, state, trigger):
+        if _role_allows(tdef.roles, roles):
+            first = tdef
+            break
+    if first is None or first.when is not None:
+        memo.routes[route_key] = None
+        return None
+    known = memo.plans.get((state, first.index))
+    if known is None:
+        return None
+    found = memo.routes[route_key] = (first, known[0], known[1])
+    return found
+
+
 def _candidates(memo: _Memo, state: str, trigger: str) -> tuple[TransitionDef, ...]:
     """The transitions the machine would try for ``trigger`` in ``state``, in file order."""
     found = memo.candidates.get((state, trigger))
@@ -218,35 +251,47 @@ def _inline(engine: Engine, compiled: CompiledWorkflow, plan: Plan) -> bool:
     return found
 
 
-@dataclass
 class _Inst:
-    """An instance row as the fire path holds it between its read and its write."""
+    """An instance row as a batch holds it between its read and its write.
 
-    id: int
-    workflow: str
-    version: int
-    state: str
-    data: dict[str, Any]
-    rev: int
-    finished: bool
-    entered_at: Any
-    db_rev: int
-    timers_in_db: bool = False
-    dirty: bool = False
-    final: bool = False
-    pending_timers: list[tuple[Any, ...]] = field(default_factory=list)
+    ``text`` is the stored JSON while the data is unchanged: the data is parsed
+    only when something reads it, and written back as it was read otherwise.
+    """
+
+    __slots__ = (
+        "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
+        "timers_in_db", "dirty", "final", "pending_timers",
+    )  # fmt: skip
+
+    def __init__(self, row: Any, timed: bool) -> None:
+        self.id = int(row[0])
+        self.state = row[3]
+        stored = row[4]
+        self.text: str | None = stored if isinstance(stored, str) else None
+        self._data: dict[str, Any] | None = None if self.text is not None else stored
+        self.rev = self.db_rev = int(row[5])
+        self.finished = bool(row[6])
+        self.entered_at = row[7]
+        self.timers_in_db = timed and not self.finished
+        self.dirty = self.final = False
+        self.pending_timers: list[tuple[Any, ...]] = []
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self.text)  # type: ignore[arg-type]
+        return self._data
+
+    def set_data(self, data: dict[str, Any]) -> None:
+        self._data, self.text = data, None
+
+    def dumped(self) -> str:
+        return self.text if self.text is not None else repo.dumps(self._data)
 
 
 def _load(engine: Engine, conn: sa.Connection, row: Any) -> tuple[_Inst, CompiledWorkflow]:
     compiled = engine.catalog.get(conn, row[1], row[2])
-    data = row[4]
-    inst = _Inst(
-        id=int(row[0]), workflow=row[1], version=int(row[2]), state=row[3],
-        data=json.loads(data) if isinstance(data, str) else data, rev=int(row[5]),
-        finished=bool(row[6]), entered_at=row[7], db_rev=int(row[5]),
-    )  # fmt: skip
-    inst.timers_in_db = not inst.finished and _timed(compiled, inst.state)
-    return inst, compiled
+    return _Inst(row, _timed(compiled, row[3])), compiled
 
 
 def _duplicate(iid: int, hid: int, state: str) -> FireResult:
@@ -281,10 +326,10 @@ def _decide(
 
 
 def _merge(data: dict[str, Any], payload: dict[str, Any], *, copy_first: bool) -> dict[str, Any]:
-    from .runtime import deep_merge  # runtime imports this module
-
     if not payload:
         return data
+    from .runtime import deep_merge  # runtime imports this module
+
     return deep_merge(copy.deepcopy(data) if copy_first else data, payload)
 
 
@@ -392,31 +437,27 @@ def _fire_one(
     if row[6]:
         return _finished(iid, old_state), [], False
     memo = _memo(compiled)
-    candidates = _candidates(memo, old_state, trigger)
     payload = data or {}
     stored = row[4]
     # The data is parsed only when something reads it (a guard, a payload to merge,
     # actions); otherwise the stored text is written back as it is.
     inst_data = None
-    guarded = False
-    for tdef in candidates:
-        if tdef.when is not None:
-            guarded = True
-            break
-    if guarded:
-        inst_data = json.loads(stored) if isinstance(stored, str) else stored
-        context = engine.expression_context(inst_data, payload, old_state, now)
+    roles = engine.roles_of(actor)
+    route = _route(memo, old_state, trigger, roles)
+    if route is None:
+        if any(t.when is not None for t in _candidates(memo, old_state, trigger)):
+            inst_data = json.loads(stored) if isinstance(stored, str) else stored
+            context = engine.expression_context(inst_data, payload, old_state, now)
+        else:
+            context = {}
+        run = Run(state=old_state, roles=roles, context=context)
+        if not resolve(compiled, run, trigger) or run.taken is None:
+            return _refusal(iid, run), [], False
+        taken, new_state, plan = run.taken, run.state, tuple(run.plan)
     else:
-        context = {}
-    run = Run(state=old_state, roles=engine.roles_of(actor), context=context)
-    if not resolve(compiled, run, trigger):
-        return _refusal(iid, run), [], False
+        taken, new_state, plan = route
     definition = compiled.definition
-    new_state = run.state
-    taken = run.taken
-    assert taken is not None
     changed = taken.dest is not None or new_state != old_state
-    plan = run.plan
     if payload or plan:
         if inst_data is None:
             inst_data = json.loads(stored) if isinstance(stored, str) else stored
@@ -441,7 +482,7 @@ def _fire_one(
             queued = engine._run_plan(
                 conn, iid, definition, hid, plan, new_data, payload, actor, now
             )
-        elif _inline(engine, compiled, tuple(plan)):
+        elif _inline(engine, compiled, plan):
             raise _Fallback()
         else:
             rows = _outbox_rows(engine, iid, hid, plan, new_data, payload, now, at)
@@ -526,6 +567,9 @@ class _Batch:
         self._ids: list[int] = []
         self._next_id = 0
         self._need = 0
+        self.roles: dict[str | None, frozenset[str]] = {}
+        # Records are for on_transition listeners only: none, none built.
+        self.listened = bool(engine.hook("on_transition").get_hookimpls())
 
     def close(self) -> None:
         self.cur.close()
@@ -588,18 +632,28 @@ class _Batch:
             return _finished(iid, inst.state), [], False
         engine, now = self.engine, self.now
         payload = data or {}
-        run = _decide(engine, compiled, inst, trigger, payload, actor, now)
-        if run.taken is None:
-            return _refusal(iid, run), [], False
-        plan = tuple(run.plan)
+        old_state = inst.state
+        roles = self.roles.get(actor)
+        if roles is None:
+            roles = self.roles[actor] = engine.roles_of(actor)
+        route = _route(_memo(compiled), old_state, trigger, roles)
+        if route is None:
+            run = _decide(engine, compiled, inst, trigger, payload, actor, now)
+            if run.taken is None:
+                return _refusal(iid, run), [], False
+            taken, new_state, plan = run.taken, run.state, tuple(run.plan)
+        else:
+            taken, new_state, plan = route
         if plan and _inline(engine, compiled, plan):
             return self._in_transaction(iid, trigger, data, key, actor)
         definition = compiled.definition
-        old_state, new_state = inst.state, run.state
-        changed = run.taken.dest is not None or new_state != old_state
-        new_data = _merge(inst.data, payload, copy_first=True)
+        changed = taken.dest is not None or new_state != old_state
+        new_data = _merge(inst.data, payload, copy_first=True) if payload else None
         hid = self._history_id()
-        outbox = _outbox_rows(engine, iid, hid, plan, new_data, payload, now, self.at)
+        outbox: list[tuple[Any, ...]] = []
+        if plan:
+            merged = inst.data if new_data is None else new_data
+            outbox = _outbox_rows(engine, iid, hid, plan, merged, payload, now, self.at)
         final = definition.states[new_state].final
         # Nothing can fail from here on: the event is applied to the batch.
         self.history.append(
@@ -615,7 +669,8 @@ class _Batch:
                 key,
             )
         )
-        self.outbox.extend(outbox)
+        if outbox:
+            self.outbox.extend(outbox)
         if key is not None:
             self.keys[(iid, key)] = (hid, new_state)
         if changed or final:
@@ -628,14 +683,19 @@ class _Batch:
                     _timer_params(self.st, engine, iid, definition, new_state, now)
                 )
             inst.entered_at = self.at
-        inst.state, inst.data, inst.rev, inst.dirty = new_state, new_data, inst.rev + 1, True
+        if new_data is not None:
+            inst.set_data(new_data)
+        inst.state, inst.rev, inst.dirty = new_state, inst.rev + 1, True
         if final:
             inst.finished = inst.final = True
+        result = FireResult(True, new_state, instance_id=iid, history_id=hid)
+        if not self.listened:
+            return result, [], bool(outbox)
         record = TransitionRecord(
             iid, definition.id, definition.version, trigger, old_state, new_state, actor, now,
             payload, hid,
         )  # fmt: skip
-        return FireResult(True, new_state, instance_id=iid, history_id=hid), [record], bool(outbox)
+        return result, [record], bool(outbox)
 
     def _in_transaction(
         self, iid: int, trigger: str, data: dict[str, Any] | None, key: str | None,
@@ -680,7 +740,7 @@ class _Batch:
                 inst.timers_in_db = True
             if not inst.dirty:
                 continue
-            values = (inst.state, repo.dumps(inst.data), inst.rev, self.at, inst.entered_at)
+            values = (inst.state, inst.dumped(), inst.rev, self.at, inst.entered_at)
             if inst.final:
                 final.append((*values, True, inst.id, inst.db_rev))
             else:
