@@ -25,6 +25,7 @@ __all__ = [
     "pilot_comparison",
     "ratio",
     "read_trend",
+    "register_admin_blueprints",
     "register_commands",
     "register_kpis",
     "run_due_snapshots",
@@ -52,6 +53,13 @@ def register_kpis(register: Any) -> None:
     for key, (calculator, unit, extras) in BUILTIN_KPIS.items():
         doc = (calculator.__doc__ or "").strip().split("\n")[0]
         register(key, calculator, description=doc, unit=unit, extras=extras)
+
+
+@hookimpl
+def register_admin_blueprints(register: Any) -> None:
+    from .web import bp
+
+    register(bp, url_prefix="/kpi", menu="KPIs")
 
 
 @hookimpl
