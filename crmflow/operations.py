@@ -108,8 +108,9 @@ def register(cli: click.Group) -> None:
 
         Any number of workers, on one machine or many, may share one PostgreSQL.
         """
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+        # A worker's log is its record of work: INFO even without -v.
+        logging.getLogger("crmflow").setLevel(
+            min(logging.INFO, logging.getLogger().getEffectiveLevel())
         )
         if concurrency > 1:
             _run_children(ctx, concurrency)
@@ -229,12 +230,13 @@ def register(cli: click.Group) -> None:
     @click.argument("trigger", required=False)
     @click.option("--data", "data", metavar="JSON", help="Payload (a JSON object).")
     @click.option("--key", metavar="KEY", help="Idempotency key: queued and applied once.")
-    @click.option("--as", "actor", default="system", show_default=True, metavar="ROLE")
+    @click.option("--as", "actor", default=None, metavar="ROLE",
+                  help="The role firing it (none by default: role-guarded triggers refuse).")
     @_PLUGIN_OPTION
     @click.pass_context
     def enqueue(
         ctx: click.Context, target: str, trigger: str | None, data: str | None,
-        key: str | None, actor: str, plugins: tuple[str, ...],
+        key: str | None, actor: str | None, plugins: tuple[str, ...],
     ) -> None:  # fmt: skip
         """Queue `ID TRIGGER` (a fire) or `EVENT` (an emit) for the workers; prints the row id."""
         from crmflow.cli import parse_json

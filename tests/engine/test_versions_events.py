@@ -146,3 +146,23 @@ def test_lone_expression_keeps_its_type_and_text_templates_render_strings():
     assert compile_template("{{ order.qty * 2 }}", env)({"order": {"qty": 4}}) == 8
     assert compile_template("qty {{ order.qty }}", env)({"order": {"qty": 4}}) == "qty 4"
     assert compile_template("late: {{ order.missing }}", env)({"order": {}}) == "late: "
+
+
+def test_a_version_edited_in_place_never_changes_running_instances(make_engine, workflows_dir):
+    from crmflow.errors import ConfigError
+
+    engine = make_engine()
+    old = engine.start("order", data=ORDER)
+    engine.close()
+    text = (workflows_dir / "order.yaml").read_text()
+    (workflows_dir / "order.yaml").write_text(
+        text.replace("- {trigger: deliver, from: shipped, to: delivered}",
+                     "- {trigger: deliver, from: shipped, to: delivered}\n"
+                     "  - {trigger: hold, from: draft, to: draft}")
+    )
+
+    engine = make_engine()
+
+    assert engine.fire(old, "hold").code == "trigger"  # still the YAML it started with
+    with pytest.raises(ConfigError, match="raise `version:` to 2"):
+        engine.start("order", data=ORDER)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from crmflow.errors import NotFoundError, Problem, ValidationError
+from crmflow.errors import ConfigError, NotFoundError, Problem, ValidationError
 
 from .definition import WorkflowDef
 from .expressions import _Env
@@ -95,6 +95,7 @@ class Catalog:
         self._compiled: dict[tuple[str, int], CompiledWorkflow] = {}
         self._newest: dict[str, int] = {}
         self._stored: set[tuple[str, int]] = set()
+        self._running: dict[tuple[str, int], CompiledWorkflow] = {}
         self.warnings: list[Problem] = []
         self._load()
 
@@ -141,15 +142,25 @@ class Catalog:
         return self._compiled[(workflow, version)]
 
     def get(self, conn: sa.Connection, workflow: str, version: int) -> CompiledWorkflow:
-        """A version, from this process's cache or from the YAML stored at its first start."""
-        compiled = self._compiled.get((workflow, version))
+        """The version a running instance is on: the YAML stored when it first started.
+
+        The file's copy serves while it is the same text (checked once per
+        process); a file edited in place without a new version number never
+        changes instances already running on that version.
+        """
+        ident = (workflow, version)
+        compiled = self._running.get(ident)
         if compiled is not None:
             return compiled
         row = conn.execute(
-            sa.select(_versions.c.source, _versions.c.file).where(
+            sa.select(_versions.c.source, _versions.c.file, _versions.c.digest).where(
                 _versions.c.workflow == workflow, _versions.c.version == version
             )
         ).first()
+        from_file = self._compiled.get(ident)
+        if from_file is not None and (row is None or row.digest == from_file.definition.digest):
+            self._running[ident] = from_file
+            return from_file
         if row is None:
             raise NotFoundError(f"workflow {workflow!r} version {version} is not known")
         definition, problems = parse_workflow(
@@ -158,7 +169,7 @@ class Catalog:
         if definition is None:
             raise ValidationError(problems)
         compiled = compile_workflow(definition)
-        self._compiled[(workflow, version)] = compiled
+        self._running[ident] = compiled
         return compiled
 
     def remember(self, db: sa.Engine, definition: WorkflowDef) -> None:
@@ -174,6 +185,13 @@ class Catalog:
                         _versions.c.version == definition.version,
                     )
                 ).first()
+                if exists is not None and exists.digest != definition.digest:
+                    raise ConfigError(
+                        f"workflow {definition.id!r} version {definition.version} in "
+                        f"{definition.file} differs from the version {definition.version} "
+                        "that instances already run on; raise `version:` to "
+                        f"{definition.version + 1} (running instances keep their YAML)"
+                    )
                 if exists is None:
                     conn.execute(
                         _versions.insert().values(

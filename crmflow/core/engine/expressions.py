@@ -139,9 +139,10 @@ class Expression:
         self.source = source
         self._env = env
         try:
+            # Compile first: its syntax errors point into the source as written.
+            self._fn = env.compile_expression(source, undefined_to_none=False)
             self._tree = env.parse("{{ (" + source + ") }}")
             _check_safe(self._tree, source)
-            self._fn = env.compile_expression(source, undefined_to_none=False)
         except TemplateSyntaxError as exc:
             raise ExpressionError(f"expression {source!r} does not parse: {exc.message}") from exc
 

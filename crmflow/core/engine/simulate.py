@@ -21,7 +21,8 @@ from .yamlmarks import YamlSyntaxError, load_with_marks
 
 __all__ = ["SimulationReport", "simulate"]
 
-_STEP_KEYS = ("at", "after", "fire", "emit", "wait", "as", "data", "key", "expect")
+_STEP_KEYS = ("at", "fire", "emit", "wait", "as", "data", "key", "expect")
+_SCENARIO_KEYS = ("title", "description", "start", "steps", "expect", "until")
 _DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 
 
@@ -109,6 +110,12 @@ def _load(path: Path) -> dict[str, Any]:
             [Problem(str(path), 1, 1, "a scenario is a mapping with start and steps")]
         )
     problems = []
+    for key in doc:
+        if key not in _SCENARIO_KEYS:
+            mark = marks.key((key,))
+            problems.append(Problem(str(path), mark.line, mark.column,
+                                    f"unknown scenario key {key!r}; allowed: "
+                                    f"{', '.join(_SCENARIO_KEYS)}"))
     for i, step in enumerate(doc.get("steps") or []):
         if not isinstance(step, dict):
             mark = marks.value(("steps", i))

@@ -60,7 +60,11 @@ def get_plugin_manager(
     if load_entry_points:
         _load_entry_points(pm)
     for plugin in extra:
-        pm.register(plugin, name=getattr(plugin, "__name__", None))
+        name = getattr(plugin, "__name__", None)
+        try:
+            pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {name or plugin!r}: {exc}") from exc
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
