@@ -34,8 +34,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(plugins_bp)
     engine = engine_ext.get(app)
+    menu: list[tuple[str, str]] = []
     for registered in engine.registry.admin_blueprints.values():
-        app.register_blueprint(registered.obj, **{
-            k: v for k, v in registered.options.items() if k == "url_prefix"
-        })  # fmt: skip
+        prefix = registered.option("url_prefix")
+        app.register_blueprint(registered.obj, url_prefix=prefix)
+        if registered.option("menu"):
+            menu.append((str(registered.option("menu")), prefix or "/"))
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        return {"admin_menu": menu}
+
     return app

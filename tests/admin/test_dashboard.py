@@ -52,3 +52,33 @@ def test_templates_escape_instance_data(app, client):
     html = client.get(f"/instances/{iid}").get_data(as_text=True)
 
     assert "<script>x</script>" not in html
+
+
+def test_plugin_blueprints_are_mounted_with_their_menu_entry(sqlite_url, workflows_dir):
+    import types
+
+    from flask import Blueprint
+
+    from crmflow import Engine, hookimpl
+    from crmflow.admin import create_app
+
+    board = Blueprint("board", __name__)
+
+    @board.get("/")
+    def index() -> str:
+        return "capacity board"
+
+    plugin = types.ModuleType("boardplugin")
+
+    @hookimpl
+    def register_admin_blueprints(register):
+        register(board, url_prefix="/board", menu="Capacity")
+
+    plugin.register_admin_blueprints = register_admin_blueprints
+    engine = Engine.open(sqlite_url, workflows_dir, plugins=[plugin])
+    try:
+        client = create_app({"ENGINE": engine}).test_client()
+        assert client.get("/board/").get_data(as_text=True) == "capacity board"
+        assert '<a href="/board">Capacity</a>' in client.get("/").get_data(as_text=True)
+    finally:
+        engine.close()
