@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker, HookspecMarker
@@ -173,6 +174,22 @@ def on_event(engine: Engine, event: str, payload: dict[str, Any]) -> None:
     :param engine: the emitting :class:`crmflow.Engine`.
     :param event: the event name.
     :param payload: the event payload (a dict, may be changed in place).
+    :returns: nothing.
+    """
+
+
+@hookspec
+def run_scheduled(engine: Engine, now: datetime) -> None:
+    """Run a plugin's own scheduled jobs that are due by ``now``.
+
+    Called by every worker round (``crmflow worker``, ``crmflow run``), after
+    the queues. Several workers may call it at the same moment, so a job must
+    claim its occurrence in the database (a unique row) before doing work, and
+    coalesce occurrences missed while no worker ran. Exceptions are logged and
+    retried on the next round.
+
+    :param engine: the :class:`crmflow.Engine` of the worker.
+    :param now: the worker's clock (aware UTC).
     :returns: nothing.
     """
 

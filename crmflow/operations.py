@@ -15,6 +15,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import InputError
 
 __all__ = ["load_plugin", "parse_age", "register"]
@@ -154,7 +155,7 @@ def register(cli: click.Group) -> None:
         query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         if status != "all":
             query = query.where(table.c.status == status)
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             rows = [_outbox_json(r) for r in conn.execute(query)]
         if as_json:
             click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -192,7 +193,7 @@ def register(cli: click.Group) -> None:
             if outbox_id is not None:
                 from crmflow.core.engine.repository import outbox as table
 
-                with engine.db.connect() as conn:
+                with reading(engine.db) as conn:
                     row = conn.execute(sa.select(table).where(table.c.id == outbox_id)).one()
                 click.echo(f"outbox {outbox_id}: {row.status}")
                 if row.status != "done":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import InputError
 
 from ._parse import as_date, as_number, as_text
@@ -102,7 +103,7 @@ def capable_to_promise(
             f"{start.isoformat()} is in the past (today is {today})", field="from_date"
         )
     if conn is None:
-        with engine.db.connect() as own:
+        with reading(engine.db) as own:
             return capable_to_promise(
                 engine, sku, qty, from_date=start, order_id=order_id, conn=own
             )

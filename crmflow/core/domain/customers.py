@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import InputError, NotFoundError
 
 from .records import Customer, Order, OrderLine, Product
@@ -93,7 +94,7 @@ def rfm_scores(conn: sa.Connection, today: dt.date) -> dict[str, dict[str, Any]]
 def customer_360(engine: Engine, customer_id: str, *, today: Any = None) -> dict[str, Any]:
     """Purchase cycle, product preferences, value, volatility of one customer."""
     today = today or engine.now().date()
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         cust = (
             conn.execute(sa.select(_customers).where(_customers.c.customer_id == customer_id))
             .mappings()
@@ -181,7 +182,7 @@ def segment_analysis(engine: Engine, *, by: str = "industry", today: Any = None)
                _orders.c.order_date > start, _orders.c.order_date <= today)
     )  # fmt: skip
     acc: dict[str, dict[str, Any]] = {}
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         for key, day, qty, price, cust in conn.execute(q):
             a = acc.setdefault(
                 str(key),

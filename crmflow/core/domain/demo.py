@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, RefusedError
 
 from ._demo_data import generate
@@ -39,7 +40,7 @@ def load_demo(engine: Engine, *, seed: int = 7) -> dict[str, int]:
     database that already holds the demo keeps it: loading twice adds nothing.
     """
     customers = Customer.__table__  # type: ignore[attr-defined]
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         loaded = conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar()
     if not loaded:
         now = engine.now()
@@ -62,7 +63,7 @@ def load_demo(engine: Engine, *, seed: int = 7) -> dict[str, int]:
 def _counts(engine: Engine) -> dict[str, int]:
     names = ("customers", "products", "orders", "order_lines", "deliveries",
              "inventory_snapshots", "capacity_days", "alerts", "instances")  # fmt: skip
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return {n: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {n}")).scalar() or 0)
                 for n in names}  # fmt: skip
 
@@ -101,7 +102,7 @@ def _in_flight(engine: Engine, short: list[tuple[str, str]]) -> None:
     # Inventory alerts: one per short SKU; some approved, one rejected, one recovered.
     alerts = []
     for i, (sku, location) in enumerate(short):
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             level = conn.execute(
                 sa.text("SELECT on_hand FROM inventory_positions WHERE sku=:s"), {"s": sku}
             ).scalar()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import InputError, NotFoundError
 
 from ._parse import as_date, as_enum, as_number, as_text
@@ -198,7 +199,7 @@ def projected_inventory(
     if days <= 0 or days > 3660:
         raise InputError("must be between 1 and 3660", field="days")
     if conn is None:
-        with engine.db.connect() as own:
+        with reading(engine.db) as own:
             return projected_inventory(
                 engine, sku, location=location, start=start, days=days, conn=own
             )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from crmflow.core.engine.tables import EventLog, HistoryRow, InstanceRow
+from crmflow.core.store import reading
 from crmflow.errors import NotFoundError
 
 from .records import Delivery, DemandChange, Order, OrderLine, PlanAdjustment, ProductionPlan
@@ -56,7 +57,7 @@ def order_timeline(engine: Engine, order_id: str) -> dict[str, Any]:
             {"at": _at(at), "stage": stage, "what": what, "source": source, "by": by, **extra}
         )
 
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         order = (
             conn.execute(sa.select(orders).where(orders.c.order_id == order_id)).mappings().first()
         )

@@ -112,6 +112,7 @@ class Worker:
         if self._stop.is_set():
             return done
         done.outbox = run_outbox(engine, when, self.batch, lease=self.lease, rounds=1)
+        self._run_scheduled(when)
         if self._prune_due(when):
             self._pruned_at = when
             assert self.prune_after is not None
@@ -119,6 +120,18 @@ class Worker:
                 engine, self.prune_after, now=when, archive=self.prune_archive
             ).instances
         return done
+
+    def _run_scheduled(self, when: datetime) -> None:
+        """Plugins' own jobs (KPI snapshots, …); a failing one must not stop the others."""
+        hook = self.engine.hook("run_scheduled")
+        for impl in hook.get_hookimpls():
+            if self._stop.is_set():
+                return
+            try:
+                impl.function(engine=self.engine, now=when)
+            except Exception:
+                log.exception("worker %s: scheduled job of plugin %s failed", self.name,
+                              impl.plugin_name)
 
     def _prune_due(self, when: datetime) -> bool:
         if self.prune_after is None or self._stop.is_set():

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
+
 from .metrics import mase_scale
 from .periods import month_start
 from .protocol import ForecastModel
@@ -108,7 +110,7 @@ def run_forecast(
     now = _now(now)
     first = month_start(now.date())
     pool = dict(models) if models is not None else model_pool(builtin_registry())
-    with db.connect() as conn:
+    with reading(db) as conn:
         history = monthly_history(conn, first)
     names = sorted(skus) if skus is not None else sorted(history.months)
     names = [s for s in names if s in history.months]
@@ -165,7 +167,7 @@ def record_accuracy(
     """
     now = _now(now)
     current = month_start(now.date())
-    with db.connect() as conn:
+    with reading(db) as conn:
         history = monthly_history(conn, current)
         rows = conn.execute(
             sa.select(_T_VALUE, _T_SNAP.c.first_period, _T_SERIES.c.scale)
@@ -252,7 +254,7 @@ def accuracy_report(
     if end is not None:
         query = query.where(_T_ACC.c.period_start < end)
     groups: dict[Any, list[Any]] = defaultdict(list)
-    with db.connect() as conn:
+    with reading(db) as conn:
         for row in conn.execute(query).mappings():
             groups[row[by]].append(row)
     report = []
@@ -278,7 +280,7 @@ def daily_forecast(
     """Daily quantities from the latest snapshot (month value spread evenly over its days)."""
     skus = list(skus)
     try:
-        with db.connect() as conn:
+        with reading(db) as conn:
             latest = conn.execute(sa.select(sa.func.max(_T_SNAP.c.id))).scalar()
             if latest is None:
                 return None

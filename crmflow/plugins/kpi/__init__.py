@@ -29,6 +29,7 @@ __all__ = [
     "register_commands",
     "register_kpis",
     "run_due_snapshots",
+    "run_scheduled",
     "snapshot_and_check",
     "take_snapshot",
 ]
@@ -53,6 +54,12 @@ def register_kpis(register: Any) -> None:
     for key, (calculator, unit, extras) in BUILTIN_KPIS.items():
         doc = (calculator.__doc__ or "").strip().split("\n")[0]
         register(key, calculator, description=doc, unit=unit, extras=extras)
+
+
+@hookimpl
+def run_scheduled(engine: Any, now: Any) -> None:
+    """Store the KPI snapshots the factory's `snapshot_cron` says are due."""
+    run_due_snapshots(engine, now)
 
 
 @hookimpl

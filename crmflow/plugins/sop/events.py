@@ -8,6 +8,7 @@ from typing import Any
 from crmflow.core.domain.inventory import plugin_forecast, projected_inventory, update_position
 from crmflow.core.domain.planning import replenishment_sizing
 from crmflow.core.domain.settings import settings
+from crmflow.core.store import reading
 from crmflow.errors import InputError
 
 __all__ = ["on_inventory_changed"]
@@ -38,7 +39,7 @@ def on_inventory_changed(engine: Any, payload: dict[str, Any]) -> None:
     # The forecast plugin reads on its own connection: ask it before opening ours.
     days = max(int(settings(engine)["planning_horizon_days"]), 120)
     forecast = plugin_forecast(engine, payload["sku"], today, days)
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         proj = projected_inventory(engine, payload["sku"], location=location, conn=conn,
                                    start=today, forecast=forecast)  # fmt: skip
         sizing = replenishment_sizing(engine, conn, payload["sku"], location, today=today,
