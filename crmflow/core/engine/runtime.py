@@ -126,6 +126,7 @@ class Engine:
         )
 
     def close(self) -> None:
+        hotpath.release(self)
         self.db.dispose()
 
     # -- small helpers -----------------------------------------------------
