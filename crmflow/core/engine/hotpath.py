@@ -236,8 +236,9 @@ def _candidates(memo: _Memo, state: str, trigger: str) -> tuple[TransitionDef, .
     return found
 
 
-def _timed(compiled: CompiledWorkflow, state: str) -> bool:
-    memo = _memo(compiled)
+def _timed(compiled: CompiledWorkflow, state: str, memo: _Memo | None = None) -> bool:
+    if memo is None:
+        memo = _memo(compiled)
     found = memo.timed.get(state)
     if found is None:
         found = memo.timed[state] = has_timers(compiled.definition, state)
@@ -264,10 +265,11 @@ class _Inst:
 
     __slots__ = (
         "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
-        "timers_in_db", "dirty", "final", "pending_timers",
+        "timers_in_db", "dirty", "final", "pending_timers", "memo",
     )  # fmt: skip
 
-    def __init__(self, row: Any, timed: bool) -> None:
+    def __init__(self, row: Any, memo: _Memo, timed: bool) -> None:
+        self.memo = memo
         self.id = int(row[0])
         self.state = row[3]
         stored = row[4]
@@ -293,9 +295,15 @@ class _Inst:
         return self.text if self.text is not None else repo.dumps(self._data)
 
 
-def _load(engine: Engine, conn: sa.Connection, row: Any) -> tuple[_Inst, CompiledWorkflow]:
-    compiled = engine.catalog.get(conn, row[1], row[2])
-    return _Inst(row, _timed(compiled, row[3])), compiled
+def _load(
+    engine: Engine, conn: sa.Connection, row: Any, memos: dict[tuple[str, int], _Memo]
+) -> tuple[_Inst, CompiledWorkflow]:
+    version = (row[1], row[2])
+    memo = memos.get(version)
+    if memo is None:
+        memo = memos[version] = _memo(engine.catalog.get(conn, row[1], row[2]))
+    compiled = memo.compiled
+    return _Inst(row, memo, _timed(compiled, row[3], memo)), compiled
 
 
 def _duplicate(iid: int, hid: int, state: str) -> FireResult:
@@ -570,9 +578,9 @@ def _fire_one(
     if cur.rowcount != 1:
         raise repo.Conflict()
     if changed or final:
-        if _timed(compiled, old_state):
+        if _timed(compiled, old_state, memo):
             cur.execute(st.delete_timers, (iid,))
-        if not final and _timed(compiled, new_state):
+        if not final and _timed(compiled, new_state, memo):
             _insert_timers(cur, st, engine, iid, definition, new_state, now)
     record = TransitionRecord(
         iid, definition.id, definition.version, trigger, old_state, new_state, actor, now,
@@ -639,6 +647,7 @@ class _Batch:
         self._next_id = 0
         self._need = 0
         self.roles: dict[str | None, frozenset[str]] = {}
+        self.memos: dict[tuple[str, int], _Memo] = {}
         # Records are for on_transition listeners only: none, none built.
         self.listened = bool(engine.hook("on_transition").get_hookimpls())
 
@@ -651,7 +660,7 @@ class _Batch:
             chunk = ids[start : start + 500]
             self.cur.execute(self.st.select_instances(len(chunk)), chunk)
             for row in self.cur.fetchall():
-                inst, compiled = _load(self.engine, self.conn, row)
+                inst, compiled = _load(self.engine, self.conn, row, self.memos)
                 self.insts[inst.id] = (inst, compiled)
         keys = sorted({e[3] for e in events if e[3] is not None})
         for start in range(0, len(keys), 500):
@@ -683,7 +692,7 @@ class _Batch:
         row = self.cur.fetchone()
         if row is None:
             return None
-        self.insts[iid] = _load(self.engine, self.conn, row)
+        self.insts[iid] = _load(self.engine, self.conn, row, self.memos)
         return self.insts[iid]
 
     def fire(
@@ -707,7 +716,8 @@ class _Batch:
         roles = self.roles.get(actor)
         if roles is None:
             roles = self.roles[actor] = engine.roles_of(actor)
-        route = _route(_memo(compiled), old_state, trigger, roles)
+        memo = inst.memo
+        route = _route(memo, old_state, trigger, roles)
         if route is None:
             run = _decide(engine, compiled, inst, trigger, payload, actor, now)
             if run.taken is None:
@@ -749,7 +759,7 @@ class _Batch:
             if inst.timers_in_db:
                 self.drop_timers.append((iid,))
                 inst.timers_in_db = False
-            if not final and _timed(compiled, new_state):
+            if not final and _timed(compiled, new_state, memo):
                 inst.pending_timers.extend(
                     _timer_params(self.st, engine, iid, definition, new_state, now)
                 )
