@@ -48,8 +48,11 @@ def _season(day: dt.date, family: str) -> float:
     return 1.0 + 0.3 * math.sin(2 * math.pi * (day.month - phase) / 12)
 
 
-def generate(seed: int, today: dt.date, stamp: dict[str, Any]) -> DemoData:
-    """All demo records, from ``seed``; dates are relative to ``today``."""
+def generate(seed: int, today: dt.date, stamp: dict[str, Any], customers: int = 200) -> DemoData:
+    """All demo records, from ``seed``; dates are relative to ``today``.
+
+    ``customers`` scales the order history (tests load a smaller factory).
+    """
     rng = random.Random(seed)
     data = DemoData()
     start = today - dt.timedelta(days=3 * 365)
@@ -87,7 +90,7 @@ def generate(seed: int, today: dt.date, stamp: dict[str, Any]) -> DemoData:
     weekly: dict[str, float] = {p["sku"]: 0.0 for p in products}  # last 12 weeks' demand
     recent_from = today - dt.timedelta(days=84)
     order_no = 0
-    for c in range(1, 201):
+    for c in range(1, customers + 1):
         size, mult = rng.choices(SIZES, weights=(5, 3, 2))[0]
         cid = f"C{c:03d}"
         industry = rng.choice(INDUSTRIES)
@@ -118,9 +121,10 @@ def generate(seed: int, today: dt.date, stamp: dict[str, Any]) -> DemoData:
             oid = f"SO-{order_no:06d}"
             years = (day - start).days / 365
             cancelled = rng.random() < 0.02
+            rush = rng.random() < 0.04
             data.add("orders", {
                 "order_id": oid, "customer_id": cid, "order_date": day,
-                "priority": "rush" if rng.random() < 0.04 else "normal", "sales_rep": rep,
+                "priority": "rush" if rush else "normal", "sales_rep": rep,
                 "status": "cancelled" if cancelled else "confirmed", "created_at": stamp[
                     "updated_at"], **stamp,
             })  # fmt: skip
@@ -143,7 +147,10 @@ def generate(seed: int, today: dt.date, stamp: dict[str, Any]) -> DemoData:
                         * rng.lognormvariate(0, 0.35)
                     ),
                 )
-                requested = day + dt.timedelta(days=rng.randint(14, 35))
+                # A rush order is wanted within the week, a normal one in two to five.
+                requested = day + dt.timedelta(
+                    days=rng.randint(3, 7) if rush else rng.randint(14, 35)
+                )
                 promised = (
                     requested + dt.timedelta(days=rng.choice((0, 0, 1, 2, 3, -1)))
                     if rng.random() < 0.6
@@ -155,10 +162,12 @@ def generate(seed: int, today: dt.date, stamp: dict[str, Any]) -> DemoData:
                     late = rng.choice((-2, -1, 0, 0, 0, 0, 1, 2, 4, 9))
                     full = rng.random() > 0.03
                     got = qty if full else max(1, qty // 2)
+                    # Early rush deliveries still leave after the order came in.
+                    arrived = max(due + dt.timedelta(days=late), day + dt.timedelta(days=1))
                     data.add("deliveries", {
                         "delivery_id": f"DL-{oid[3:]}-{sku}", "order_id": oid, "sku": sku,
-                        "shipped_date": due + dt.timedelta(days=late - 2),
-                        "delivered_date": due + dt.timedelta(days=late), "quantity": got,
+                        "shipped_date": max(arrived - dt.timedelta(days=2), day),
+                        "delivered_date": arrived, "quantity": got,
                         **stamp})  # fmt: skip
                     status = "delivered" if full else "shipped"
                 all_done = all_done and status == "delivered"
