@@ -478,9 +478,12 @@ def _fire_on(
         with dbapi_errors(engine.db.dialect):
             cur.execute("BEGIN IMMEDIATE")
             try:
+                # Records are for on_transition listeners only: none, none built.
+                listened = bool(engine.hook("on_transition").get_hookimpls())
                 fired = _fire_one(
-                    engine, _NO_CONNECTION, cur, st, iid, trigger, data, key, actor, now
-                )
+                    engine, _NO_CONNECTION, cur, st, iid, trigger, data, key, actor, now,
+                    listened,
+                )  # fmt: skip
                 cur.execute("COMMIT" if fired[0].taken else "ROLLBACK")
             except BaseException:
                 try:
@@ -501,6 +504,7 @@ def _fire_on(
 def _fire_one(
     engine: Engine, conn: sa.Connection, cur: Any, st: Statements, iid: int, trigger: str,
     data: dict[str, Any] | None, key: str | None, actor: str | None, now: datetime,
+    records: bool = True,
 ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
     cur.execute(st.select_instance, (iid,))
     row = cur.fetchone()
@@ -582,11 +586,14 @@ def _fire_one(
             cur.execute(st.delete_timers, (iid,))
         if not final and _timed(compiled, new_state, memo):
             _insert_timers(cur, st, engine, iid, definition, new_state, now)
+    result = FireResult(True, new_state, instance_id=iid, history_id=hid)
+    if not records:
+        return result, [], queued
     record = TransitionRecord(
         iid, definition.id, definition.version, trigger, old_state, new_state, actor, now,
         payload, hid,
     )  # fmt: skip
-    return FireResult(True, new_state, instance_id=iid, history_id=hid), [record], queued
+    return result, [record], queued
 
 
 def _outbox_rows(
