@@ -27,7 +27,7 @@ from .records import DOMAIN_TABLES, Customer, Delivery, Order, OrderLine
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
 
-__all__ = ["DEMO_FACTORY", "load_demo"]
+__all__ = ["DEMO_FACTORY", "MIN_CUSTOMERS", "SNAPSHOT_MONTHS", "load_demo"]
 
 DEMO_FACTORY = Path(__file__).resolve().parents[3] / "examples" / "demo" / "factory.yaml"
 
