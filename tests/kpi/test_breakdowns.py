@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from kpi_data import KpiEngine
+from .kpi_data import KpiEngine
 
 from crmflow.errors import InputError
 from crmflow.plugins.kpi import kpi_report

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from kpi_data import KpiEngine
+from .kpi_data import KpiEngine
 
 from crmflow.plugins.kpi import kpi_report
 from crmflow.plugins.kpi.periods import Period

@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from kpi_data import KpiEngine, load_forecasts
+from .kpi_data import KpiEngine, load_forecasts
 
 from crmflow.plugins.kpi import kpi_report
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from kpi_data import KpiEngine, load_month, make_factory
+from .kpi_data import KpiEngine, load_month, make_factory
 
 from crmflow import hookimpl
 from crmflow.errors import ConfigError, NotFoundError, PluginError

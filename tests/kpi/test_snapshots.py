@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from kpi_data import KpiEngine, load_month, make_factory
+from .kpi_data import KpiEngine, load_month, make_factory
 
 from crmflow.errors import ConfigError
 from crmflow.plugins.kpi import kpi_report, read_trend, run_due_snapshots, take_snapshot

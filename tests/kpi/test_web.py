@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kpi_data import KpiEngine, load_month, make_factory
+from .kpi_data import KpiEngine, load_month, make_factory
 
 from crmflow.admin import create_app
 from crmflow.plugins.kpi import take_snapshot
