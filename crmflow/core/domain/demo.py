@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import importlib
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -93,21 +92,14 @@ def _forecast_refresh(engine: Engine) -> Callable[..., int | None] | None:
     """The forecast plugin's ``refresh(engine, now=…)``, or None when it is not enabled.
 
     No hook stores a snapshot, and the core never imports a plugin by name:
-    the plugin is looked up in the engine's plugin manager and its own
-    ``operations.refresh`` is used (the function behind ``crmflow
-    forecast-run``, with the factory's forecast settings).
+    the enabled plugin registered as ``forecast`` is asked for its public
+    ``refresh`` (the function behind ``crmflow forecast-run``).
     """
     if "forecast" not in engine.registry.enabled:
         return None
-    plugin = engine.pm.get_plugin("forecast")
-    name = getattr(plugin, "__name__", None)
-    if not name:
-        return None
-    try:
-        operations = importlib.import_module(f"{name}.operations")
-    except ImportError:  # a replacement "forecast" plugin laid out differently
-        return None
-    refresh: Callable[..., int | None] | None = getattr(operations, "refresh", None)
+    refresh: Callable[..., int | None] | None = getattr(
+        engine.pm.get_plugin("forecast"), "refresh", None
+    )
     return refresh
 
 

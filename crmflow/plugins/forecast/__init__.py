@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from crmflow.hookspecs import hookimpl
 
 from .models import BUILTIN_MODELS
+from .operations import refresh
 from .protocol import Batch, ForecastModel, Forecasts, local_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,6 +19,7 @@ __all__ = [
     "Forecasts",
     "demand_forecast",
     "local_model",
+    "refresh",
     "register_commands",
     "register_forecast_models",
 ]
