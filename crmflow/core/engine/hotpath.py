@@ -7,11 +7,11 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -31,6 +31,7 @@ __all__ = [
     "Statements",
     "db_time",
     "fire_batch",
+    "fire_batch_direct",
     "fire_direct",
     "fire_one",
     "release",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 Plan = tuple[tuple[str, str, ActionSpec], ...]
+_T = TypeVar("_T")
 
 _INSTANCE_COLUMNS = "id, workflow, version, state, data, rev, finished, entered_at"
 _HISTORY_COLUMNS = 'instance_id, "trigger", from_state, to_state, actor, at, payload, "key"'
@@ -451,40 +453,65 @@ def fire_direct(
     when the event needs a Connection (an action that runs in the transaction,
     a workflow version not compiled yet): the caller then uses fire_one.
     """
+
+    def work(cur: Any) -> tuple[FireResult, list[TransitionRecord], bool]:
+        # Records are for on_transition listeners only: none, none built.
+        listened = bool(engine.hook("on_transition").get_hookimpls())
+        return _fire_one(
+            engine, _NO_CONNECTION, cur, statements_for("sqlite"), iid, trigger, data, key,
+            actor, now, listened,
+        )  # fmt: skip
+
+    return _direct(engine, work, lambda fired: fired[0].taken)
+
+
+def fire_batch_direct(
+    engine: Engine, events: list[tuple[int, str, dict[str, Any] | None, str | None]],
+    actor: str | None, now: datetime,
+) -> tuple[list[FireResult], list[TransitionRecord], bool] | None:  # fmt: skip
+    """SQLite: fire_batch in a transaction of its own on a plain DB-API connection.
+
+    None when the batch needs a Connection (see fire_direct): the caller then
+    runs fire_batch in ``engine.db.begin()``.
+    """
+
+    def work(cur: Any) -> tuple[list[FireResult], list[TransitionRecord], bool]:
+        batch = _Batch(engine, _NO_CONNECTION, statements_for("sqlite"), cur, now)
+        return _run_batch(batch, events, actor)
+
+    return _direct(engine, work, lambda _fired: True)
+
+
+def _direct(engine: Engine, work: Callable[[Any], _T], commit: Callable[[_T], bool]) -> _T | None:
+    """Run ``work(cursor)`` in BEGIN IMMEDIATE … COMMIT (or ROLLBACK) on the kept connection."""
     db = engine.db
     if db.dialect.name != "sqlite":
         return None
     held = _held(engine)
     if held.lock.acquire(blocking=False):
         try:
-            return _fire_on(engine, held.get(db), iid, trigger, data, key, actor, now, held)
+            return _transaction(engine, held.get(db), work, commit, held)
         finally:
             held.lock.release()
     raw = db.raw_connection()
     try:
-        return _fire_on(engine, raw.driver_connection, iid, trigger, data, key, actor, now, None)
+        return _transaction(engine, raw.driver_connection, work, commit, None)
     finally:
         raw.close()
 
 
-def _fire_on(
-    engine: Engine, dbapi: Any, iid: int, trigger: str, data: dict[str, Any] | None,
-    key: str | None, actor: str | None, now: datetime, held: _Held | None,
-) -> tuple[FireResult, list[TransitionRecord], bool] | None:  # fmt: skip
-    st = statements_for("sqlite")
+def _transaction(
+    engine: Engine, dbapi: Any, work: Callable[[Any], _T], commit: Callable[[_T], bool],
+    held: _Held | None,
+) -> _T | None:  # fmt: skip
     cur = dbapi.cursor()
     broken = False
     try:
         with dbapi_errors(engine.db.dialect):
             cur.execute("BEGIN IMMEDIATE")
             try:
-                # Records are for on_transition listeners only: none, none built.
-                listened = bool(engine.hook("on_transition").get_hookimpls())
-                fired = _fire_one(
-                    engine, _NO_CONNECTION, cur, st, iid, trigger, data, key, actor, now,
-                    listened,
-                )  # fmt: skip
-                cur.execute("COMMIT" if fired[0].taken else "ROLLBACK")
+                done = work(cur)
+                cur.execute("COMMIT" if commit(done) else "ROLLBACK")
             except BaseException:
                 try:
                     if dbapi.in_transaction:
@@ -498,7 +525,7 @@ def _fire_on(
         cur.close()
         if broken and held is not None:
             held.drop()  # unusable: the next event opens a new one
-    return fired
+    return done
 
 
 def _fire_one(
@@ -638,11 +665,13 @@ def _insert_timers(
 class _Batch:
     """Events applied in memory, written with one statement per table at the end."""
 
-    def __init__(self, engine: Engine, conn: sa.Connection, now: datetime) -> None:
+    def __init__(
+        self, engine: Engine, conn: sa.Connection, st: Statements, cur: Any, now: datetime
+    ) -> None:
         self.engine = engine
         self.conn = conn
-        self.st = statements(conn)
-        self.cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self.st = st
+        self.cur = cur
         self.now = now
         self.at = db_time(now, self.st.sqlite)
         self.insts: dict[int, tuple[_Inst, CompiledWorkflow]] = {}
@@ -657,9 +686,6 @@ class _Batch:
         self.memos: dict[tuple[str, int], _Memo] = {}
         # Records are for on_transition listeners only: none, none built.
         self.listened = bool(engine.hook("on_transition").get_hookimpls())
-
-    def close(self) -> None:
-        self.cur.close()
 
     def preload(self, events: list[tuple[int, str, dict[str, Any] | None, str | None]]) -> None:
         ids = sorted({int(e[0]) for e in events})
@@ -790,6 +816,8 @@ class _Batch:
         actor: str | None,
     ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
         """An event whose actions run in the transaction: the row-by-row path, in a savepoint."""
+        if self.conn is _NO_CONNECTION:
+            raise _Fallback()
         self.flush()
         self.insts.pop(iid, None)
         self._next_id = 0  # the row-by-row path numbers its own history row
@@ -851,24 +879,31 @@ def fire_batch(
     An event refused or failing with a CrmflowError gets its own result and
     leaves the others alone, as if each event had its own savepoint.
     """
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with dbapi_errors(conn.dialect):
+            return _run_batch(_Batch(engine, conn, statements(conn), cur, now), events, actor)
+    finally:
+        cur.close()
+
+
+def _run_batch(
+    batch: _Batch, events: Iterable[tuple[int, str, dict[str, Any] | None, str | None]],
+    actor: str | None,
+) -> tuple[list[FireResult], list[TransitionRecord], bool]:  # fmt: skip
     items = list(events)
-    batch = _Batch(engine, conn, now)
     results: list[FireResult] = []
     records: list[TransitionRecord] = []
     queued = False
-    try:
-        with dbapi_errors(conn.dialect):
-            batch.preload(items)
-            for iid, trigger, data, key in items:
-                try:
-                    result, taken, q = batch.fire(int(iid), trigger, data, key, actor)
-                except CrmflowError as exc:
-                    result = FireResult(False, "", f"error: {exc}", "error", iid)
-                    taken, q = [], False
-                results.append(result)
-                records.extend(taken)
-                queued = queued or q
-            batch.flush()
-    finally:
-        batch.close()
+    batch.preload(items)
+    for iid, trigger, data, key in items:
+        try:
+            result, taken, q = batch.fire(int(iid), trigger, data, key, actor)
+        except CrmflowError as exc:
+            result = FireResult(False, "", f"error: {exc}", "error", iid)
+            taken, q = [], False
+        results.append(result)
+        records.extend(taken)
+        queued = queued or q
+    batch.flush()
     return results, records, queued

@@ -338,10 +338,12 @@ class Engine:
         batch = list(events)
         for _attempt in range(_RETRIES):
             try:
-                with self.db.begin() as conn:
-                    results, records, queued = hotpath.fire_batch(
-                        self, conn, batch, actor, self.now()
-                    )
+                now = self.now()
+                fired = hotpath.fire_batch_direct(self, batch, actor, now)
+                if fired is None:
+                    with self.db.begin() as conn:
+                        fired = hotpath.fire_batch(self, conn, batch, actor, now)
+                results, records, queued = fired
             except (repo.Conflict, sa.exc.IntegrityError):
                 # A concurrent writer got there first (PostgreSQL); the retry sees its work.
                 continue
