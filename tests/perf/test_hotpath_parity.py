@@ -165,3 +165,14 @@ def test_events_from_other_threads_while_the_connection_is_busy(
         assert engine.fire(ids[0], "check").taken
         assert [r.taken for r in engine.fire_many([(ids[0], "approve", None, None)])] == [True]
     assert engine.get(ids[0]).state == "approved"
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_database_keeps_its_single_connection(
+    crmflow_engine: Any, folder: Path, url: str
+) -> None:
+    engine = crmflow_engine(workflows=folder, plugins=[_Plugin()], database_url=url)
+    iid = _start(engine)[3]
+    assert engine.fire(iid, "expire").taken
+    assert engine.fire_many([(iid, "expire", None, None)])[0].code == "finished"
+    assert engine.get(iid).state == "expired"

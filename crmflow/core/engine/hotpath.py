@@ -487,8 +487,10 @@ def _direct(engine: Engine, work: Callable[[Any], _T], commit: Callable[[_T], bo
     db = engine.db
     if db.dialect.name != "sqlite":
         return None
-    held = _held(engine)
-    if held.lock.acquire(blocking=False):
+    # Only a file database behind a QueuePool has connections to spare: an in-memory
+    # one lives in its pool's single connection, which must stay in the pool.
+    held = _held(engine) if isinstance(db.pool, sa.pool.QueuePool) else None
+    if held is not None and held.lock.acquire(blocking=False):
         try:
             return _transaction(engine, held.get(db), work, commit, held)
         finally:
