@@ -67,9 +67,9 @@ class HistoryRow(SQLModel, table=True):
 
     __tablename__ = "history"
     __table_args__ = (
+        # Serves lookups by instance too (migration 0006 dropped the narrower
+        # indexes: every commit of a fired trigger paid for them).
         sa.UniqueConstraint("instance_id", "key", name="uq_history_instance_key"),
-        sa.Index("ix_history_instance", "instance_id", "id"),
-        sa.Index("ix_history_at", "at"),
     )
 
     id: int | None = Field(default=None, sa_type=ID, primary_key=True)
