@@ -20,7 +20,6 @@ from .records import (
     EPSILON,
     completed_on,
     days_between,
-    delivered,
     deliveries,
     lines,
     order_lines,
@@ -150,71 +149,61 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
         # deliveries beyond the ordered quantity do not count: min(·, ordered) at both ends
         sa.func.sum((_least(f.upto, f.qty) - _least(f.before, f.qty)) * f.cost).label("v7"),
     ).group_by(f.grp)
+    # The day each line was complete (before the period's end), for the orders' figures.
+    full_on = sa.case((complete, completed_on(facts, ctx.end, f.upto, f.last)), else_=None)
+    short = sa.and_(f.due.is_not(None), sa.not_(in_full))
+    # One pass per order (or, by family or SKU, the part of it in a group) gives both
+    # its completion and its fill. An order is due on the latest due date of its
+    # lines; every line of an order with a line due in the period is among the facts,
+    # so that maximum is exact when it is in the period. Deliveries only grow, so a
+    # line short at its own due date is in full by the order's when it was complete
+    # by then: the order is filled when no such line is still open and the latest
+    # day one of them was complete is not after the order's due date.
     per_order = (
         sa.select(
             f.grp,
             sa.func.min(f.order_date).label("order_date"),
-            sa.func.max(
-                sa.case((done_in_period, completed_on(facts, ctx.end, f.upto, f.last)), else_=None)
-            ).label("done"),
+            sa.func.max(sa.case((done_in_period, full_on), else_=None)).label("done"),
             _count(sa.not_(complete)).label("open_lines"),
+            sa.func.max(f.due).label("odue"),
+            _count(sa.and_(short, full_on.is_(None))).label("never"),
+            sa.func.max(sa.case((short, full_on), else_=None)).label("need"),
         )
         # an order with a line completed in the period was delivered to in it, so
         # all its lines are among the facts and "no open line" is exact
         .group_by(f.grp, f.order_id)
-        .subquery("order_completion")
+        .subquery("per_order")
     )
     o = per_order.c
+    # every line complete, the last in the period
+    lead_time = sa.case(
+        (sa.and_(o.open_lines == 0, o.done.is_not(None)), days_between(o.order_date, o.done)),
+        else_=None,
+    )
+    due = sa.and_(o.odue >= ctx.start, o.odue < ctx.end)
+    filled = sa.and_(due, o.never == 0, sa.or_(o.need.is_(None), o.need <= o.odue))
     none = sa.null()
+    # A histogram of the lead times (few rows) rather than one row per order.
     on_orders = sa.select(
-        sa.literal("O"), o.grp, days_between(o.order_date, o.done), none, none, none, none,
-        none, none,
-    ).where(o.open_lines == 0, o.done.is_not(None))  # every line complete, the last in the period
-    # An order (or, by family or SKU, the part of it in a group) is due on the
-    # latest due date of its lines; every line of an order with a line due in
-    # the period is among the facts, so that maximum is exact when it is in it.
-    order_due = (
-        sa.select(f.grp, f.order_id, sa.func.max(f.due).label("odue"))
-        .group_by(f.grp, f.order_id)
-        .having(sa.and_(sa.func.max(f.due) >= ctx.start, sa.func.max(f.due) < ctx.end))
-        .subquery("order_due")
-    )
-    # in full by the order's due date: by its own (earlier) one already, or look it up
-    by_order_due = sa.case(
-        (in_full, 1),
-        (delivered(facts, through=order_due.c.odue) >= f.qty - EPSILON, 1),
-        else_=0,
-    )
-    per_order = (
-        sa.select(order_due.c.grp, sa.func.min(by_order_due).label("filled"))
-        .select_from(
-            facts.join(
-                order_due,
-                sa.and_(order_due.c.order_id == f.order_id, order_due.c.grp == f.grp),
-            )
-        )
-        .where(f.due.is_not(None))
-        .group_by(order_due.c.grp, order_due.c.order_id)
-        .subquery("order_fill")
-    )
-    on_fill = sa.select(
-        sa.literal("F"), per_order.c.grp, sa.func.count(), sa.func.sum(per_order.c.filled),
-        none, none, none, none, none,
-    ).group_by(per_order.c.grp)  # fmt: skip
+        sa.literal("O"), o.grp, lead_time, _count(lead_time.is_not(None)), _count(due),
+        _count(filled), none, none, none,
+    ).group_by(o.grp, lead_time)  # fmt: skip
     figures: dict[str, LineFigures] = {}
     lead: dict[str, list[float]] = {}
     orders_due: dict[str, tuple[int, int]] = {}
-    statement = sa.union_all(on_lines, on_orders, on_fill)
+    statement = sa.union_all(on_lines, on_orders)
     for kind, grp, *v in ctx.conn.execute(statement):
-        if kind == "F":
-            orders_due[grp] = (int(v[0]), int(v[1] or 0))
-        elif kind == "L":
+        if kind == "L":
             figures[grp] = LineFigures(
                 int(v[0] or 0), int(v[1] or 0), float(v[2] or 0), float(v[3] or 0),
                 int(v[4] or 0), int(v[5] or 0), float(v[6] or 0),
             )  # fmt: skip
-        else:
-            lead.setdefault(grp, []).append(float(v[0]))
+            continue
+        if v[1]:
+            lead.setdefault(grp, []).extend([float(v[0])] * int(v[1]))
+        if v[2]:
+            n, done = orders_due.get(grp, (0, 0))
+            orders_due[grp] = (n + int(v[2]), done + int(v[3] or 0))
     return DeliveryFacts(figures, lead, orders_due)
 
 
