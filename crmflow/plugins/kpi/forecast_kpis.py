@@ -92,7 +92,7 @@ def _pairs_query(ctx: KpiContext, months: list[Any]) -> Any:
         .group_by(forecast_values.c.sku, forecast_values.c.period_start)
         .subquery("forecast")
     )
-    ln = lines(None)
+    ln = lines(None, cost=False)
     month = month_start(ln.c.requested_date)
     actual = (
         sa.select(ln.c.sku, month.label("month"), sa.func.sum(ln.c.qty).label("a"))

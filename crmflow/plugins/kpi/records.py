@@ -114,16 +114,18 @@ def _days_default(element: days_between, compiler: Any, **kw: Any) -> str:
     return f"(CAST({b} AS DATE) - CAST({a} AS DATE))"
 
 
-def lines(breakdown: Breakdown | None) -> sa.Subquery:
+def lines(breakdown: Breakdown | None, *, cost: bool = True) -> sa.Subquery:
     """The order lines KPIs count: not cancelled, positive quantity, with their group.
 
     Columns: ``order_id, sku, qty, due`` (promised date, else requested date),
     ``requested_date``, ``order_date``, ``cost`` (the product's unit cost) and
-    ``grp`` (the breakdown's group; ``''`` for the total).
+    ``grp`` (the breakdown's group; ``''`` for the total). ``cost=False`` leaves
+    the cost out, and with it the product lookup of each line (SQLite keeps an
+    unused outer join).
     """
-    src: Any = order_lines.join(orders, orders.c.order_id == order_lines.c.order_id).outerjoin(
-        products, products.c.sku == order_lines.c.sku
-    )
+    src: Any = order_lines.join(orders, orders.c.order_id == order_lines.c.order_id)
+    if cost or (breakdown is not None and breakdown.by_product):
+        src = src.outerjoin(products, products.c.sku == order_lines.c.sku)
     grp: ColumnElement = sa.literal(TOTAL, _S)
     if breakdown is not None:
         if breakdown.dimension == "segment":
@@ -140,7 +142,7 @@ def lines(breakdown: Breakdown | None) -> sa.Subquery:
             .label("due"),
             order_lines.c.requested_date,
             orders.c.order_date,
-            products.c.unit_cost.label("cost"),
+            *([products.c.unit_cost.label("cost")] if cost else []),
             grp.label("grp"),
         )
         .select_from(src)
