@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from .kpi_data import KpiEngine, load_month, make_factory
 
 

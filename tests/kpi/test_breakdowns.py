@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from .kpi_data import KpiEngine
 
 from crmflow.errors import InputError
 from crmflow.plugins.kpi import kpi_report
+
+from .kpi_data import KpiEngine
 
 approx = pytest.approx
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from .kpi_data import KpiEngine
 
 from crmflow.plugins.kpi import kpi_report
 from crmflow.plugins.kpi.periods import Period
 from crmflow.plugins.kpi.service import compute, engine_kpis
+
+from .kpi_data import KpiEngine
 
 approx = pytest.approx
 

@@ -6,9 +6,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from .kpi_data import KpiEngine, load_forecasts
 
 from crmflow.plugins.kpi import kpi_report
+
+from .kpi_data import KpiEngine, load_forecasts
 
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from .kpi_data import KpiEngine, load_month, make_factory
 
 from crmflow import hookimpl
 from crmflow.errors import ConfigError, NotFoundError, PluginError
 from crmflow.plugins.kpi import KpiContext, KpiValue, kpi_report, pilot_comparison, ratio
+
+from .kpi_data import KpiEngine, load_month, make_factory
 
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 

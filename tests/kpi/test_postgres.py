@@ -6,10 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from .kpi_data import KpiEngine, load_forecasts, load_month, make_factory
 
 from crmflow.plugins.kpi import kpi_report, take_snapshot
 from crmflow.plugins.kpi.periods import Period
+
+from .kpi_data import KpiEngine, load_forecasts, load_month, make_factory
 
 pytestmark = pytest.mark.postgres
 

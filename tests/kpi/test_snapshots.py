@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from .kpi_data import KpiEngine, load_month, make_factory
 
 from crmflow.errors import ConfigError
 from crmflow.plugins.kpi import kpi_report, read_trend, run_due_snapshots, take_snapshot
 from crmflow.plugins.kpi.periods import Period
 from crmflow.plugins.kpi.schedule import snapshot_and_check
+
+from .kpi_data import KpiEngine, load_month, make_factory
 
 OCT = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 

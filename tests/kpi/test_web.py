@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .kpi_data import KpiEngine, load_month, make_factory
 
 from crmflow.admin import create_app
 from crmflow.plugins.kpi import take_snapshot
 from crmflow.plugins.kpi.periods import Period
+
+from .kpi_data import KpiEngine, load_month, make_factory
 
 OCT = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 
