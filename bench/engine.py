@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crmflow import Engine
-from crmflow.core.engine.hotpath import db_time
+from crmflow.core.engine.sqlstatements import db_time
 
 __all__ = ["main"]
 

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, InputError
 
-from . import hotpath
+from . import groupcommit
 from . import repository as repo
 from .machine import SYSTEM
 from .outbox import backoff
@@ -213,7 +213,7 @@ def _apply(
     marks: list[dict[str, Any]] = []
     for actor, group in by_actor.items():
         events = [(r.instance_id, r.trigger, json.loads(r.payload), r.key) for r in group]
-        results, taken, q = hotpath.fire_batch(engine, conn, events, actor, now)
+        results, taken, q = groupcommit.fire_batch(engine, conn, events, actor, now)
         records.extend(taken)
         queued = queued or q
         for row, result in zip(group, results, strict=True):

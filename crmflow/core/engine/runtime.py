@@ -22,7 +22,7 @@ from crmflow.core.registry import (
 from crmflow.core.store import make_db, migrate, reading
 from crmflow.errors import ConcurrencyError, CrmflowError, NotFoundError
 
-from . import hotpath
+from . import groupcommit, hotpath
 from . import repository as repo
 from .catalog import Catalog
 from .context import ActionContext
@@ -339,10 +339,10 @@ class Engine:
         for _attempt in range(_RETRIES):
             try:
                 now = self.now()
-                fired = hotpath.fire_batch_direct(self, batch, actor, now)
+                fired = groupcommit.fire_batch_direct(self, batch, actor, now)
                 if fired is None:
                     with self.db.begin() as conn:
-                        fired = hotpath.fire_batch(self, conn, batch, actor, now)
+                        fired = groupcommit.fire_batch(self, conn, batch, actor, now)
                 results, records, queued = fired
             except (repo.Conflict, sa.exc.IntegrityError):
                 # A concurrent writer got there first (PostgreSQL); the retry sees its work.

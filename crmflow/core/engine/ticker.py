@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from crmflow.core.store import reading
 
-from . import hotpath
+from . import groupcommit
 from . import repository as repo
 from .machine import SYSTEM
 from .schedule import next_cron
@@ -84,7 +84,7 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
                         chosen.append(row)
                 conn.execute(t.delete().where(t.c.id.in_([r.id for r in chosen])))
                 events = [(r.instance_id, r.trigger, {}, timer_key(r)) for r in chosen]
-                results, records, queued = hotpath.fire_batch(engine, conn, events, SYSTEM, now)
+                results, records, queued = groupcommit.fire_batch(engine, conn, events, SYSTEM, now)
                 for timer, result in zip(chosen, results, strict=True):
                     if timer.kind == "cron" and (not result.taken or result.state == timer.state):
                         _rearm_cron(conn, engine, timer, now)

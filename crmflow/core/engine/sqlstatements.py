@@ -1,0 +1,104 @@
+"""The fire paths' SQL text per dialect, and times as the store keeps them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = [
+    "Statements",
+    "db_time",
+    "statements",
+    "statements_for",
+]
+
+_INSTANCE_COLUMNS = "id, workflow, version, state, data, rev, finished, entered_at"
+_HISTORY_COLUMNS = 'instance_id, "trigger", from_state, to_state, actor, at, payload, "key"'
+_OUTBOX_COLUMNS = (
+    'instance_id, history_id, action_index, action, params, save_as, "key", status, attempts, '
+    "max_attempts, next_attempt_at, created_at"
+)
+_TIMER_COLUMNS = 'instance_id, name, kind, "trigger", state, due'
+
+
+def db_time(value: datetime, sqlite: bool) -> Any:
+    """A time as the store keeps it: SQLAlchemy's naive-UTC text on SQLite, aware on PG."""
+    if sqlite and value.tzinfo is UTC:
+        # The engine's clock is aware UTC already: cut the "+00:00" instead of copying.
+        return value.isoformat(" ", "microseconds")[:26]
+    utc = value.astimezone(UTC)
+    if sqlite:
+        return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return utc
+
+
+def _marks(mark: str, count: int) -> str:
+    return ", ".join([mark] * count)
+
+
+class Statements:
+    """The hot path's SQL text for one dialect (built once, reused for every event)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        p = self.mark = "?" if self.sqlite else "%s"
+        self.select_instance = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = {p}"
+        # PostgreSQL: a batch locks its rows in id order, so two batches never deadlock
+        # and no optimistic retry is needed.
+        self.lock = "" if self.sqlite else " ORDER BY id FOR UPDATE"
+        self.history_by_key = (
+            f'SELECT id, to_state FROM history WHERE instance_id = {p} AND "key" = {p}'
+        )
+        self.insert_history = (
+            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES ({_marks(p, 8)}) RETURNING id"
+        )
+        # SQLite hands the new row id to the cursor (lastrowid) without RETURNING.
+        self.insert_history_plain = (
+            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES ({_marks(p, 8)})"
+        )
+        self.insert_history_ids = (
+            f"INSERT INTO history (id, {_HISTORY_COLUMNS}) VALUES ({_marks(p, 9)})"
+        )
+        self.insert_outbox = f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({_marks(p, 12)})"
+        self.insert_timer = f"INSERT INTO timers ({_TIMER_COLUMNS}) VALUES ({_marks(p, 6)})"
+        self.delete_timers = f"DELETE FROM timers WHERE instance_id = {p}"
+        self.update = (
+            f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
+            f"entered_at = {p} WHERE id = {p} AND rev = {p}"
+        )
+        self.update_final = (
+            f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
+            f"entered_at = {p}, finished = {p}, open_key = NULL WHERE id = {p} AND rev = {p}"
+        )
+        self.max_history = "SELECT COALESCE(MAX(id), 0) FROM history"
+        self.next_history = (
+            "SELECT nextval(pg_get_serial_sequence('history', 'id')) FROM generate_series(1, %s)"
+        )
+
+    def select_instances(self, count: int) -> str:
+        return (
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN "
+            f"({_marks(self.mark, count)}){self.lock}"
+        )
+
+    def keys_of(self, count: int) -> str:
+        return (
+            f'SELECT instance_id, "key", id, to_state FROM history WHERE "key" IN '
+            f"({_marks(self.mark, count)})"
+        )
+
+
+_STATEMENTS: dict[str, Statements] = {}
+
+
+def statements_for(dialect: str) -> Statements:
+    found = _STATEMENTS.get(dialect)
+    if found is None:
+        found = _STATEMENTS[dialect] = Statements(dialect)
+    return found
+
+
+def statements(conn: sa.Connection) -> Statements:
+    return statements_for(conn.dialect.name)
