@@ -166,3 +166,21 @@ def test_a_version_edited_in_place_never_changes_running_instances(make_engine, 
     assert engine.fire(old, "hold").code == "trigger"  # still the YAML it started with
     with pytest.raises(ConfigError, match="raise `version:` to 2"):
         engine.start("order", data=ORDER)
+
+
+def test_emit_many_delivers_in_order_and_repeats_are_no_ops(make_engine):
+    engine = make_engine()
+    events = [
+        ("order.created", {"order_id": "SO-1", "priority": "normal"}, "e1"),
+        ("order.created", {"order_id": "SO-2", "priority": "normal"}, "e2"),
+        ("order.created", {"order_id": "SO-1", "priority": "normal"}, "e1"),  # same key again
+    ]
+
+    first = engine.emit_many(events)
+    again = engine.emit_many(events)
+
+    assert [len(r.started) for r in first[:2]] == [1, 1]
+    assert first[2].duplicate and first[2].started == first[0].started  # the earlier result
+    assert all(r.duplicate for r in again)
+    assert [r.started for r in again[:2]] == [first[0].started, first[1].started]
+    assert len(engine.list(workflow="order")) == 2

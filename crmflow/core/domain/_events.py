@@ -21,7 +21,16 @@ class Event:
     key: str | None = None
 
 
+_BATCH = 500
+
+
 def emit_all(engine: Engine, events: Iterable[Event], *, actor: str) -> None:
     """Emit events in order; emitting after the commit means a reader sees the records."""
+    batch: list[tuple[str, dict[str, Any], str | None]] = []
     for event in events:
-        engine.emit(event.name, event.payload, key=event.key, actor=actor)
+        batch.append((event.name, event.payload, event.key))
+        if len(batch) >= _BATCH:
+            engine.emit_many(batch, actor=actor)
+            batch = []
+    if batch:
+        engine.emit_many(batch, actor=actor)

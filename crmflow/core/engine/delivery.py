@@ -18,7 +18,7 @@ from .results import EmitResult
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Engine
 
-__all__ = ["emit"]
+__all__ = ["emit", "emit_many"]
 
 log = logging.getLogger("crmflow.events")
 
@@ -37,10 +37,37 @@ def emit(
     engine: Engine, event: str, payload: dict[str, Any], *, key: str | None, actor: str
 ) -> EmitResult:
     """Deliver ``event``; an event key already delivered returns the earlier result."""
-    if key is not None:
-        earlier = _earlier(engine, event, key)
-        if earlier is not None:
-            return earlier
+    return emit_many(engine, [(event, payload, key)], actor=actor)[0]
+
+
+def emit_many(
+    engine: Engine, events: list[tuple[str, dict[str, Any], str | None]], *, actor: str
+) -> list[EmitResult]:
+    """Deliver events in order and log them in one transaction (imports, connectors).
+
+    Each event is delivered as :func:`emit` would; only the event log is
+    written once for the batch. A crash in between loses nothing: every fire
+    and start it caused carries the event key, so delivering again is a no-op.
+    """
+    earlier = _earlier(engine, {(name, key) for name, _p, key in events if key is not None})
+    results: list[EmitResult] = []
+    delivered: list[tuple[str, dict[str, Any], str | None, EmitResult]] = []
+    for name, payload, key in events:
+        if key is not None and (name, key) in earlier:
+            results.append(earlier[(name, key)])
+            continue
+        result = _deliver(engine, name, payload, key, actor)
+        results.append(result)
+        delivered.append((name, payload, key, result))
+        if key is not None:  # the same key twice in one batch: the second is a repeat
+            earlier[(name, key)] = EmitResult(name, result.started, result.moved, duplicate=True)
+    _record(engine, delivered, actor)
+    return results
+
+
+def _deliver(
+    engine: Engine, event: str, payload: dict[str, Any], key: str | None, actor: str
+) -> EmitResult:
     engine.hook("on_event")(engine=engine, event=event, payload=payload)
     now = engine.now()
     result = EmitResult(event)
@@ -86,7 +113,6 @@ def emit(
             if created and iid not in result.started:
                 result.started.append(iid)
             break
-    _record(engine, event, payload, key, actor, result)
     return result
 
 
@@ -130,31 +156,52 @@ def _open_instance(engine: Engine, workflow: str, open_key: str) -> int | None:
     return int(found) if found is not None else None
 
 
-def _earlier(engine: Engine, event: str, key: str) -> EmitResult | None:
+def _earlier(
+    engine: Engine, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], EmitResult]:
+    """Results of keyed events delivered before, by (event, key)."""
+    found: dict[tuple[str, str], EmitResult] = {}
+    if not wanted:
+        return found
     e = repo.events
+    keys = sorted({key for _name, key in wanted})
     with reading(engine.db) as conn:
-        row = conn.execute(sa.select(e.c.result).where(e.c.name == event, e.c.key == key)).first()
-    if row is None:
-        return None
-    stored = json.loads(row.result or "{}")
-    return EmitResult(event, stored.get("started", []), stored.get("moved", []), duplicate=True)
+        for start in range(0, len(keys), 500):  # bounded IN lists on every database
+            rows = conn.execute(
+                sa.select(e.c.name, e.c.key, e.c.result).where(e.c.key.in_(keys[start:start + 500]))
+            )
+            for row in rows:
+                if (row.name, row.key) in wanted:
+                    stored = json.loads(row.result or "{}")
+                    found[(row.name, row.key)] = EmitResult(
+                        row.name, stored.get("started", []), stored.get("moved", []),
+                        duplicate=True,
+                    )  # fmt: skip
+    return found
 
 
 def _record(
-    engine: Engine, event: str, payload: dict[str, Any], key: str | None, actor: str,
-    result: EmitResult,
+    engine: Engine, delivered: list[tuple[str, dict[str, Any], str | None, EmitResult]],
+    actor: str,
 ) -> None:  # fmt: skip
+    """Log delivered events in one transaction; row by row if a key raced us."""
+    if not delivered:
+        return
+    now = engine.now()
+    rows = [
+        {
+            "name": name, "key": key, "payload": repo.dumps(payload), "actor": actor, "at": now,
+            "result": repo.dumps({"started": result.started, "moved": result.moved}),
+        }
+        for name, payload, key, result in delivered
+    ]  # fmt: skip
     try:
         with engine.db.begin() as conn:
-            conn.execute(
-                repo.events.insert().values(
-                    name=event,
-                    key=key,
-                    payload=repo.dumps(payload),
-                    actor=actor,
-                    at=engine.now(),
-                    result=repo.dumps({"started": result.started, "moved": result.moved}),
-                )  # fmt: skip
-            )
+            conn.execute(repo.events.insert(), rows)
     except sa.exc.IntegrityError:
-        pass  # the same keyed event was delivered concurrently; both deliveries were idempotent
+        for row in rows:
+            try:
+                with engine.db.begin() as conn:
+                    conn.execute(repo.events.insert(), [row])
+            except sa.exc.IntegrityError:
+                pass  # delivered concurrently by another process; both deliveries were no-ops

@@ -28,6 +28,7 @@ from .catalog import Catalog
 from .context import ActionContext
 from .definition import WorkflowDef
 from .delivery import emit as _emit
+from .delivery import emit_many as _emit_many
 from .expressions import make_environment, render_value
 from .machine import SYSTEM, CompiledWorkflow
 from .outbox import run_outbox as _run_outbox
@@ -474,6 +475,14 @@ class Engine:
     ) -> EmitResult:  # fmt: skip
         """Deliver a domain event to `start_on` rules and waiting instances."""
         return _emit(self, event, dict(payload or {}), key=key, actor=actor)
+
+    def emit_many(
+        self, events: Iterable[tuple[str, dict[str, Any] | None, str | None]], *,
+        actor: str = SYSTEM,
+    ) -> list[EmitResult]:  # fmt: skip
+        """Deliver ``(event, payload, key)`` items in order; one event-log write per batch."""
+        batch = [(name, dict(payload or {}), key) for name, payload, key in events]
+        return _emit_many(self, batch, actor=actor)
 
     def enqueue(
         self, instance_id: int | None = None, trigger: str | None = None,
