@@ -139,14 +139,22 @@ class Engine:
         return self.factory.plugin_settings(name)
 
     def roles_of(self, actor: str | None) -> frozenset[str]:
-        """An actor's roles: `system`, a user of the factory config, or a role name."""
+        """An actor's roles: `system`, a known person's, or the actor read as a role name.
+
+        A person is a user of the factory config or a member of a department;
+        their roles are the user's `roles` plus the `roles` of their departments.
+        """
         if actor is None:
             return frozenset()
         if actor == SYSTEM:
             return frozenset({SYSTEM})
         user = self.factory.users.get(actor)
-        if isinstance(user, dict):
-            return frozenset(str(r) for r in user.get("roles") or ())
+        roles = {str(r) for r in user.get("roles") or ()} if isinstance(user, dict) else set()
+        departments = [d for d in self.factory.departments if actor in d.members]
+        for department in departments:
+            roles.update(department.roles)
+        if isinstance(user, dict) or departments:
+            return frozenset(roles)
         return frozenset({actor})
 
     def expression_context(
