@@ -102,16 +102,15 @@ def load_instance(conn: sa.Connection, iid: int) -> Instance | None:
 def _timers_of(conn: sa.Connection, ids: Iterable[int]) -> dict[int, list[TimerEntry]]:
     result: dict[int, list[TimerEntry]] = {}
     id_list = list(ids)
-    if not id_list:
-        return result
-    for t in conn.execute(
-        sa.select(timers)
-        .where(timers.c.instance_id.in_(id_list))
-        .order_by(timers.c.due, timers.c.id)
-    ):
-        result.setdefault(t.instance_id, []).append(
-            TimerEntry(trigger=t.trigger, due=utc(t.due), name=t.name, kind=t.kind)
-        )
+    for start in range(0, len(id_list), 500):  # bounded IN lists on every database
+        for t in conn.execute(
+            sa.select(timers)
+            .where(timers.c.instance_id.in_(id_list[start : start + 500]))
+            .order_by(timers.c.due, timers.c.id)
+        ):
+            result.setdefault(t.instance_id, []).append(
+                TimerEntry(trigger=t.trigger, due=utc(t.due), name=t.name, kind=t.kind)
+            )
     return result
 
 
@@ -133,7 +132,7 @@ def load_instances(
     if limit:
         query = query.limit(limit)
     found = [_instance(row) for row in conn.execute(query)]
-    by_id = _timers_of(conn, [i.id for i in found]) if len(found) <= 5000 else {}
+    by_id = _timers_of(conn, [i.id for i in found])
     for inst in found:
         inst.timers = by_id.get(inst.id, [])
     return found

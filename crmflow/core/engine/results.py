@@ -74,10 +74,6 @@ class Instance:
     history: list[HistoryEntry] = field(default_factory=list)
     timers: list[TimerEntry] = field(default_factory=list)
 
-    @property
-    def version_no(self) -> int:
-        return self.rev
-
     def as_json(self, *, history: bool = True) -> dict[str, Any]:
         result: dict[str, Any] = {
             "id": self.id,

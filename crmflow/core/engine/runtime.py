@@ -170,9 +170,6 @@ class Engine:
         )
         return context
 
-    def workflow(self, workflow: str) -> WorkflowDef:
-        return self.catalog.newest(workflow).definition
-
     # -- start ---------------------------------------------------------------
 
     def start(

@@ -59,9 +59,6 @@ class Registry:
         registry: dict[str, Registered] = getattr(self, kind)
         return registry
 
-    def action(self, name: str) -> Registered | None:
-        return self.actions.get(name)
-
 
 def _make_register(registry: Registry, kind: str, plugin: str) -> Callable[..., None]:
     items = registry.kind(kind)
