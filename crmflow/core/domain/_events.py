@@ -25,7 +25,12 @@ _BATCH = 500
 
 
 def emit_all(engine: Engine, events: Iterable[Event], *, actor: str) -> None:
-    """Emit events in order; emitting after the commit means a reader sees the records."""
+    """Emit events in order, now, outside any transaction.
+
+    Only for events no record stands behind (demo scripts, tests): a writer of
+    records uses :func:`crmflow.core.domain.writer.domain_write`, which commits the
+    events with the records so that a crash cannot lose them.
+    """
     batch: list[tuple[str, dict[str, Any], str | None]] = []
     for event in events:
         batch.append((event.name, event.payload, event.key))

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 
 from crmflow.errors import InputError
 
-from ._events import emit_all
 from ._kinds import KINDS, Kind
 from ._parse import chunked, iso
 from ._writers import WRITERS as _WRITERS
 from .records import Customer, OrderLine, Product
+from .writer import deliver_pending, domain_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
@@ -39,6 +39,7 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     events: int = 0
+    events_failed: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class ImportReport:
             "unchanged": self.unchanged,
             "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
             "events": self.events,
+            "events_failed": [{"key": k, "reason": r} for k, r in self.events_failed],
         }
 
 
@@ -58,9 +60,11 @@ def import_csv(
     """Load ``path`` as import ``kind``; bad rows are rejected, good rows upserted.
 
     A missing required column raises :class:`InputError` before anything is
-    written. All good rows are written in one transaction; the domain events
-    for what changed are emitted after it commits (``emit=False`` skips them,
-    e.g. for loading history that must not start workflows).
+    written. All good rows and the domain events for what changed are written
+    in one transaction (see :mod:`crmflow.core.domain.writer`); the events are
+    delivered after it commits, together with any an earlier, interrupted
+    writer left pending. ``emit=False`` writes no events, e.g. for loading
+    history that must not start workflows.
     """
     spec = KINDS.get(kind)
     if spec is None:
@@ -71,13 +75,16 @@ def import_csv(
     rows = _read(spec, Path(path), report)
     now = engine.now()
     stamp = {"updated_at": now, "updated_by": actor}
-    with engine.db.begin() as conn:
-        rows = _CHECKS[kind](conn, rows, report)
-        events = _WRITERS[kind](conn, spec, rows, report, stamp, actor)
+    with domain_write(engine, actor=actor, deliver=False) as unit:
+        rows = _CHECKS[kind](unit.conn, rows, report)
+        events = _WRITERS[kind](unit.conn, spec, rows, report, stamp, actor)
+        if emit:
+            unit.extend(events)
     report.rejected.sort()
     if emit:
-        emit_all(engine, events, actor=actor)
-        report.events = len(events)
+        # In inbox order: what an interrupted earlier import left first, then ours.
+        report.events = len(unit.keys)
+        report.events_failed = deliver_pending(engine).failed
     return report
 
 

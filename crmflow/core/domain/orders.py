@@ -9,12 +9,13 @@ import sqlalchemy as sa
 
 from crmflow.errors import InputError, NotFoundError, RefusedError
 
-from ._events import Event, emit_all
+from ._events import Event
 from ._parse import as_date, as_enum, as_number, as_text, iso
 from ._writers import line_change_event
 from .records import Approval, Customer, Delivery, DemandChange, Order, OrderLine, Product
 from .settings import settings
 from .status import refresh_delivery_status
+from .writer import domain_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
@@ -104,7 +105,8 @@ def create_order(
         })  # fmt: skip
     if len({p["sku"] for p in parsed}) != len(parsed):
         raise InputError("a SKU appears twice; merge the lines", field="lines")
-    with engine.db.begin() as conn:
+    with domain_write(engine, actor=by) as unit:
+        conn = unit.conn
         if conn.execute(
             sa.select(_orders.c.order_id).where(_orders.c.order_id == order_id)
         ).first():
@@ -128,14 +130,14 @@ def create_order(
         from .impact import order_exposure  # impact imports this module
 
         exposure = order_exposure(conn, order_id)
-    payload = {
-        "order_id": order_id, "customer_id": customer_id, "priority": priority,
-        "order_date": day.isoformat(), "sales_rep": sales_rep, "status": status,
-        **exposure,
-        "lines": [{"sku": p["sku"], "quantity": p["quantity"],
-                   "requested_date": p["requested_date"].isoformat()} for p in parsed],
-    }  # fmt: skip
-    emit_all(engine, [Event("order.created", payload, key=f"order.created:{order_id}")], actor=by)
+        payload = {
+            "order_id": order_id, "customer_id": customer_id, "priority": priority,
+            "order_date": day.isoformat(), "sales_rep": sales_rep, "status": status,
+            **exposure,
+            "lines": [{"sku": p["sku"], "quantity": p["quantity"],
+                       "requested_date": p["requested_date"].isoformat()} for p in parsed],
+        }  # fmt: skip
+        unit.add(Event("order.created", payload, key=f"order.created:{order_id}"))
     return payload
 
 
@@ -167,7 +169,8 @@ def change_order_line(
     reason = as_text("reason", reason)
     by = as_text("by", by)
     limits = settings(engine)
-    with engine.db.begin() as conn:
+    with domain_write(engine, actor=by) as unit:
+        conn = unit.conn
         line = _line(conn, order_id, sku)
         if line["status"] in ("delivered", "cancelled"):
             raise RefusedError(
@@ -198,11 +201,11 @@ def change_order_line(
         from .impact import change_impact  # impact imports this module
 
         impact = change_impact(engine, conn, order_id, sku, field, iso(old), iso(value))
-    event = line_change_event(cid, order_id, sku, field, old, value, reason, by, state)
-    event.payload.update(
-        within_tolerance=within, impact=impact, customer_id=line.get("customer_id")
-    )
-    emit_all(engine, [event], actor=by)
+        event = line_change_event(cid, order_id, sku, field, old, value, reason, by, state)
+        event.payload.update(
+            within_tolerance=within, impact=impact, customer_id=line.get("customer_id")
+        )
+        unit.add(event)
     return {**event.payload}
 
 
@@ -282,7 +285,8 @@ def record_delivery(
     shipped = as_date("shipped_date", shipped_date) if shipped_date else None
     stamp = {"updated_at": now, "updated_by": by}
     table = Delivery.__table__  # type: ignore[attr-defined]
-    with engine.db.begin() as conn:
+    with domain_write(engine, actor=by) as unit:
+        conn = unit.conn
         _line(conn, order_id, sku)
         if conn.execute(sa.select(table.c.delivery_id).where(
                 table.c.delivery_id == delivery_id)).first():  # fmt: skip
@@ -291,12 +295,12 @@ def record_delivery(
             delivery_id=delivery_id, order_id=order_id, sku=sku, quantity=qty,
             delivered_date=day, shipped_date=shipped, **stamp))  # fmt: skip
         refresh_delivery_status(conn, [order_id], stamp)
-    payload = {
-        "delivery_id": delivery_id,
-        "order_id": order_id,
-        "sku": sku,
-        "quantity": qty,
-        "delivered_date": day.isoformat(),
-    }
-    emit_all(engine, [Event("delivery.recorded", payload, key=f"delivery:{delivery_id}")], actor=by)
+        payload = {
+            "delivery_id": delivery_id,
+            "order_id": order_id,
+            "sku": sku,
+            "quantity": qty,
+            "delivered_date": day.isoformat(),
+        }
+        unit.add(Event("delivery.recorded", payload, key=f"delivery:{delivery_id}"))
     return payload
