@@ -7,11 +7,23 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, nodes
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.parser import Parser
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from crmflow.errors import ExpressionError
+
+from .bounds import (
+    bound_tree,
+    bounded,
+    check_binop,
+    check_call,
+    check_size,
+    guard_filters,
+    iter_sizes,
+    refused_construct,
+)
 
 __all__ = [
     "Expression",
@@ -38,26 +50,20 @@ class MissingField(Exception):
 
 
 class _Env(ImmutableSandboxedEnvironment):
-    """The sandbox: no internals, no mutation of data, bounded repetition."""
+    """The sandbox: no internals, no mutation of data, bounded time and size (see bounds)."""
 
-    intercepted_binops = frozenset(["*", "**"])
+    intercepted_binops = frozenset(["+", "-", "*", "/", "//", "%", "**"])
     lenient: _Env
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        # `'x' * 10**9` or `9 ** 9 ** 9` would hang a worker: refuse huge results.
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > 64:
-                raise SecurityError("exponent too large in expression")
-            return left**right
-        if (
-            isinstance(left, str | list | tuple)
-            and isinstance(right, int)
-            and right > _MAX_SEQUENCE
-        ):
-            raise SecurityError("repetition too large in expression")
-        if isinstance(right, str | list | tuple) and isinstance(left, int) and left > _MAX_SEQUENCE:
-            raise SecurityError("repetition too large in expression")
-        return left * right
+        # `'x' * 10**9`, `9 ** 9 ** 9` or chains of them would hang a worker: every
+        # operation is checked before it runs and its result after.
+        check_binop(operator, left, right)
+        return check_size(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        check_call(__obj, args, kwargs)
+        return check_size(super().call(__context, __obj, *args, **kwargs))
 
 
 def make_environment(functions: Mapping[str, Callable[..., Any]] | None = None) -> _Env:
@@ -69,6 +75,7 @@ def make_environment(functions: Mapping[str, Callable[..., Any]] | None = None) 
     env = _Env(undefined=StrictUndefined, autoescape=False)
     lenient = _Env(undefined=ChainableUndefined, autoescape=False)
     for each in (env, lenient):
+        guard_filters(each.filters)
         each.globals.clear()
         each.globals.update({"min": min, "max": max, "abs": abs, "round": round, "len": len})
         if functions:
@@ -132,6 +139,26 @@ def _missing_field(tree: nodes.Node, context: Mapping[str, Any], env: _Env) -> s
     return None
 
 
+_FAILURES = (TypeError, ValueError, ArithmeticError, LookupError, TemplateError, RecursionError)
+
+
+def _parse_expression(source: str, env: _Env) -> nodes.Expr:
+    parser = Parser(env, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+    return expr
+
+
+def _refuse_constructs(tree: nodes.Node, source: str, what: str) -> None:
+    construct = refused_construct(tree)
+    if construct is not None:
+        raise ExpressionError(
+            f"refused: {what} {source!r} uses {construct}, which workflow templates may not "
+            "use (its cost cannot be bounded)"
+        )
+
+
 class Expression:
     """A compiled guard or key expression."""
 
@@ -139,29 +166,29 @@ class Expression:
         self.source = source
         self._env = env
         try:
-            # Compile first: its syntax errors point into the source as written.
-            self._fn = env.compile_expression(source, undefined_to_none=False)
-            self._tree = env.parse("{{ (" + source + ") }}")
+            expr = _parse_expression(source, env)
+            self._tree = nodes.Output([expr])  # find_all() walks below a node, not the node
             _check_safe(self._tree, source)
+            body = [nodes.Assign(nodes.Name("result", "store"), bound_tree(expr), lineno=1)]
+            # Guards run on every event: calling the compiled template's root function
+            # with a Context built here skips Template's generic set-up.
+            self._template = env.from_string(nodes.Template(body, lineno=1))
         except TemplateSyntaxError as exc:
             raise ExpressionError(f"expression {source!r} does not parse: {exc.message}") from exc
-        # Guards run on every event: calling the compiled template's root function
-        # with a Context built here skips TemplateExpression's generic set-up (a
-        # ChainMap walk per call). Same compiled code, same sandboxed environment.
-        self._template = getattr(self._fn, "_template", None)
-        self._globals = dict(self._template.globals) if self._template is not None else {}
+        except RecursionError:
+            raise ExpressionError(f"expression {source!r} is nested too deeply") from None
+        self._globals = dict(self._template.globals)
 
     def _evaluate(self, context: Mapping[str, Any]) -> Any:
         template = self._template
-        if template is None:
-            return self._fn(**context)
         env = self._env
         ctx = env.context_class(
             env, {**self._globals, **context}, template.name, template.blocks,
             globals=self._globals,
         )  # fmt: skip
-        for _ in template.root_render_func(ctx):
-            pass
+        with bounded():
+            for _ in template.root_render_func(ctx):
+                pass
         return ctx.vars["result"]
 
     def __call__(self, context: Mapping[str, Any]) -> Any:
@@ -171,8 +198,10 @@ class Expression:
             raise MissingField(self._missing(context, exc)) from exc
         except SecurityError as exc:
             raise ExpressionError(f"refused: {self.source!r}: {exc}") from exc
-        except (TypeError, ValueError, ZeroDivisionError, ArithmeticError) as exc:
-            raise ExpressionError(f"expression {self.source!r} failed: {exc}") from exc
+        except MemoryError:
+            raise ExpressionError(f"refused: {self.source!r}: out of memory") from None
+        except _FAILURES as exc:
+            raise ExpressionError(f"expression {self.source!r} failed: {_reason(exc)}") from exc
         if isinstance(value, Undefined):
             raise MissingField(self._missing(context, None))
         return value
@@ -181,8 +210,19 @@ class Expression:
         return _missing_field(self._tree, context, self._env) or (str(exc) if exc else self.source)
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "recursion too deep"
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
 class Template:
-    """A compiled `with:`/`unique` template; a lone `{{ expr }}` keeps its type."""
+    """A compiled `with:`/`unique` template; a lone `{{ expr }}` keeps its type.
+
+    A missing field is undefined and falsy, so ``{{ order.sales_rep or 'sales' }}``
+    falls back; a value that is still missing is None (``strict``: MissingField).
+    """
 
     def __init__(self, source: str, env: _Env) -> None:
         self.source = source
@@ -190,16 +230,19 @@ class Template:
         self._expr: Expression | None = None
         self._template = None
         if match:
-            self._expr = Expression(match.group("expr").strip(), env)
+            self._expr = Expression(match.group("expr").strip(), env.lenient)
             return
         try:
             tree = env.parse(source)
             _check_safe(tree, source)
+            _refuse_constructs(tree, source, "template")
             self._tree = tree
-            self._template = env.lenient.from_string(source)
+            self._template = env.lenient.from_string(bound_tree(tree))  # type: ignore[arg-type]
             self._env = env
         except TemplateSyntaxError as exc:
             raise ExpressionError(f"template {source!r} does not parse: {exc.message}") from exc
+        except RecursionError:
+            raise ExpressionError(f"template {source!r} is nested too deeply") from None
 
     def __call__(self, context: Mapping[str, Any], *, strict: bool = False) -> Any:
         if self._expr is not None:
@@ -211,12 +254,21 @@ class Template:
                 return None
         assert self._template is not None
         try:
-            return self._template.render(**context)
+            with bounded():
+                return iter_sizes(self._template.generate(**context))
         except SecurityError as exc:
             raise ExpressionError(f"refused: template {self.source!r}: {exc}") from exc
         except UndefinedError as exc:
             field = _missing_field(self._tree, context, self._env) or str(exc)
-            raise MissingField(field) from exc
+            if strict:
+                raise MissingField(field) from exc
+            raise ExpressionError(
+                f"template {self.source!r} failed: field {field!r} is missing"
+            ) from exc
+        except MemoryError:
+            raise ExpressionError(f"refused: template {self.source!r}: out of memory") from None
+        except _FAILURES as exc:
+            raise ExpressionError(f"template {self.source!r} failed: {_reason(exc)}") from exc
 
 
 def compile_expression(source: str, env: _Env) -> Expression:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from crmflow.errors import NotFoundError
+from crmflow.errors import ExpressionError, NotFoundError
 
 from . import repository as repo
 from ._dbapi import _NO_CONNECTION, _Fallback, dbapi_errors
@@ -56,7 +56,7 @@ def resolve(compiled: CompiledWorkflow, run: Run, trigger: str) -> bool:
             try:
                 if not tdef.when(run.context):
                     continue
-            except MissingField:
+            except (MissingField, ExpressionError):  # the machine refuses it with the reason
                 continue
         taken = tdef
         break

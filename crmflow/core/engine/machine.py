@@ -10,6 +10,8 @@ from typing import Any
 from transitions import Machine, Transition
 from transitions.core import EventData
 
+from crmflow.errors import ExpressionError
+
 from .definition import ActionSpec, TransitionDef, WorkflowDef
 from .expressions import MissingField
 
@@ -101,6 +103,9 @@ def _condition(tdef: TransitionDef) -> Callable[[EventData], bool]:
                         f"{missing.field!r} is missing",
                     )
                 )
+                return False
+            except ExpressionError as exc:  # e.g. a guard beyond its time or size bound
+                run.refusals.append(Refusal("guard", f"guard: {exc}"))
                 return False
             if not ok:
                 run.refusals.append(Refusal("guard", f"guard: {tdef.when.source!r} is false"))
