@@ -13,7 +13,15 @@ import click
 
 from crmflow.errors import CrmflowError, InputError, ValidationError
 
-__all__ = ["cli", "common_options", "main", "open_engine", "parse_json", "parse_now"]
+__all__ = [
+    "READ_ONLY_COMMANDS",
+    "cli",
+    "common_options",
+    "main",
+    "open_engine",
+    "parse_json",
+    "parse_now",
+]
 
 # The demo factory ships beside the package in a source checkout (`make run`).
 DEMO_FACTORY = Path(__file__).resolve().parent.parent / "examples" / "demo" / "factory.yaml"
@@ -53,15 +61,37 @@ def open_engine(ctx: click.Context, **kwargs: Any) -> Any:
 
     meta = ctx.meta
     if "crmflow.engine" not in meta:
+        read_only = _command_path(ctx) in READ_ONLY_COMMANDS
+        kwargs.setdefault("strict_workflows", not read_only)
         engine = Engine.open(
             database_url=meta.get("crmflow.db"),
             workflows=meta.get("crmflow.workflows"),
             factory=meta.get("crmflow.factory"),
             **kwargs,
         )
+        for problem in engine.catalog.warnings if engine.catalog.skipped else ():
+            if problem.severity == "error":
+                click.echo(f"warning: {problem} (file skipped)", err=True)
         meta["crmflow.engine"] = engine
         ctx.call_on_close(engine.close)
     return meta["crmflow.engine"]
+
+
+#: Commands (paths below `crmflow`) that only read: an invalid workflow file in the
+#: folder is a warning for them, and they go on with the valid ones. Plugins add theirs.
+READ_ONLY_COMMANDS: set[str] = {
+    "show", "list", "plugins", "order", "customer", "customers", "segments", "ctp",
+    "inventory projected", "kpi", "kpi list", "kpi trend", "outbox list",
+    "forecast-accuracy", "forecast champions",
+}  # fmt: skip
+
+
+def _command_path(ctx: click.Context) -> str:
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def parse_json(value: str | None, option: str = "--data") -> dict[str, Any] | None:

@@ -17,7 +17,16 @@ from .machine import CompiledWorkflow, compile_workflow
 from .tables import WorkflowVersion
 from .validate import parse_workflow
 
-__all__ = ["Catalog", "SHIPPED_WORKFLOWS", "iter_workflow_files", "validate_paths"]
+__all__ = [
+    "Catalog",
+    "MAX_FILE_BYTES",
+    "SHIPPED_WORKFLOWS",
+    "iter_workflow_files",
+    "read_workflow_text",
+    "validate_paths",
+]
+
+MAX_FILE_BYTES = 10_000_000
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 WORKFLOWS_ENV = "CRMFLOW_WORKFLOWS"
@@ -46,6 +55,33 @@ def iter_workflow_files(paths: Iterable[str | Path]) -> list[tuple[str, Path]]:
     return found
 
 
+def read_workflow_text(display: str, path: Path, problems: list[Problem]) -> str | None:
+    """The text of a workflow file (UTF-8, with or without BOM), or None with a problem."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(
+                Problem(display, 1, 1, f"file is {size:,} bytes; at most {MAX_FILE_BYTES:,}")
+            )
+            return None
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(display, 1, 1, f"cannot read file: {exc.strerror}"))
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problems.append(
+            Problem(
+                display, line, column,
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            )  # fmt: skip
+        )
+        return None
+
+
 def validate_paths(
     paths: Iterable[str | Path], env: _Env, actions: Collection[str] | None
 ) -> tuple[list[WorkflowDef], list[Problem]]:
@@ -54,10 +90,8 @@ def validate_paths(
     problems: list[Problem] = []
     seen: dict[tuple[str, int], str] = {}
     for display, path in iter_workflow_files(paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            problems.append(Problem(display, 1, 1, f"cannot read file: {exc.strerror}"))
+        text = read_workflow_text(display, path, problems)
+        if text is None:
             continue
         definition, found = parse_workflow(text, display, env, actions)
         problems.extend(found)
@@ -88,8 +122,13 @@ def validate_paths(
 class Catalog:
     """The workflow versions of one factory, each compiled once per process."""
 
-    def __init__(self, folder: Path, env: _Env, actions: Collection[str]) -> None:
+    def __init__(
+        self, folder: Path, env: _Env, actions: Collection[str], *, strict: bool = True
+    ) -> None:
         self.folder = folder
+        self.strict = strict
+        #: files left out because they are invalid (only when not ``strict``)
+        self.skipped: list[str] = []
         self._env = env
         self._actions = actions
         self._compiled: dict[tuple[str, int], CompiledWorkflow] = {}
@@ -114,9 +153,13 @@ class Catalog:
             raise NotFoundError(f"workflow folder {str(self.folder)!r} does not exist")
         definitions, problems = validate_paths([self.folder], self._env, self._actions)
         errors = [p for p in problems if p.severity == "error"]
-        if errors:
+        if errors and self.strict:
             raise ValidationError(problems)
         self.warnings = problems
+        # Not strict (read-only commands): the valid workflows load, the broken files
+        # are reported as warnings and left out.
+        self.skipped = sorted({p.file for p in errors})
+        definitions = [d for d in definitions if d.file not in self.skipped]
         for definition in definitions:
             self._add(definition)
 

@@ -7,7 +7,11 @@ from datetime import timedelta
 
 from croniter import croniter
 
-__all__ = ["DurationError", "is_valid_cron", "parse_duration"]
+__all__ = ["DurationError", "MAX_DURATION", "is_valid_cron", "parse_duration"]
+
+#: The longest timer or deadline a workflow may set (ten years): longer is a typo, and
+#: far beyond it the date arithmetic of a running instance would overflow.
+MAX_DURATION = timedelta(days=3653)
 
 _SHORT = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _ISO = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
@@ -19,6 +23,19 @@ class DurationError(ValueError):
 
 def parse_duration(value: object) -> timedelta:
     """Return the duration of ``value``; raise :class:`DurationError` with advice."""
+    try:
+        duration = _parse(value)
+    except OverflowError:
+        duration = None
+    if duration is None or duration > MAX_DURATION:
+        raise DurationError(
+            f"duration {str(value).strip()[:40]!r} is longer than the maximum of "
+            f"{MAX_DURATION.days} days (about ten years)"
+        )
+    return duration
+
+
+def _parse(value: object) -> timedelta:
     if isinstance(value, bool) or isinstance(value, int | float):
         raise DurationError(
             f"duration {value!r} is a bare number; give a unit: 45s, 30m, 2h, 3d, 1w "

@@ -150,6 +150,16 @@ def _parse_expression(source: str, env: _Env) -> nodes.Expr:
     return expr
 
 
+def _check_names(tree: nodes.Node, env: _Env) -> None:
+    """Unknown filters and tests, found when parsing as compiling would find them."""
+    for node in tree.find_all(nodes.Filter):
+        if node.name not in env.filters:
+            raise TemplateSyntaxError(f"No filter named {node.name!r}.", node.lineno)
+    for node in tree.find_all(nodes.Test):
+        if node.name not in env.tests:
+            raise TemplateSyntaxError(f"No test named {node.name!r}.", node.lineno)
+
+
 def _refuse_constructs(tree: nodes.Node, source: str, what: str) -> None:
     construct = refused_construct(tree)
     if construct is not None:
@@ -169,18 +179,27 @@ class Expression:
             expr = _parse_expression(source, env)
             self._tree = nodes.Output([expr])  # find_all() walks below a node, not the node
             _check_safe(self._tree, source)
-            body = [nodes.Assign(nodes.Name("result", "store"), bound_tree(expr), lineno=1)]
-            # Guards run on every event: calling the compiled template's root function
-            # with a Context built here skips Template's generic set-up.
-            self._template = env.from_string(nodes.Template(body, lineno=1))
+            _check_names(self._tree, env)
         except TemplateSyntaxError as exc:
             raise ExpressionError(f"expression {source!r} does not parse: {exc.message}") from exc
         except RecursionError:
             raise ExpressionError(f"expression {source!r} is nested too deeply") from None
-        self._globals = dict(self._template.globals)
+        # Compiled on first use: validating a 20,000-state workflow only parses its guards.
+        self._template: Any = None
+        self._globals: dict[str, Any] = {}
+
+    def _compile(self) -> Any:
+        expr = self._tree.nodes[0]
+        body = [nodes.Assign(nodes.Name("result", "store"), bound_tree(expr), lineno=1)]
+        # Guards run on every event: calling the compiled template's root function
+        # with a Context built here skips Template's generic set-up.
+        template = self._env.from_string(nodes.Template(body, lineno=1))
+        self._globals = dict(template.globals)
+        self._template = template
+        return template
 
     def _evaluate(self, context: Mapping[str, Any]) -> Any:
-        template = self._template
+        template = self._template or self._compile()
         env = self._env
         ctx = env.context_class(
             env, {**self._globals, **context}, template.name, template.blocks,

@@ -99,8 +99,13 @@ class Engine:
         load_entry_points: bool = True,
         run_migrations: bool = True,
         inline_outbox: bool = True,
+        strict_workflows: bool = True,
     ) -> Engine:
-        """Open a factory's engine: plugins, factory config, workflows, database."""
+        """Open a factory's engine: plugins, factory config, workflows, database.
+
+        ``strict_workflows=False`` (read-only commands) leaves invalid workflow files
+        out, listed in ``catalog.skipped`` and ``catalog.warnings``, instead of refusing.
+        """
         pm = get_plugin_manager(load_entry_points=load_entry_points, extra=tuple(plugins))
         names = {name for name, plugin in pm.list_name_plugin() if plugin is not None}
         if isinstance(factory, FactoryConfig):
@@ -112,7 +117,7 @@ class Engine:
         registry = build_registry(pm, enabled_plugins(pm, config.plugins))
         env = make_environment({n: r.obj for n, r in registry.functions.items()})
         folder = Catalog.resolve_folder(workflows, config.workflows)
-        catalog = Catalog(folder, env, set(registry.actions))
+        catalog = Catalog(folder, env, registry.actions, strict=strict_workflows)
         db = make_db(database_url, factory=config.name if config.file else None)
         if run_migrations:
             migrate(db, [str(r.obj) for r in registry.migrations.values()])
