@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -22,12 +23,17 @@ __all__ = [
 
 Parser = Callable[[str, Any], Any]
 
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$")
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
 
 def as_text(field: str, raw: Any) -> str:
-    """A non-empty string, stripped."""
+    """A non-empty string, stripped, without NUL or control characters."""
     value = "" if raw is None else str(raw).strip()
     if not value:
         raise InputError("is required and empty", field=field)
+    if any(ord(ch) < 32 for ch in value):
+        raise InputError("contains a NUL or control character", field=field)
     return value
 
 
@@ -39,10 +45,15 @@ def as_number(
     def parse(field: str, raw: Any) -> float:
         if isinstance(raw, bool):
             raise InputError(f"must be a number (got {raw!r})", field=field)
-        try:
-            value = float(str(raw).strip()) if not isinstance(raw, int | float) else float(raw)
-        except ValueError:
-            raise InputError(f"must be a number (got {raw!r})", field=field) from None
+        if isinstance(raw, int | float):
+            value = float(raw)
+        else:
+            text = str(raw).strip()
+            # float() also reads '1_000', '١٢' (Arabic-Indic digits) and 'nan': a planner's
+            # file means none of them.
+            if not _NUMBER.match(text):
+                raise InputError(f"must be a number like 12 or 12.5 (got {raw!r})", field=field)
+            value = float(text)
         if not math.isfinite(value):
             raise InputError(f"must be a finite number (got {raw!r})", field=field)
         if positive and value <= 0:
@@ -73,18 +84,29 @@ def as_int(*, minimum: int = 0) -> Parser:
 def as_date(field: str, raw: Any) -> dt.date:
     """An ISO 8601 date (``2024-03-01``; a date-time keeps its date)."""
     if isinstance(raw, dt.datetime):
-        return raw.date()
+        return _in_range(field, raw.date())
     if isinstance(raw, dt.date):
-        return raw
+        return _in_range(field, raw)
     text = "" if raw is None else str(raw).strip()
     try:
         if len(text) > 10:
-            return dt.datetime.fromisoformat(text).date()
-        return dt.date.fromisoformat(text)
+            day = dt.datetime.fromisoformat(text[:40]).date()
+        else:
+            day = dt.date.fromisoformat(text)
     except ValueError:
         raise InputError(
-            f"is not an ISO date like 2024-03-01 (got {text!r})", field=field
+            f"is not an ISO date like 2024-03-01 (got {text[:40]!r})", field=field
         ) from None
+    return _in_range(field, day)
+
+
+def _in_range(field: str, day: dt.date) -> dt.date:
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise InputError(
+            f"year {day.year} is out of range ({MIN_YEAR}-{MAX_YEAR}); a placeholder date?",
+            field=field,
+        )
+    return day
 
 
 def as_enum(*choices: str) -> Parser:

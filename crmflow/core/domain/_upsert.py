@@ -75,26 +75,41 @@ def upsert_rows(
     result = UpsertResult()
     existing = fetch_existing(conn, table, key_cols, [tuple(r[c] for c in key_cols) for r in rows])
     inserts: list[dict[str, Any]] = []
+    new_rows: list[dict[str, Any]] = []
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        key = tuple(row[c] for c in key_cols)
-        old = existing.get(key)
-        if old is None:
-            inserts.append({**(on_insert or {}), **row, **stamp})
-            result.added.append(row)
-            continue
+
+    def compare_with(old: dict[str, Any], row: dict[str, Any]) -> None:
         changed = [c for c in compare if c in row and not _same(old.get(c), row[c])]
         if not changed:
             result.unchanged += 1
-            continue
+            return
         result.updated.append((old, row))
         cols = tuple(c for c in compare if c in row)
         params = {f"k_{c}": row[c] for c in key_cols}
         params.update({c: row[c] for c in cols})
         params.update(stamp)
         updates.setdefault(cols, []).append(params)
+
+    for row in rows:
+        old = existing.get(tuple(row[c] for c in key_cols))
+        if old is None:
+            inserts.append({**(on_insert or {}), **row, **stamp})
+            new_rows.append(row)
+        else:
+            compare_with(old, row)
     if inserts:
-        conn.execute(table.insert(), inserts)
+        # Optional cells left blank on some rows: every row names every column.
+        names = {name for values in inserts for name in values}
+        inserts = [{name: values.get(name) for name in names} for values in inserts]
+        taken = _insert_new(conn, table, key_cols, inserts)
+        lost = [r for r in new_rows if tuple(r[c] for c in key_cols) not in taken]
+        result.added.extend(r for r in new_rows if tuple(r[c] for c in key_cols) in taken)
+        if lost:  # inserted meanwhile by a concurrent import: compare with what it wrote
+            found = fetch_existing(
+                conn, table, key_cols, [tuple(r[c] for c in key_cols) for r in lost]
+            )
+            for row in lost:
+                compare_with(found.get(tuple(row[c] for c in key_cols)) or {}, row)
     for cols, params in updates.items():
         stmt = (
             table.update()
@@ -103,3 +118,26 @@ def upsert_rows(
         )
         conn.execute(stmt, params)
     return result
+
+
+def _insert_new(
+    conn: sa.Connection, table: sa.Table, key_cols: list[str], rows: list[dict[str, Any]]
+) -> set[Key]:
+    """Insert ``rows``; keys another transaction inserted first are skipped, not an error.
+
+    Returns the keys this call inserted (``INSERT ... ON CONFLICT DO NOTHING RETURNING``
+    on PostgreSQL and SQLite).
+    """
+    name = conn.dialect.name
+    if name not in ("postgresql", "sqlite"):
+        conn.execute(table.insert(), rows)
+        return {tuple(r[c] for c in key_cols) for r in rows}
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).on_conflict_do_nothing().returning(*(table.c[c] for c in key_cols))
+    taken: set[Key] = set()
+    for batch in chunked(rows, 500):
+        taken.update(tuple(r) for r in conn.execute(stmt, batch).all())
+    return taken

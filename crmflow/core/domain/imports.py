@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +11,11 @@ import sqlalchemy as sa
 
 from crmflow.errors import InputError
 
+from ._csvread import column_limits, open_csv, read_csv_rows
 from ._kinds import KINDS, Kind
 from ._parse import chunked, iso
 from ._writers import WRITERS as _WRITERS
-from .records import Customer, OrderLine, Product
+from .records import Customer, Delivery, Order, OrderLine, Product
 from .writer import deliver_pending, domain_write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +38,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
     events: int = 0
     events_failed: list[tuple[str, str]] = field(default_factory=list)
 
@@ -49,14 +50,16 @@ class ImportReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
+            "warnings": [{"line": line, "reason": reason} for line, reason in self.warnings],
             "events": self.events,
             "events_failed": [{"key": k, "reason": r} for k, r in self.events_failed],
         }
 
 
 def import_csv(
-    engine: Engine, kind: str, path: str | Path, *, actor: str, emit: bool = True
-) -> ImportReport:
+    engine: Engine, kind: str, path: str | Path, *, actor: str, emit: bool = True,
+    encoding: str | None = None,
+) -> ImportReport:  # fmt: skip
     """Load ``path`` as import ``kind``; bad rows are rejected, good rows upserted.
 
     A missing required column raises :class:`InputError` before anything is
@@ -72,7 +75,7 @@ def import_csv(
             f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}", field="kind"
         )
     report = ImportReport(kind=kind, file=str(path))
-    rows = _read(spec, Path(path), report)
+    rows = _read(spec, Path(path), report, encoding)
     now = engine.now()
     stamp = {"updated_at": now, "updated_by": actor}
     with domain_write(engine, actor=actor, deliver=False) as unit:
@@ -88,49 +91,61 @@ def import_csv(
     return report
 
 
-def _read(spec: Kind, path: Path, report: ImportReport) -> Rows:
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-        if not header:
-            raise InputError("the file is empty; it needs a header row", file=str(path), line=1)
-        missing = [c for c in spec.required if c not in header]
-        if missing:
-            raise InputError(
-                f"missing required column(s) {', '.join(missing)} for {spec.name} "
-                f"(required: {', '.join(spec.required)}); nothing was imported",
-                file=str(path),
-                line=1,
+def _read(spec: Kind, path: Path, report: ImportReport, encoding: str | None) -> Rows:
+    header, reader = read_csv_rows(path, open_csv(path, encoding))
+    missing = [c for c in spec.required if c not in header]
+    if missing:
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)} for {spec.name} "
+            f"(required: {', '.join(spec.required)}); nothing was imported",
+            file=str(path),
+            line=1,
+        )
+    unknown = [h for h in header if h and h not in {c.name for c in spec.columns}]
+    if unknown:
+        report.warnings.append((1, f"column(s) {', '.join(unknown)} are not read by "
+                                   f"{spec.name} imports and were ignored"))  # fmt: skip
+    limits = _limits(spec)
+    present = [c for c in spec.columns if c.name in header]
+    rows: Rows = []
+    seen: dict[tuple[Any, ...], int] = {}
+    for raw in reader:
+        line = raw.line
+        if raw.problem:
+            report.rejected.append((line, raw.problem))
+            continue
+        try:
+            values: dict[str, Any] = {}
+            for col in present:
+                cell = raw.cells.get(col.name)
+                if not col.required and (cell is None or not str(cell).strip()):
+                    continue
+                value = col.parse(col.name, cell)
+                if isinstance(value, str) and col.name in limits and len(value) > limits[col.name]:
+                    raise InputError(
+                        f"is {len(value)} characters long; at most {limits[col.name]}",
+                        field=col.name,
+                    )
+                values[col.name] = value
+        except InputError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        key = tuple(values[k] for k in spec.key)
+        if key in seen:
+            report.rejected.append(
+                (line, f"duplicate key {_fmt(key)} (first on line {seen[key]})")
             )
-        reader.fieldnames = header
-        present = [c for c in spec.columns if c.name in header]
-        rows: Rows = []
-        seen: dict[tuple[Any, ...], int] = {}
-        for raw in reader:
-            line = reader.line_num
-            try:
-                values: dict[str, Any] = {}
-                for col in present:
-                    cell = raw.get(col.name)
-                    if not col.required and (cell is None or not str(cell).strip()):
-                        continue
-                    values[col.name] = col.parse(col.name, cell)
-            except InputError as exc:
-                report.rejected.append((line, str(exc)))
-                continue
-            key = tuple(values[k] for k in spec.key)
-            if key in seen:
-                report.rejected.append(
-                    (line, f"duplicate key {_fmt(key)} (first on line {seen[key]})")
-                )
-                continue
-            seen[key] = line
-            rows.append((line, values))
+            continue
+        seen[key] = line
+        rows.append((line, values))
     return rows
+
+
+def _limits(spec: Kind) -> dict[str, int]:
+    tables = [spec.table]
+    if spec.name == "orders":
+        tables.append(Order.__table__)  # type: ignore[attr-defined]
+    return column_limits(*tables)
 
 
 def _fmt(key: tuple[Any, ...]) -> str:
@@ -183,7 +198,16 @@ def _check_orders(conn: sa.Connection, rows: Rows, report: ImportReport) -> Rows
             for f in ("customer_id", "order_date", "priority", "sales_rep")
             if f in row and f in seen[1] and row[f] != seen[1][f]
         ]
-        if clash:
+        early = [
+            f for f in ("requested_date", "promised_date")
+            if row.get(f) is not None and row[f] < row["order_date"]
+        ]  # fmt: skip
+        if early and not clash:
+            report.rejected.append(
+                (line, f"{early[0]}: {iso(row[early[0]])} is before the order date "
+                       f"{iso(row['order_date'])}")
+            )  # fmt: skip
+        elif clash:
             report.rejected.append(
                 (
                     line,
@@ -196,21 +220,90 @@ def _check_orders(conn: sa.Connection, rows: Rows, report: ImportReport) -> Rows
     return kept
 
 
+#: A delivery may exceed the ordered quantity by this share (overrun of a production lot);
+#: beyond it the row is a typo (5,000 delivered against 5 ordered) and is rejected.
+OVER_DELIVERY = 0.10
+
+
 def _check_deliveries(conn: sa.Connection, rows: Rows, report: ImportReport) -> Rows:
     lines_t = OrderLine.__table__  # type: ignore[attr-defined]
-    known: set[tuple[str, str]] = set()
+    orders_t = Order.__table__  # type: ignore[attr-defined]
+    deliveries_t = Delivery.__table__  # type: ignore[attr-defined]
+    known: dict[tuple[str, str], float] = {}
+    order_dates: dict[str, Any] = {}
+    delivered: dict[tuple[str, str], float] = {}
+    in_file = {r["delivery_id"] for _, r in rows}
     for batch in chunked(sorted({r["order_id"] for _, r in rows})):
-        q = sa.select(lines_t.c.order_id, lines_t.c.sku).where(lines_t.c.order_id.in_(batch))
-        known.update((o, s) for o, s in conn.execute(q))
-    orders = {o for o, _ in known}
+        q = sa.select(lines_t.c.order_id, lines_t.c.sku, lines_t.c.quantity).where(
+            lines_t.c.order_id.in_(batch)
+        )
+        known.update({(o, s): float(qty) for o, s, qty in conn.execute(q)})
+        q = sa.select(orders_t.c.order_id, orders_t.c.order_date).where(
+            orders_t.c.order_id.in_(batch)
+        )
+        order_dates.update({k: v for k, v in conn.execute(q)})
+        q = sa.select(
+            deliveries_t.c.order_id, deliveries_t.c.sku, deliveries_t.c.delivery_id,
+            deliveries_t.c.quantity,
+        ).where(deliveries_t.c.order_id.in_(batch))  # fmt: skip
+        for o, sku, delivery_id, qty in conn.execute(q):
+            if delivery_id not in in_file:  # a re-import replaces, it does not add
+                delivered[(o, sku)] = delivered.get((o, sku), 0.0) + float(qty)
     kept = []
     for line, row in rows:
-        if row["order_id"] not in orders:
+        pair = (row["order_id"], row["sku"])
+        ordered_on = order_dates.get(row["order_id"])
+        if pair[0] not in order_dates:
             report.rejected.append((line, f"order_id: unknown order {row['order_id']!r}"))
-        elif (row["order_id"], row["sku"]) not in known:
+        elif pair not in known:
             report.rejected.append(
                 (line, f"sku: order {row['order_id']} has no line for sku {row['sku']!r}")
             )
+        elif ordered_on is not None and row["delivered_date"] < ordered_on:
+            report.rejected.append(
+                (line, f"delivered_date: {iso(row['delivered_date'])} is before the order "
+                       f"date {iso(ordered_on)}")
+            )  # fmt: skip
+        elif delivered.get(pair, 0.0) + row["quantity"] > known[pair] * (1 + OVER_DELIVERY):
+            total = delivered.get(pair, 0.0) + row["quantity"]
+            report.rejected.append(
+                (line, f"quantity: {total:g} delivered in all against {known[pair]:g} ordered "
+                       f"for {pair[0]}/{pair[1]} (more than {OVER_DELIVERY:.0%} over)")
+            )  # fmt: skip
+        else:
+            delivered[pair] = delivered.get(pair, 0.0) + row["quantity"]
+            kept.append((line, row))
+    return kept
+
+
+def _check_production(conn: sa.Connection, rows: Rows, report: ImportReport) -> Rows:
+    products = Product.__table__  # type: ignore[attr-defined]
+    kinds: dict[str, str] = {}
+    for batch in chunked(sorted({r["sku"] for _, r in rows})):
+        q = sa.select(products.c.sku, products.c.kind).where(products.c.sku.in_(batch))
+        kinds.update({k: v for k, v in conn.execute(q)})
+    kept = []
+    for line, row in _check_dates("start_date", "due_date")(conn, rows, report):
+        if kinds.get(row["sku"]) == "bought":
+            report.rejected.append(
+                (line, f"sku: {row['sku']} is a bought part; plan its purchase, not production")
+            )
+        else:
+            kept.append((line, row))
+    return kept
+
+
+def _check_purchases(conn: sa.Connection, rows: Rows, report: ImportReport) -> Rows:
+    kept = []
+    for line, row in _check_dates("order_date", "due_date")(conn, rows, report):
+        received = row.get("received_date")
+        if received is not None and received < row["order_date"]:
+            report.rejected.append((line, "received_date: is before order_date"))
+        elif row.get("received_quantity", 0) > row["quantity"] * (1 + OVER_DELIVERY):
+            report.rejected.append(
+                (line, f"received_quantity: {row['received_quantity']:g} is more than the "
+                       f"{row['quantity']:g} ordered")
+            )  # fmt: skip
         else:
             kept.append((line, row))
     return kept
@@ -236,6 +329,6 @@ _CHECKS: dict[str, Callable[[sa.Connection, Rows, ImportReport], Rows]] = {
     "deliveries": _check_deliveries,
     "inventory": _check_sku,
     "capacity": _check_none,
-    "production": _check_dates("start_date", "due_date"),
-    "purchases": _check_dates("order_date", "due_date"),
+    "production": _check_production,
+    "purchases": _check_purchases,
 }

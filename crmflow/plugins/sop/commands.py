@@ -41,18 +41,27 @@ def add_commands(cli: click.Group) -> None:
         help="Who is importing (kept on every written row).",
     )
     @click.option("--no-events", is_flag=True, help="Load history without emitting events.")
+    @click.option("--encoding", metavar="NAME",
+                  help="Text encoding of FILE (default UTF-8 with or without BOM; gb18030 or "
+                  "gbk for Chinese Excel exports, cp1252, utf-16).")  # fmt: skip
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     @click.pass_context
     def import_(ctx: click.Context, kind: str, file: str, actor: str, no_events: bool,
-                as_json: bool) -> None:  # fmt: skip
+                encoding: str | None, as_json: bool) -> None:  # fmt: skip
         """Load FILE.csv of KIND; upsert by key; bad rows are listed with their line.
 
         Exit 0 when the file loaded (rejected rows go to stderr), 2 when a
         required column is missing (nothing was written).
         """
-        report = import_csv(_engine(ctx), kind, file, actor=actor, emit=not no_events)
+        report = import_csv(
+            _engine(ctx), kind, file, actor=actor, emit=not no_events, encoding=encoding
+        )
         for line, reason in report.rejected:
             click.echo(f"{file}:{line}: rejected: {reason}", err=True)
+        for line, reason in report.warnings:
+            click.echo(f"{file}:{line}: warning: {reason}", err=True)
+        for key, reason in report.events_failed:
+            click.echo(f"warning: event {key} not delivered yet: {reason}", err=True)
         if as_json:
             _out(report.to_dict(), True)
             return
