@@ -90,7 +90,8 @@ def open_csv(path: Path, encoding: str | None = None) -> str:
             file=str(path),
             line=line,
         ) from None
-    if "\x00" in text[:4096] and name != "utf-16":
+    head = text[:4096]
+    if head.count("\x00") > len(head) // 10 and name != "utf-16":  # one NUL: that row only
         raise InputError(
             "contains NUL bytes: it is a binary file or UTF-16 without a byte-order mark; "
             "save it as CSV UTF-8; nothing was imported",
