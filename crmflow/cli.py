@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from crmflow.core.secrets import mask_secrets
 from crmflow.errors import CrmflowError, InputError, ValidationError
 
 __all__ = [
@@ -226,7 +227,7 @@ def show(ctx: click.Context, instance_id: int, as_json: bool) -> None:
     """Show one instance with its history and timers."""
     inst = open_engine(ctx).get(instance_id)
     if as_json:
-        click.echo(json.dumps(inst.as_json(), default=str))
+        click.echo(json.dumps(mask_secrets(inst.as_json()), default=str))
         return
     click.echo(
         f"#{inst.id} {inst.workflow} v{inst.version}  state: {inst.state}"
@@ -252,7 +253,9 @@ def list_(ctx: click.Context, workflow: str | None, state: str | None, limit: in
     """List instances, newest first."""
     found = open_engine(ctx).list(workflow=workflow, state=state, limit=limit)
     if as_json:
-        click.echo(json.dumps([i.as_json(history=False) for i in found], default=str))
+        click.echo(
+            json.dumps([mask_secrets(i.as_json(history=False)) for i in found], default=str)
+        )
         return
     for inst in found:
         click.echo(f"#{inst.id:<6} {inst.workflow:<32} v{inst.version:<3} {inst.state}")

@@ -275,7 +275,19 @@ def _run_children(ctx: click.Context, concurrency: int) -> None:
         cleaned.append(arg)
     args = cleaned
     command = [sys.executable, "-c", "from crmflow.cli import main; main()", *args]
-    children = [subprocess.Popen(command) for _ in range(concurrency)]
+    import functools
+    import os
+
+    from crmflow.core.engine.worker import PARENT_ENV, die_with_parent
+
+    # Children exit when this process dies, even by SIGKILL (no orphans under PID 1).
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    children = [
+        subprocess.Popen(
+            command, env=env, preexec_fn=functools.partial(die_with_parent, os.getpid())
+        )
+        for _ in range(concurrency)
+    ]
 
     def forward(signum: int, _frame: Any) -> None:
         for child in children:

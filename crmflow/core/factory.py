@@ -159,8 +159,10 @@ def load_factory(path: Path, plugin_names: set[str] | None = None) -> FactoryCon
     if not isinstance(settings, dict):
         error("settings must be a mapping of names to values", ("settings",), True)
         settings = {}
+    _check_secret_values(settings, ("settings",), error)
     config.settings = settings
     users = doc.get("users") or {}
+    _check_secret_values(users, ("users",), error)
     config.users = users if isinstance(users, dict) else {}
     secrets = doc.get("secrets") or {}
     if not isinstance(secrets, dict) or not all(
@@ -178,21 +180,26 @@ def load_factory(path: Path, plugin_names: set[str] | None = None) -> FactoryCon
     return config
 
 
-_SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey")
-
-
 def _check_secret_values(settings: Any, at: tuple[Any, ...], error: Any) -> None:
-    if not isinstance(settings, dict):
-        return
-    for key, value in settings.items():
-        lowered = str(key).lower()
-        if any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("_env"):
+    """Secrets never go in the YAML: by name (``smtp_password``) or by value (``user:pw@``)."""
+    from .secrets import find_secrets
+
+    for path, why in find_secrets(settings, at):
+        key = path[-1]
+        if why == "name":
             error(
                 f"{key!r} looks like a secret; store it in an environment variable and "
                 f"write '{key}_env: VARIABLE_NAME' instead",
-                (*at, key),
+                path,
             )
-        _check_secret_values(value, (*at, key), error)
+        else:
+            error(
+                "this value looks like a secret (a password in a URL, a bearer token, a "
+                "private or access key); store it in an environment variable and name "
+                "the variable here instead",
+                path,
+                True,
+            )
 
 
 def _departments(raw: Any, error: Any) -> list[Department]:

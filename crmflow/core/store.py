@@ -20,6 +20,7 @@ __all__ = [
     "migrate",
     "reading",
     "resolve_database_url",
+    "unreachable",
 ]
 
 DATABASE_ENV = "CRMFLOW_DATABASE_URL"
@@ -103,6 +104,16 @@ def make_db(url: str | None = None, *, factory: str | None = None, **kwargs: Any
         raise ConfigError(f"no driver for database URL {url!r}: {exc}") from exc
 
 
+def unreachable(db: sa.Engine, exc: Exception) -> ConfigError:
+    """The error for a database that cannot be reached, naming it without its password."""
+    url = db.url.render_as_string(hide_password=True)
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    why = reason[0] if reason else type(exc).__name__
+    if db.url.password:
+        why = why.replace(str(db.url.password), "***")
+    return ConfigError(f"cannot reach the database {url}: {why}")
+
+
 def _alembic_config(db: sa.Engine, extra_locations: list[str]) -> Any:
     from alembic.config import Config
 
@@ -143,7 +154,11 @@ def migrate(db: sa.Engine, extra_locations: list[str] | None = None) -> None:
 
     locations = tuple(extra_locations or [])
     cfg = _alembic_config(db, list(locations))
-    if _current(db) == _heads(cfg, locations):
+    try:
+        current = _current(db)
+    except sa.exc.OperationalError as exc:
+        raise unreachable(db, exc) from None
+    if current == _heads(cfg, locations):
         return
     if is_postgres(db):
         with db.connect() as conn:

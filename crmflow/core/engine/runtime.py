@@ -171,9 +171,19 @@ class Engine:
     ) -> dict[str, Any]:
         context = dict(data)
         context.update(
-            data=data, event=event or {}, state=state, now=now, factory=self.settings
+            data=data, event=event or {}, state=state, now=now, factory=self._public_settings()
         )
         return context
+
+    def _public_settings(self) -> dict[str, Any]:
+        """The factory settings expressions may read: secret-looking ones left out."""
+        cached = self.__dict__.get("_public")
+        if cached is None or cached[0] is not self.settings:
+            from crmflow.core.secrets import public_settings
+
+            cached = (self.settings, public_settings(self.settings))
+            self.__dict__["_public"] = cached
+        return cached[1]
 
     # -- start ---------------------------------------------------------------
 

@@ -24,7 +24,11 @@ from .ticker import fire_due
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Engine
 
-__all__ = ["Round", "Worker", "worker_id"]
+__all__ = ["PARENT_ENV", "Round", "Worker", "die_with_parent", "worker_id"]
+
+#: Set by `crmflow worker --concurrency N` for its children: the parent's pid.
+PARENT_ENV = "CRMFLOW_WORKER_PARENT"
+_PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("crmflow.worker")
 
@@ -52,6 +56,23 @@ class Round:
         self.timers += other.timers
         self.outbox += other.outbox
         self.pruned += other.pruned
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child worker before it runs: get SIGTERM when ``parent`` dies (Linux).
+
+    Used as ``preexec_fn`` of the children; elsewhere :meth:`Worker.run` notices
+    a changed parent pid at its next round.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
 
 
 class Worker:
@@ -155,8 +176,12 @@ class Worker:
         previous = self._install_signals()
         total = Round()
         log.info("worker %s started", self.name)
+        parent = int(os.environ.get(PARENT_ENV) or 0)
         try:
             while not self._stop.is_set():
+                if parent and os.getppid() != parent:
+                    log.warning("worker %s: parent %s is gone; stopping", self.name, parent)
+                    break
                 try:
                     done = self.run_once()
                 except Exception:  # a broken round must not end the worker; retry after a pause

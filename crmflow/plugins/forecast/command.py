@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 import click
 
+from crmflow.core.csvsafe import safe_cell
+
 from .inputs import LongInput, read_long_csv
 from .registry import DEFAULT_TOP, model_pool, registered_models
 from .regressors import build_regressors, read_regressor_csv
@@ -53,7 +55,7 @@ def write_forecasts(out: TextIO, data: LongInput, result: PanelForecast) -> None
         for k, value in enumerate(row, start=1):
             writer.writerow(
                 [
-                    series.series_id,
+                    safe_cell(series.series_id),  # an id such as =HYPERLINK(...) stays text
                     fmt.label(last + k * fmt.step),
                     f"{value:.6g}" if abs(value) >= 1e6 else f"{round(float(value), 4):g}",
                 ]
@@ -179,7 +181,7 @@ def forecast_command(
             for series, choice in zip(data.series, result.choices, strict=True):
                 writer.writerow(
                     [
-                        series.series_id,
+                        safe_cell(series.series_id),
                         choice.kind,
                         choice.model,
                         f"{choice.score:.4f}",
