@@ -74,7 +74,7 @@ documents = st.recursive(
 HOSTILE = [
     "&a [*a]", "*undefined", "!!python/object:os.system x", "\x07", "\ud7ff", "\t\t-",
     "[" * 80, "{" * 80, "'unterminated", "? [a]: b", "<<: *a", "%YAML 9.9", "--- \n---",
-    "a: &x [1,2,3]\nb: [*x,*x,*x,*x]\nc: [*b,*b,*b,*b]", "9" * 5000,
+    "a: &x [1,2,3]\nb: [*x,*x,*x,*x]\nc: [*b,*b,*b,*b]", "9" * 5000, "0x" + "f" * 5000,
 ]  # fmt: skip
 
 

@@ -41,6 +41,8 @@ CASES = [
      "nested deeper than 64 levels"),
     ("digits.yaml", BASE.replace("version: 1", "version: " + "9" * 4301).encode(),
      "value cannot be read"),
+    ("hex.yaml", BASE.replace("version: 1", "version: 0x" + "f" * 5000).encode(),
+     "number too large"),
     ("huge_version.yaml", BASE.replace("version: 1", "version: 99999999999").encode(),
      "version must be a whole number from 1 to 1,000,000"),
     ("overflow.yaml", BASE.replace("a: {}", "a: {deadline: 99999999999999w, on_timeout: go}")

@@ -161,8 +161,15 @@ def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
                 None, None, "a mapping key must be a plain value", node.start_mark
             )
     try:
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
     except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
         raise yaml.constructor.ConstructorError(
             None, None, f"value cannot be read: {str(exc).split(';')[0]}", node.start_mark
         ) from None
+    # Hex and base-60 integers (0xFFFF…, 1:30:…) escape Python's digit limit; no
+    # workflow value needs more than 64 bits.
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise yaml.constructor.ConstructorError(
+            None, None, "number too large (more than 64 bits)", node.start_mark
+        )
+    return value
