@@ -31,6 +31,7 @@ from .selection import forecast_panel
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "DailyForecast",
     "MonthlyHistory",
     "accuracy_report",
     "daily_forecast",
@@ -274,25 +275,52 @@ def accuracy_report(
     return report
 
 
+class DailyForecast(list[float]):
+    """Daily quantities of one SKU that say which forecast they come from (``source``)."""
+
+    def __init__(self, values: Iterable[float], source: str) -> None:
+        super().__init__(values)
+        self.source = source
+
+
 def daily_forecast(
     db: sa.Engine, skus: Iterable[str], start: dt.date, days: int
 ) -> dict[str, list[float]] | None:
-    """Daily quantities from the latest snapshot (month value spread evenly over its days)."""
+    """Daily quantities of each SKU's live champion (month value spread over its days).
+
+    The live forecast of a SKU is the snapshot its champion row names (the
+    run that last forecast it), else the latest snapshot. Each list's
+    ``source`` reads ``champion <model> (snapshot <id>)``.
+    """
     skus = list(skus)
     try:
         with reading(db) as conn:
+            champs = {
+                sku: (snap, model)
+                for sku, snap, model in conn.execute(
+                    sa.select(_T_CHAMP.c.sku, _T_CHAMP.c.snapshot_id, _T_CHAMP.c.model).where(
+                        _T_CHAMP.c.sku.in_(skus), _T_CHAMP.c.snapshot_id.is_not(None)
+                    )
+                )
+            }
             latest = conn.execute(sa.select(sa.func.max(_T_SNAP.c.id))).scalar()
             if latest is None:
                 return None
+            wanted = {champs.get(sku, (latest, None))[0] for sku in skus}
             rows = conn.execute(
-                sa.select(_T_VALUE.c.sku, _T_VALUE.c.period_start, _T_VALUE.c.value)
-                .where(_T_VALUE.c.snapshot_id == latest, _T_VALUE.c.sku.in_(skus))
+                sa.select(_T_VALUE.c.sku, _T_VALUE.c.snapshot_id, _T_VALUE.c.period_start,
+                          _T_VALUE.c.value, _T_VALUE.c.model)
+                .where(_T_VALUE.c.snapshot_id.in_(wanted), _T_VALUE.c.sku.in_(skus))
             ).all()  # fmt: skip
     except sa.exc.OperationalError:
         return None  # the forecast tables are not migrated in this database
     monthly: dict[str, dict[dt.date, float]] = defaultdict(dict)
-    for sku, period, value in rows:
+    models: dict[str, tuple[int, str]] = {}
+    for sku, snap, period, value, model in rows:
+        if snap != champs.get(sku, (latest, None))[0]:
+            continue
         monthly[sku][_as_date(period)] = float(value)
+        models[sku] = (int(snap), str(champs.get(sku, (None, None))[1] or model))
     out: dict[str, list[float]] = {}
     for sku, by_month in monthly.items():
         daily = []
@@ -303,5 +331,6 @@ def daily_forecast(
             if month not in by_month:  # outside the snapshot: the nearest forecast month
                 month = min(by_month, key=lambda m: abs((m - month).days))
             daily.append(by_month[month] / size)
-        out[sku] = daily
+        snap, model = models[sku]
+        out[sku] = DailyForecast(daily, f"champion {model} (snapshot {snap})")
     return out or None
