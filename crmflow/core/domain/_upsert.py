@@ -93,8 +93,13 @@ def upsert_rows(
         params.update({c: row[c] for c in cols})
         params.update(stamp)
         updates.setdefault(cols, []).append(params)
-    if inserts:
-        conn.execute(table.insert(), inserts)
+    # Rows that leave an optional column empty insert without it (its default): one
+    # executemany per set of columns, as a batch needs the same columns in every row.
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in inserts:
+        by_columns.setdefault(tuple(sorted(values)), []).append(values)
+    for batch in by_columns.values():
+        conn.execute(table.insert(), batch)
     for cols, params in updates.items():
         stmt = (
             table.update()
