@@ -354,4 +354,7 @@ WRITERS: dict[str, Writer] = {
     "capacity": _write_capacity,
     "production": _plain({"status": "planned"}),
     "purchases": _plain(),
+    "opportunities": _plain(),
+    "market_indicators": _plain(),
+    "feedback": _plain(),
 }

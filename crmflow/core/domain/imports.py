@@ -15,6 +15,7 @@ from crmflow.errors import InputError
 from ._events import emit_all
 from ._kinds import KINDS, Kind
 from ._parse import chunked, iso
+from ._signal_checks import check_signal_rows
 from ._writers import WRITERS as _WRITERS
 from .records import Customer, OrderLine, Product
 
@@ -231,4 +232,7 @@ _CHECKS: dict[str, Callable[[sa.Connection, Rows, ImportReport], Rows]] = {
     "capacity": _check_none,
     "production": _check_dates("start_date", "due_date"),
     "purchases": _check_dates("order_date", "due_date"),
+    "opportunities": check_signal_rows,
+    "market_indicators": check_signal_rows,
+    "feedback": check_signal_rows,
 }

@@ -33,20 +33,16 @@ def register_forecast_models(register: Any) -> None:
 
 
 @hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add ``crmflow forecast``, ``forecast-run`` and ``forecast-accuracy``."""
+def register_commands(cli: click.Group, helpers: Any) -> None:
+    """Add ``crmflow forecast`` (with ``champions``), ``forecast-run`` and ``forecast-accuracy``."""
+    from .champions import build_champions
     from .command import forecast_command
-    from .operations import forecast_accuracy_command, forecast_run_command
+    from .operations import build_commands
 
+    forecast_command.add_command(build_champions(helpers))
     cli.add_command(forecast_command)
-    for command in (forecast_run_command, forecast_accuracy_command):
-        try:
-            from crmflow.cli import common_options
-
-            command = common_options(command)
-        except ImportError:  # an embedding host without crmflow's CLI module
-            pass
-        cli.add_command(command)
+    for command in build_commands(helpers):
+        cli.add_command(helpers.common_options(command))
 
 
 @hookimpl

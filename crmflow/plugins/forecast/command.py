@@ -60,16 +60,16 @@ def write_forecasts(out: TextIO, data: LongInput, result: PanelForecast) -> None
             )
 
 
-@click.command("forecast")
+@click.group("forecast", invoke_without_command=True)
 @click.option(
     "--input",
     "input_path",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False),
     help="Long-format CSV: series_id,period,value (optional family column).",
 )
 @click.option(
-    "--horizon", required=True, type=click.IntRange(min=1), help="Number of periods to forecast."
+    "--horizon", default=None, type=click.IntRange(min=1), help="Number of periods to forecast."
 )
 @click.option(
     "--season",
@@ -120,8 +120,10 @@ def write_forecasts(out: TextIO, data: LongInput, result: PanelForecast) -> None
     default=None,
     help="Also write the chosen model per series and its backtest MASE to this CSV.",
 )
+@click.pass_context
 def forecast_command(
-    input_path: str, horizon: int, season: int | None, output: str | None, models: str | None,
+    ctx: click.Context, input_path: str | None, horizon: int | None, season: int | None,
+    output: str | None, models: str | None,
     top: int, market: str | None, pipeline: str | None, feedback: str | None,
     report: str | None,
 ) -> None:  # fmt: skip
@@ -130,7 +132,14 @@ def forecast_command(
     A bad series (missing or non-numeric value, duplicate period, too short)
     is reported on stderr with its row and skipped; the others are forecast
     and the exit code is 0. A missing column stops the command (exit 2).
+    ``crmflow forecast champions`` shows the factory's live models instead.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    for value, name in ((input_path, "--input"), (horizon, "--horizon")):
+        if value is None:
+            raise click.UsageError(f"Missing option '{name}'.", ctx=ctx)
+    assert input_path is not None and horizon is not None
     data = read_long_csv(input_path)
     for problem in data.problems:
         click.echo(f"error: {problem}", err=True)

@@ -27,7 +27,9 @@ from .records import (
     ForecastValue,
 )
 from .registry import DEFAULT_TOP, builtin_registry, model_pool
+from .regressors import REGRESSOR_SUFFIX
 from .selection import forecast_panel
+from .signals import demand_signals, signal_sources
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -107,6 +109,10 @@ def run_forecast(
 
     Returns the snapshot id, or None when there is no history. The champion
     of each SKU (model, backtest MASE, best challenger, reason) is updated.
+    Stored demand signals (opportunities, market indicators, customer
+    feedback) are offered as regressors: a model with them becomes champion
+    only where it beats the same model without them in the backtest of that
+    SKU, and the champion row says which sources it uses.
     """
     now = _now(now)
     first = month_start(now.date())
@@ -117,8 +123,19 @@ def run_forecast(
     names = [s for s in names if s in history.months]
     if not names:
         return None
-    series = [history.series(sku, first)[1] for sku in names]
-    result = forecast_panel(series, horizon, 12, pool, top=top)
+    spans = [history.series(sku, first) for sku in names]
+    series = [hist for _, hist in spans]
+    with reading(db) as conn:
+        found = signal_sources(conn)
+    signals = demand_signals([(sku, history.families.get(sku)) for sku in names],
+                             [start for start, _ in spans], [len(h) for h in series], horizon,
+                             found)  # fmt: skip
+    result = forecast_panel(series, horizon, 12, pool, top=top,
+                            regressors=signals.regressors if signals else None)  # fmt: skip
+    sources = {}
+    for i, (sku, choice) in enumerate(zip(names, result.choices, strict=True)):
+        uses = signals is not None and any(m.endswith(REGRESSOR_SUFFIX) for m in choice.members)
+        sources[sku] = "+".join(["orders", *(signals.names[i] if uses and signals else [])])
     with db.begin() as conn:
         snap = conn.execute(_T_SNAP.insert().values(
             created_at=now, horizon=horizon, season=12, first_period=first,
@@ -140,11 +157,18 @@ def run_forecast(
                  "lag": k, "value": float(v), "model": choice.model}
                 for k, v in enumerate(values)
             ])  # fmt: skip
+            before = conn.execute(sa.select(_T_CHAMP.c.model, _T_CHAMP.c.changed_at,
+                                            _T_CHAMP.c.updated_at)
+                                  .where(_T_CHAMP.c.sku == sku)).first()  # fmt: skip
+            since = now if before is None or before[0] != choice.model else (
+                before[1] or before[2])  # fmt: skip
             conn.execute(_T_CHAMP.delete().where(_T_CHAMP.c.sku == sku))
             conn.execute(_T_CHAMP.insert().values(
                 sku=sku, model=choice.model, backtest_mase=_finite(choice.score),
                 challenger=choice.challenger, challenger_mase=_finite(choice.challenger_score),
-                reason=choice.reason, snapshot_id=snap, updated_at=now,
+                reason=choice.reason, snapshot_id=snap, updated_at=now, changed_at=since,
+                scores=json.dumps({k: _finite(v) for k, v in sorted(choice.scores.items())}),
+                sources=sources.get(sku, "orders"),
             ))  # fmt: skip
     return int(snap)
 

@@ -70,7 +70,8 @@ def register_admin_blueprints(register: Any) -> None:
 
 
 @hookimpl
-def register_commands(cli: Any) -> None:
-    from .cli import kpi
+def register_commands(cli: Any, helpers: Any) -> None:
+    from .cli import kpi, use_helpers
 
+    use_helpers(helpers)
     cli.add_command(kpi)

@@ -46,5 +46,5 @@ def on_event(engine: Any, event: str, payload: dict[str, Any]) -> None:
 
 
 @hookimpl
-def register_commands(cli: Any) -> None:
-    add_commands(cli)
+def register_commands(cli: Any, helpers: Any) -> None:
+    add_commands(cli, helpers)

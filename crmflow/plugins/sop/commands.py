@@ -16,19 +16,16 @@ from crmflow.core.domain.timeline import order_timeline
 __all__ = ["add_commands"]
 
 
-def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli import open_engine
-
-    return open_engine(ctx)
-
-
 def _out(value: Any, as_json: bool) -> None:
     text = json.dumps(value, indent=None if as_json else 2, default=str)
     click.echo(text)
 
 
-def add_commands(cli: click.Group) -> None:
-    """Add the S&OP commands to the root group."""
+def add_commands(cli: click.Group, helpers: Any) -> None:
+    """Add the S&OP commands to the root group; ``helpers`` opens the engine."""
+
+    def _engine(ctx: click.Context) -> Any:
+        return helpers.open_engine(ctx)
 
     @cli.command(name="import")
     @click.argument("kind", type=click.Choice(IMPORT_KINDS))
