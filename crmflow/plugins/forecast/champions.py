@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import sqlalchemy as sa
 
-from crmflow.core.store import reading
 from crmflow.textable import format_table
 
-from .records import ForecastChampion
+if TYPE_CHECKING:  # pragma: no cover
+    import sqlalchemy as sa
 
 __all__ = ["build_champions", "champion_report"]
-
-_T_CHAMP = ForecastChampion.__table__  # type: ignore[attr-defined]
-
 
 def _iso(value: Any) -> str | None:
     if value is None:
@@ -33,9 +29,16 @@ def champion_report(db: sa.Engine, *, sku: str | None = None) -> list[dict[str, 
     ``since`` is when the live model last changed (a run that keeps the same
     model does not move it), ``updated_at`` the run that last confirmed it.
     """
-    query = sa.select(_T_CHAMP).order_by(_T_CHAMP.c.sku)
+    import sqlalchemy as sa
+
+    from crmflow.core.store import reading
+
+    from .records import ForecastChampion
+
+    champ = ForecastChampion.__table__  # type: ignore[attr-defined]
+    query = sa.select(champ).order_by(champ.c.sku)
     if sku is not None:
-        query = query.where(_T_CHAMP.c.sku == sku)
+        query = query.where(champ.c.sku == sku)
     out = []
     with reading(db) as conn:
         for row in conn.execute(query).mappings():

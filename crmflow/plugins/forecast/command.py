@@ -5,18 +5,18 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from .inputs import LongInput, read_long_csv
-from .registry import DEFAULT_TOP, model_pool, registered_models
-from .regressors import build_regressors, read_regressor_csv
-from .selection import PanelForecast, forecast_panel
+if TYPE_CHECKING:  # pragma: no cover - the modules load when a forecast runs
+    from .inputs import LongInput
+    from .selection import PanelForecast
 
 __all__ = ["forecast_command", "forecast_long", "write_forecasts"]
 
 _BAR_MIN_SERIES = 50
+DEFAULT_TOP = 3  # as .registry.DEFAULT_TOP, without importing the models for --help
 
 
 def forecast_long(
@@ -25,6 +25,9 @@ def forecast_long(
     progress: Callable[[int, int], None] | None = None,
 ) -> PanelForecast:  # fmt: skip
     """Forecast every series of a parsed long-format file (the command's Python API)."""
+    from .registry import model_pool, registered_models
+    from .regressors import build_regressors, read_regressor_csv
+    from .selection import forecast_panel
     season = season or data.fmt.season
     pool = models if models is not None else model_pool(registered_models())
     sources = [read_regressor_csv(path, kind) for kind, path in (regressor_files or {}).items()]
@@ -140,6 +143,9 @@ def forecast_command(
         if value is None:
             raise click.UsageError(f"Missing option '{name}'.", ctx=ctx)
     assert input_path is not None and horizon is not None
+    from .inputs import read_long_csv
+    from .registry import model_pool, registered_models
+
     data = read_long_csv(input_path)
     for problem in data.problems:
         click.echo(f"error: {problem}", err=True)

@@ -11,14 +11,6 @@ import click
 from crmflow.textable import format_table
 
 from .champions import champion_report
-from .registry import DEFAULT_TOP, model_pool, registered_models
-from .service import (
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW,
-    accuracy_report,
-    record_accuracy,
-    run_forecast,
-)
 
 __all__ = ["ACCURACY_NOTE", "accuracy_table", "build_commands", "check_accuracy", "refresh"]
 
@@ -29,6 +21,9 @@ def refresh(engine: Any, *, now: dt.datetime | None = None) -> int | None:
     Settings (``plugins: forecast:`` in the factory config): ``horizon``
     (months, default 6), ``models`` (candidate list), ``top`` (default 3).
     """
+    from .registry import DEFAULT_TOP, model_pool, registered_models
+    from .service import run_forecast
+
     settings = engine.plugin_settings("forecast") or {}
     available = registered_models(engine.registry)
     pool = model_pool(available, settings.get("models"))
@@ -42,6 +37,8 @@ def check_accuracy(engine: Any, *, now: dt.datetime | None = None) -> list[dict[
     Settings: ``accuracy_threshold`` (default 0.6) and ``accuracy_window``
     (finished months of lag-1 forecasts, default 3).
     """
+    from .service import DEFAULT_THRESHOLD, DEFAULT_WINDOW, record_accuracy
+
     settings = engine.plugin_settings("forecast") or {}
     return record_accuracy(
         engine.db, now=now or engine.now(),
@@ -78,6 +75,8 @@ def build_commands(helpers: Any) -> list[click.Command]:
     def forecast_accuracy_command(ctx: click.Context, by: str, as_json: bool) -> None:
         """Compare forecasts with actuals, raise accuracy events, print the report."""
         engine = helpers.open_engine(ctx)
+        from .service import accuracy_report
+
         events = check_accuracy(engine)
         rows = accuracy_report(engine.db, by=by, lag=None if by == "lag" else 1)
         champions = {r["sku"]: r for r in champion_report(engine.db)} if by == "sku" else {}

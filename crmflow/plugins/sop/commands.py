@@ -7,11 +7,9 @@ from typing import Any
 
 import click
 
-from crmflow.core.domain.ctp import capable_to_promise
-from crmflow.core.domain.customers import customer_360, segment_analysis
-from crmflow.core.domain.imports import IMPORT_KINDS, import_csv
-from crmflow.core.domain.inventory import projected_inventory
-from crmflow.core.domain.timeline import order_timeline
+from crmflow.core.domain.kind_names import IMPORT_KIND_NAMES
+
+# The domain services load inside each command: `crmflow --help` needs none of them.
 
 __all__ = ["add_commands"]
 
@@ -28,7 +26,7 @@ def add_commands(cli: click.Group, helpers: Any) -> None:
         return helpers.open_engine(ctx)
 
     @cli.command(name="import")
-    @click.argument("kind", type=click.Choice(IMPORT_KINDS))
+    @click.argument("kind", type=click.Choice(IMPORT_KIND_NAMES))
     @click.argument("file", type=click.Path(dir_okay=False))
     @click.option(
         "--as",
@@ -47,6 +45,8 @@ def add_commands(cli: click.Group, helpers: Any) -> None:
         Exit 0 when the file loaded (rejected rows go to stderr), 2 when a
         required column is missing (nothing was written).
         """
+        from crmflow.core.domain.imports import import_csv
+
         report = import_csv(_engine(ctx), kind, file, actor=actor, emit=not no_events)
         for line, reason in report.rejected:
             click.echo(f"{file}:{line}: rejected: {reason}", err=True)
@@ -72,6 +72,8 @@ def add_commands(cli: click.Group, helpers: Any) -> None:
     def projected(ctx: click.Context, sku: str, location: str | None, days: int | None,
                   start: str | None, as_json: bool) -> None:  # fmt: skip
         """Projected stock of SKU per day and its shortage date."""
+        from crmflow.core.domain.inventory import projected_inventory
+
         result = projected_inventory(_engine(ctx), sku, location=location, days=days, start=start)
         if as_json:
             _out(result, True)
@@ -90,6 +92,8 @@ def add_commands(cli: click.Group, helpers: Any) -> None:
     @click.pass_context
     def customer(ctx: click.Context, customer_id: str, as_json: bool) -> None:
         """Customer 360: cycle, preferences, value, volatility."""
+        from crmflow.core.domain.customers import customer_360
+
         _out(customer_360(_engine(ctx), customer_id), as_json)
 
     @cli.command()
@@ -103,6 +107,8 @@ def add_commands(cli: click.Group, helpers: Any) -> None:
     @click.pass_context
     def segments(ctx: click.Context, by: str, as_json: bool) -> None:
         """Demand and growth by customer segment."""
+        from crmflow.core.domain.customers import segment_analysis
+
         _out(segment_analysis(_engine(ctx), by=by), as_json)
 
     @cli.command()
@@ -111,6 +117,8 @@ def add_commands(cli: click.Group, helpers: Any) -> None:
     @click.pass_context
     def order(ctx: click.Context, order_id: str, as_json: bool) -> None:
         """Order tracking: the order's timeline from sales to delivery."""
+        from crmflow.core.domain.timeline import order_timeline
+
         _out(order_timeline(_engine(ctx), order_id), as_json)
 
     @cli.command()
@@ -123,6 +131,8 @@ def add_commands(cli: click.Group, helpers: Any) -> None:
     def ctp(ctx: click.Context, sku: str, quantity: str, from_date: str | None,
             order_id: str | None, as_json: bool) -> None:  # fmt: skip
         """Capable-to-promise: the earliest date for QUANTITY of SKU."""
+        from crmflow.core.domain.ctp import capable_to_promise
+
         _out(
             capable_to_promise(_engine(ctx), sku, quantity, from_date=from_date, order_id=order_id),
             as_json,
