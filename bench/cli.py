@@ -49,7 +49,10 @@ def main() -> None:
     baseline = _median([sys.executable, "-c", "import sqlalchemy"], args.runs, env)
     print(json.dumps({"command": 'python -c "import sqlalchemy"', "seconds": round(baseline, 4)}))
     targets = {"--help": 1.5, "list --json": 3.0}
-    rows = (("--help", [*crmflow, "--help"]), ("list --json", [*crmflow, "list", "--json", *common]))
+    rows = (
+        ("--help", [*crmflow, "--help"]),
+        ("list --json", [*crmflow, "list", "--json", *common]),
+    )
     for name, argv in rows:
         seconds = _median(argv, args.runs, env)
         ratio = seconds / baseline

@@ -63,10 +63,15 @@ def test_the_light_tables_name_what_the_modules_define() -> None:
     assert {n: (f.__name__, d) for n, (f, d) in FUNCTIONS.items()} == FUNCTION_TABLE
 
 
-def test_the_schema_check_reads_the_heads_alembic_reads(tmp_path: Path) -> None:
+def test_the_schema_check_reads_the_heads_alembic_reads() -> None:
+    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from crmflow.core.store import _alembic_config, _file_heads  # noqa: PLC2701
+    import crmflow
+    from crmflow.core.store import migration_heads
 
-    cfg = _alembic_config(sa.create_engine("sqlite://"), [])
-    assert _file_heads(()) == frozenset(ScriptDirectory.from_config(cfg).get_heads())
+    migrations = Path(crmflow.__file__).parent / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    cfg.set_main_option("version_locations", str(migrations / "versions"))
+    assert migration_heads(()) == frozenset(ScriptDirectory.from_config(cfg).get_heads())
