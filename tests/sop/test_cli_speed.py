@@ -74,4 +74,5 @@ def test_the_schema_check_reads_the_heads_alembic_reads() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations))
     cfg.set_main_option("version_locations", str(migrations / "versions"))
+    cfg.set_main_option("path_separator", "space")
     assert migration_heads(()) == frozenset(ScriptDirectory.from_config(cfg).get_heads())

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CustomerFeedback", "MarketIndicator", "Opportunity", "SIGNAL_TABLES"]
+__all__ = ["CustomerFeedback", "MarketIndicator", "Opportunity", "SIGNAL_TABLES", "ScanClaim"]
 
 TS = sa.DateTime(timezone=True)
 
@@ -63,8 +63,19 @@ class CustomerFeedback(SQLModel, table=True):
     updated_by: str | None = Field(default=None, max_length=200)
 
 
+class ScanClaim(SQLModel, table=True):
+    """One run of a scheduled S&OP scan (capacity, demand swings): claimed once per day."""
+
+    __tablename__ = "sop_scans"
+
+    job: str = Field(primary_key=True, max_length=50)
+    period: str = Field(primary_key=True, max_length=20)
+    claimed_at: dt.datetime = Field(sa_type=TS)
+
+
 SIGNAL_TABLES = [
     Opportunity.__table__,  # type: ignore[attr-defined]
     MarketIndicator.__table__,  # type: ignore[attr-defined]
     CustomerFeedback.__table__,  # type: ignore[attr-defined]
+    ScanClaim.__table__,  # type: ignore[attr-defined]
 ]

@@ -1,4 +1,4 @@
-"""Demand signals (opportunities, market indicators, customer feedback); champion details."""
+"""Demand signals (opportunities, market indicators, feedback), scan claims, champion details."""
 
 from __future__ import annotations
 
@@ -54,6 +54,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["customer_id"], ["customers.customer_id"]),
         sa.PrimaryKeyConstraint("date", "customer_id", "sku", "family"),
     )
+    op.create_table(
+        "sop_scans",
+        sa.Column("job", sa.String(length=50), nullable=False),
+        sa.Column("period", sa.String(length=20), nullable=False),
+        sa.Column("claimed_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("job", "period"),
+    )
     with op.batch_alter_table("forecast_champions") as batch:
         # every candidate's backtest MASE (JSON), the sources the champion uses, and
         # when the live model last changed
@@ -67,6 +74,7 @@ def downgrade() -> None:
         batch.drop_column("changed_at")
         batch.drop_column("sources")
         batch.drop_column("scores")
+    op.drop_table("sop_scans")
     op.drop_table("customer_feedback")
     op.drop_table("market_indicators")
     op.drop_index("ix_opportunities_expected", table_name="opportunities")

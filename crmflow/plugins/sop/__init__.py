@@ -21,6 +21,7 @@ __all__ = [
     "register_commands",
     "register_functions",
     "register_settings",
+    "run_scheduled",
 ]
 
 
@@ -50,6 +51,14 @@ def on_event(engine: Any, event: str, payload: dict[str, Any]) -> None:
         from .events import on_inventory_changed
 
         on_inventory_changed(engine, payload)
+
+
+@hookimpl
+def run_scheduled(engine: Any, now: Any) -> None:
+    """Once a day: capacity overloads (alerts, ``capacity.overloaded``) and demand swings."""
+    from crmflow.core.domain.scans import run_due_scans
+
+    run_due_scans(engine, now)
 
 
 @hookimpl
