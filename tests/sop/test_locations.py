@@ -68,3 +68,29 @@ def test_the_factory_names_the_shipping_location(make_sop, tmp_path: Path) -> No
     run = eng.emit("inventory.changed", {"sku": "B1", "location": "DOCK"})
     assert len(run.started) == 1
     assert eng.emit("inventory.changed", {"sku": "B1", "location": "STORE"}).started == []
+
+
+def test_projected_uses_the_live_champion_forecast_and_names_it(make_sop, tmp_path) -> None:
+    import datetime as dt
+
+    from crmflow.plugins.forecast import refresh
+
+    eng = make_sop(forecast=True)
+    _stock(eng, tmp_path, f"{d(0)},B1,MAIN,500")
+    lines = []
+    for k in range(1, 40):  # 39 months of about 60 a month before today
+        year, month = divmod(2026 * 12 + 0 - k, 12)
+        day = dt.date(year, month + 1, 12)
+        lines.append(f"H{k},C2,{day},B1,{60 + (k % 3)},3,{day}")
+    load(eng, tmp_path, "orders", ORDERS + "\n".join(lines))
+    before = projected_inventory(eng, "B1", days=28)
+    assert before["forecast_source"] == "trailing_average"
+    snap = refresh(eng)
+    with eng.db.connect() as conn:
+        model = conn.execute(sa.text(
+            "SELECT model FROM forecast_champions WHERE sku = 'B1'")).scalar()  # fmt: skip
+    after = projected_inventory(eng, "B1", days=28)
+    assert after["forecast_source"] == f"champion {model} (snapshot {snap})"
+    # about 60 a month, two a day beyond the booked orders (the first week's forecast is
+    # consumed by the history's lines, still open and so due on day one)
+    assert 1.5 < sum(r["forecast"] for r in after["daily"][7:]) / 21 < 2.5
