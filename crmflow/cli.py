@@ -11,10 +11,12 @@ from typing import Any
 
 import click
 
+from crmflow.cli_helpers import CliHelpers
 from crmflow.core.secrets import mask_secrets
 from crmflow.errors import CrmflowError, InputError, ValidationError
 
 __all__ = [
+    "HELPERS",
     "READ_ONLY_COMMANDS",
     "cli",
     "common_options",
@@ -122,6 +124,18 @@ def parse_now(value: str | None, tz: Any) -> datetime | None:
     return moment
 
 
+def _format_table(*args: Any, **kwargs: Any) -> str:
+    from crmflow.textable import format_table
+
+    return format_table(*args, **kwargs)
+
+
+#: The helpers every plugin's ``register_commands`` gets (docs/hooks.md).
+HELPERS = CliHelpers(open_engine=open_engine, common_options=common_options,
+                     parse_json=parse_json, parse_now=parse_now,
+                     format_table=_format_table)  # fmt: skip
+
+
 class _Group(click.Group):
     """Adds plugin commands on first use; turns crmflow errors into exit codes."""
 
@@ -134,7 +148,7 @@ class _Group(click.Group):
         from crmflow.core.registry import get_plugin_manager
 
         operations.register(self)
-        get_plugin_manager().hook.register_commands(cli=self)
+        get_plugin_manager().hook.register_commands(cli=self, helpers=HELPERS)
         for command in self.commands.values():
             common_options(command)
         _Group._plugins_loaded = True

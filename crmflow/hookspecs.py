@@ -11,6 +11,7 @@ from pluggy import HookimplMarker, HookspecMarker
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import click
 
+    from crmflow.cli_helpers import CliHelpers
     from crmflow.core.engine.runtime import Engine, TransitionRecord
 
 __all__ = ["hookimpl", "hookspec"]
@@ -129,14 +130,20 @@ def register_admin_blueprints(register: Register) -> None:
 
 
 @hookspec
-def register_commands(cli: click.Group) -> None:
+def register_commands(cli: click.Group, helpers: CliHelpers) -> None:
     """Add commands to the ``crmflow`` command line.
 
     Called once when the CLI starts, with the root click group. A plugin adds
     its commands with ``@cli.command()``; commands should stay thin edges
-    over the plugin's Python API.
+    over the plugin's Python API. ``helpers`` is crmflow's CLI surface for
+    plugins, so they need not import ``crmflow.cli``: ``helpers.open_engine(ctx)``
+    (the invocation's Engine from the global options), ``helpers.common_options(cmd)``
+    (adds ``--db/--workflows/--factory``), ``helpers.parse_json``,
+    ``helpers.parse_now`` and ``helpers.format_table``. A hook
+    implementation may leave ``helpers`` out of its signature.
 
     :param cli: the root ``click.Group``.
+    :param helpers: a :class:`crmflow.cli_helpers.CliHelpers`.
     :returns: nothing.
     """
 

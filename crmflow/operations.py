@@ -13,9 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import click
-import sqlalchemy as sa
 
-from crmflow.core.store import reading
 from crmflow.errors import InputError
 
 __all__ = ["load_plugin", "parse_age", "register"]
@@ -149,7 +147,10 @@ def register(cli: click.Group) -> None:
         ctx: click.Context, status: str, limit: int, as_json: bool, plugins: tuple[str, ...]
     ) -> None:
         """Outbox rows, newest first."""
+        import sqlalchemy as sa
+
         from crmflow.core.engine.repository import outbox as table
+        from crmflow.core.store import reading
 
         engine = _engine(ctx, plugins)
         query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
@@ -191,7 +192,10 @@ def register(cli: click.Group) -> None:
         if run_now:
             engine.run_outbox()
             if outbox_id is not None:
+                import sqlalchemy as sa
+
                 from crmflow.core.engine.repository import outbox as table
+                from crmflow.core.store import reading
 
                 with reading(engine.db) as conn:
                     row = conn.execute(sa.select(table).where(table.c.id == outbox_id)).one()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ __all__ = [
     "DATABASE_ENV",
     "default_database_url",
     "is_postgres",
+    "migration_heads",
     "is_sqlite",
     "make_db",
     "migrate",
@@ -127,21 +129,51 @@ def _alembic_config(db: sa.Engine, extra_locations: list[str]) -> Any:
 
 
 _HEADS: dict[tuple[str, ...], frozenset[str]] = {}
+_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN = re.compile(r"^down_revision\s*=\s*(.+)$", re.M)
+
+
+def migration_heads(locations: tuple[str, ...]) -> frozenset[str] | None:
+    """The heads, read from the migration files' ``revision``/``down_revision`` lines.
+
+    No Alembic import: a current database costs one query. None when a file
+    does not state its revisions plainly (then Alembic decides).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for folder in (str(_MIGRATIONS / "versions"), *locations):
+        for path in sorted(Path(folder).glob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            rev, down = _REVISION.search(text), _DOWN.search(text)
+            if rev is None or down is None:
+                if path.name == "__init__.py":
+                    continue
+                return None
+            revisions.add(rev.group(1))
+            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    return frozenset(revisions - parents)
 
 
 def _heads(cfg: Any, locations: tuple[str, ...]) -> frozenset[str]:
     if locations not in _HEADS:
-        from alembic.script import ScriptDirectory
+        found = migration_heads(locations)
+        if found is None:
+            from alembic.script import ScriptDirectory
 
-        _HEADS[locations] = frozenset(ScriptDirectory.from_config(cfg).get_heads())
+            found = frozenset(ScriptDirectory.from_config(cfg()).get_heads())
+        _HEADS[locations] = found
     return _HEADS[locations]
 
 
 def _current(db: sa.Engine) -> frozenset[str]:
-    with db.connect() as conn:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return frozenset()
-        return frozenset(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+    """The revisions the database is at: one query (none when it has no schema yet)."""
+    try:
+        with db.connect() as conn:
+            return frozenset(
+                conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+            )
+    except sa.exc.DBAPIError:  # no alembic_version table: a new database
+        return frozenset()
 
 
 def migrate(db: sa.Engine, extra_locations: list[str] | None = None) -> None:
@@ -150,24 +182,27 @@ def migrate(db: sa.Engine, extra_locations: list[str] | None = None) -> None:
     Skips Alembic when the database is already at the heads; on PostgreSQL an
     advisory lock keeps processes that start together from migrating twice.
     """
-    from alembic import command
-
     locations = tuple(extra_locations or [])
-    cfg = _alembic_config(db, list(locations))
+
+    def cfg() -> Any:
+        return _alembic_config(db, list(locations))
+
     try:
         current = _current(db)
     except sa.exc.OperationalError as exc:
         raise unreachable(db, exc) from None
     if current == _heads(cfg, locations):
         return
+    from alembic import command
+
     if is_postgres(db):
         with db.connect() as conn:
             conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
             try:
                 if _current(db) != _heads(cfg, locations):
-                    command.upgrade(cfg, "heads")
+                    command.upgrade(cfg(), "heads")
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
                 conn.commit()
         return
-    command.upgrade(cfg, "heads")
+    command.upgrade(cfg(), "heads")

@@ -67,8 +67,9 @@ def test_demand_is_never_negative() -> None:
 
 def test_champion_has_a_challenger_and_reason(panel) -> None:  # type: ignore[no-untyped-def]
     choice = panel.choices[1]
-    assert choice.challenger and choice.reason.startswith("lowest rolling-origin MASE")
+    assert choice.challenger and "rolling-origin MASE over 3 origins" in choice.reason
     assert set(choice.members) <= set(choice.scores)
+    assert choice.challenger in choice.scores and choice.challenger_score >= choice.score
 
 
 def test_regressor_used_only_when_it_helps() -> None:

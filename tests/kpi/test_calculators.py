@@ -58,8 +58,9 @@ def test_delivery_lead_time_is_from_order_date_to_the_completing_delivery(report
 
 
 def test_inventory_turnover_and_days_of_inventory(report: dict) -> None:
-    # cost of goods: O1P1 10×10 + O1P3 5×2 + O2P2 4 (of 6)×5 + O3P1 8×10 + O4P3 6×2 + O7P3 1×2
-    cogs = 100 + 10 + 20 + 80 + 12 + 2
+    # cost of goods counts every delivered unit (kpis.md), over-deliveries too:
+    # O1P1 10×10 + O1P3 5×2 + O2P2 6 (4 ordered)×5 + O3P1 8×10 + O4P3 6×2 + O7P3 1×2
+    cogs = 100 + 10 + 30 + 80 + 12 + 2
     # stock counts on 10-01 (10×10 + 50×2) and 10-15 (5×10 + 10×5); 09-30 is outside
     average = (200 + 100) / 2
     assert report["inventory_turnover"] == approx(cogs / average, abs=1e-6)

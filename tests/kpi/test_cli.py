@@ -98,9 +98,10 @@ def test_kpi_json_after_importing_csvs(runner: CliRunner, tmp_path: Path) -> Non
     assert report["line_fill_rate"] == 0.5  # O1P1, O2P1 of O1P1, O1P3, O2P1, O3P1
     assert report["unit_fill_rate"] == 0.809524  # (10 + 3 + 4 + 0) / 21
     assert report["on_time_delivery"] == 0.666667  # O1P1, O2P1 on time; O1P3 late
-    # cost: 10×10 + 5×2 + 4 (of 6)×10 = 150; stock (100 + 100) and 100 → average 150
-    assert report["inventory_turnover"] == 1
-    assert report["days_inventory_outstanding"] == 31
+    # cost: every delivered unit, 10×10 + 5×2 + 6 (4 ordered)×10 = 170; stock
+    # (100 + 100) and 100 → average 150
+    assert report["inventory_turnover"] == 1.133333
+    assert report["days_inventory_outstanding"] == round(31 / (170 / 150), 6)
     assert report["delivery_lead_time_days"] == 20.5  # O1 24 days, O2 17
     assert report["rush_response_hours"] is None
     assert report["forecast_accuracy"] is None

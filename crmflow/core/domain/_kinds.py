@@ -18,6 +18,7 @@ from .records import (
     ProductionPlan,
     Purchase,
 )
+from .signal_records import CustomerFeedback, MarketIndicator, Opportunity
 
 __all__ = ["KINDS", "Column", "Kind"]
 
@@ -55,6 +56,11 @@ def _opt(name: str, parse: Parser) -> Column:
 
 _qty = as_number(positive=True)
 _nonneg = as_number(minimum=0)
+
+
+def _blank_or_text(field: str, raw: object) -> str:
+    """A stripped string; an empty cell is ``''`` (a key column that may be left blank)."""
+    return "" if raw is None else str(raw).strip()
 
 KINDS: dict[str, Kind] = {
     "customers": Kind(
@@ -174,5 +180,41 @@ KINDS: dict[str, Kind] = {
             _opt("received_quantity", _nonneg),
         ),
         Purchase,
+    ),
+    # demand signals beside the order history (forecast-run uses them as regressors)
+    "opportunities": Kind(
+        "opportunities",
+        ("opportunity_id",),
+        (
+            Column("opportunity_id", as_text),
+            Column("customer_id", as_text),
+            _opt("sku", as_text),
+            _opt("family", as_text),
+            Column("quantity", _qty),
+            Column("expected_date", as_date),
+            Column("probability", as_number(minimum=0, maximum=1)),
+            Column("stage", as_text),
+        ),
+        Opportunity,
+    ),
+    "market_indicators": Kind(
+        "market_indicators",
+        ("date", "name"),
+        (Column("date", as_date), Column("name", as_text), Column("value", as_number())),
+        MarketIndicator,
+    ),
+    "feedback": Kind(
+        "feedback",
+        ("date", "customer_id", "sku", "family"),
+        (
+            Column("date", as_date),
+            Column("customer_id", as_text),
+            Column("sku", _blank_or_text),  # one of sku and family names the subject
+            Column("family", _blank_or_text),
+            Column("signal", as_enum("up", "down", "new", "lost")),
+            _opt("quantity", _nonneg),
+            _opt("note", as_text),
+        ),
+        CustomerFeedback,
     ),
 }

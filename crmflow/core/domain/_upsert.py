@@ -98,10 +98,14 @@ def upsert_rows(
         else:
             compare_with(old, row)
     if inserts:
-        # Optional cells left blank on some rows: every row names every column.
-        names = {name for values in inserts for name in values}
-        inserts = [{name: values.get(name) for name in names} for values in inserts]
-        taken = _insert_new(conn, table, key_cols, inserts)
+        # Rows that leave an optional column empty insert without it (its default): one
+        # batch per set of columns, as a batch needs the same columns in every row.
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for values in inserts:
+            by_columns.setdefault(tuple(sorted(values)), []).append(values)
+        taken: set[tuple[Any, ...]] = set()
+        for batch in by_columns.values():
+            taken |= set(_insert_new(conn, table, key_cols, batch))
         lost = [r for r in new_rows if tuple(r[c] for c in key_cols) not in taken]
         result.added.extend(r for r in new_rows if tuple(r[c] for c in key_cols) in taken)
         if lost:  # inserted meanwhile by a concurrent import: compare with what it wrote

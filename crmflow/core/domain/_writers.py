@@ -138,6 +138,8 @@ def _write_orders(conn, kind, rows, report, stamp, actor):  # type: ignore[no-un
         on_insert={"status": "open", "promised_date": None},
     )
     _count(report, result)
+    # An order's status follows its lines (all cancelled: cancelled; all delivered: delivered).
+    refresh_delivery_status(conn, {r["order_id"] for _, r in rows}, stamp)
     # Every change of an existing line is kept as a demand change: ERP exports edit in place,
     # crmflow keeps the old value, who and when.
     changes: list[dict[str, Any]] = []
@@ -352,4 +354,7 @@ WRITERS: dict[str, Writer] = {
     "capacity": _write_capacity,
     "production": _plain({"status": "planned"}),
     "purchases": _plain(),
+    "opportunities": _plain(),
+    "market_indicators": _plain(),
+    "feedback": _plain(),
 }

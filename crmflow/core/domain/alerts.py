@@ -15,8 +15,10 @@ __all__ = ["alert_key", "close_alert", "list_alerts", "open_alert"]
 _alerts = Alert.__table__  # type: ignore[attr-defined]
 
 
-def alert_key(kind: str, sku: str | None, location: str | None) -> str:
-    return f"{kind}:{sku or ''}:{location or ''}"
+def alert_key(kind: str, sku: str | None, location: str | None, period: str | None = None) -> str:
+    """The open-alert key: one open alert per kind, SKU, location (and period, e.g. a week)."""
+    key = f"{kind}:{sku or ''}:{location or ''}"
+    return f"{key}:{period}" if period else key
 
 
 def _open(conn: sa.Connection, key: str) -> dict[str, Any] | None:
@@ -28,13 +30,14 @@ def open_alert(
     conn: sa.Connection, *, kind: str, sku: str | None, location: str | None, message: str,
     now: dt.datetime, shortage_date: Any = None, on_hand: float | None = None,
     safety_stock: float | None = None, instance_id: int | None = None,
+    period: str | None = None,
 ) -> tuple[dict[str, Any], bool]:  # fmt: skip
     """The open alert for (kind, sku, location), creating it if none; ``(alert, created)``.
 
     The unique ``open_key`` makes a second open alert impossible even when two
     writers race: the loser gets the winner's alert.
     """
-    key = alert_key(kind, sku, location)
+    key = alert_key(kind, sku, location, period)
     existing = _open(conn, key)
     if existing is not None:
         return existing, False
@@ -57,10 +60,10 @@ def open_alert(
 
 def close_alert(
     conn: sa.Connection, *, kind: str, sku: str | None, location: str | None, by: str,
-    now: dt.datetime,
+    now: dt.datetime, period: str | None = None,
 ) -> int | None:  # fmt: skip
     """Close the open alert of (kind, sku, location); return its id, None if none was open."""
-    existing = _open(conn, alert_key(kind, sku, location))
+    existing = _open(conn, alert_key(kind, sku, location, period))
     if existing is None:
         return None
     conn.execute(

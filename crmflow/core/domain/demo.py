@@ -17,11 +17,11 @@ from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, InputError, RefusedError
 
 from ._demo_data import generate
-from .customers import rfm_scores
+from ._demo_import import import_history
 from .impact import order_exposure
 from .orders import change_order_line, create_order
 from .planning import create_proposal
-from .records import DOMAIN_TABLES, Customer, Delivery, Order, OrderLine
+from .records import Customer, Delivery, Order, OrderLine
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
@@ -29,13 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DEMO_FACTORY", "MIN_CUSTOMERS", "SNAPSHOT_MONTHS", "load_demo"]
 
 DEMO_FACTORY = Path(__file__).resolve().parents[3] / "examples" / "demo" / "factory.yaml"
-
-_ORDER = (
-    "production_lines", "customers", "contacts", "products", "orders", "order_lines",
-    "deliveries", "inventory_snapshots", "inventory_positions", "capacity_days",
-    "production_plans", "purchases",
-)  # fmt: skip
-
 
 #: Months of forecast snapshots: the current one and the twelve full months before it.
 SNAPSHOT_MONTHS = 13
@@ -59,15 +52,9 @@ def load_demo(engine: Engine, *, seed: int = 7, customers: int = 200) -> dict[st
         now = engine.now()
         stamp = {"updated_at": now, "updated_by": "demo"}
         data = generate(seed, now.date(), stamp, customers=customers)
-        tables = {t.name: t for t in DOMAIN_TABLES}
-        with engine.db.begin() as conn:
-            for name in _ORDER:
-                rows = data.rows.get(name, [])
-                for start in range(0, len(rows), 5000):
-                    conn.execute(tables[name].insert(), rows[start : start + 5000])
-            for cid, scores in rfm_scores(conn, now.date()).items():
-                conn.execute(table.update().where(table.c.customer_id == cid)
-                             .values(value_tier=scores["tier"]))  # fmt: skip
+        # Through the import service, so statuses follow from deliveries as for a user;
+        # no stored value tier: the customer view computes it (customers.rfm_scores).
+        import_history(engine, data)
         _forecast_snapshots(engine)
         workflows = {d.id for d in engine.catalog.definitions()}
         if "rush_order" in workflows:
@@ -369,8 +356,9 @@ def _in_flight(engine: Engine, short: list[tuple[str, str]]) -> None:
                          sales_rep="rita", lines=[{"sku": made[n % 6], "quantity": qty,
                          "unit_price": 250, "requested_date": due(21 + n)}])  # fmt: skip
         iid = _instance(engine, "order_lifecycle", oid)
-        for trigger in triggers:
-            _fire(engine, iid, trigger, actors[trigger])
+        for k, trigger in enumerate(triggers):  # from an hour after the order, 10 min apart
+            with _at(engine, 5 + n - k / 6):
+                _fire(engine, iid, trigger, actors[trigger])
     rush_paths = {
         "received": [], "received_overdue": [], "capacity_check": ["accept"],
         "plan_adjustment": ["accept", "capacity_checked"],
@@ -404,24 +392,26 @@ def _in_flight(engine: Engine, short: list[tuple[str, str]]) -> None:
                     {"sku": made[n % 6], "quantity": 5, "unit_price": 300, "requested_date": due(5)}
                 ],
             )
-            iid = _instance(engine, "rush_order", oid)
-            for trigger in triggers:
+        iid = _instance(engine, "rush_order", oid)
+        for k, trigger in enumerate(triggers):  # a minute apart, in order
+            with _at(engine, hours - (k + 1) / 60):
                 _fire(engine, iid, trigger, rush_actor[trigger])
-    # Demand changes: accepted, waiting for the planner, for the supervisor, adjusted, rejected.
-    change_order_line(engine, "DEMO-002", made[1], "quantity", 12, "customer_request", "rita")
-    for n, oid in enumerate(("DEMO-003", "DEMO-004", "DEMO-005", "DEMO-006")):
-        change_order_line(
-            engine, oid, made[(n + 2) % 6], "quantity", 900, "customer_request", "rita"
-        )
-    _run_timers(engine, engine.now() + dt.timedelta(seconds=2))
+    # Demand changes: accepted, waiting for the planner, for the supervisor, adjusted,
+    # rejected. Made two hours ago and routed by their timers at their due time; people
+    # answer an hour later, so each change's history runs forward in time.
+    # Only orders not yet shipped change (DEMO-001 to -004 and the large DEMO-007).
+    with _at(engine, 2):
+        change_order_line(engine, "DEMO-002", made[1], "quantity", 12, "customer_request", "rita")
+        for oid, n in (("DEMO-003", 2), ("DEMO-004", 3), ("DEMO-001", 0), ("DEMO-007", 0)):
+            change_order_line(engine, oid, made[n], "quantity", 900, "customer_request", "rita")
+        _run_timers(engine, engine.now() + dt.timedelta(seconds=2))
     changes = {i.data["change"]["order_id"]: i.id for i in engine.list(workflow="demand_change")}
-    for oid, path in (("DEMO-004", [("accept", "paul")]),
-                      ("DEMO-005", [("accept", "paul"), ("approve", "sam")]),
-                      ("DEMO-006", [("reject", "petra")])):  # fmt: skip
-        for trigger, who in path:
-            if trigger == "accept" and engine.get(changes[oid]).state != "planner_review":
-                continue
-            _fire(engine, changes[oid], trigger, who)
+    with _at(engine, 1):
+        for oid, path in (("DEMO-004", [("accept", "paul")]),
+                          ("DEMO-001", [("accept", "paul"), ("approve", "sam")]),
+                          ("DEMO-007", [("reject", "petra")])):  # fmt: skip
+            for trigger, who in path:
+                _fire(engine, changes[oid], trigger, who)
     # Production adjustment approvals: pending, approved (two approvers), rejected.
     for amount, path in ((800.0, []), (3000.0, [("approve", "sam"), ("approve", "mia")]),
                          (20000.0, [("reject", "max")])):  # fmt: skip

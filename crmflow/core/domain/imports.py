@@ -14,6 +14,7 @@ from crmflow.errors import InputError
 from ._csvread import column_limits, open_csv, read_csv_rows
 from ._kinds import KINDS, Kind
 from ._parse import chunked, iso
+from ._signal_checks import check_signal_rows
 from ._writers import WRITERS as _WRITERS
 from .records import Customer, Delivery, Order, OrderLine, Product
 from .writer import deliver_pending, domain_write
@@ -331,4 +332,7 @@ _CHECKS: dict[str, Callable[[sa.Connection, Rows, ImportReport], Rows]] = {
     "capacity": _check_none,
     "production": _check_production,
     "purchases": _check_purchases,
+    "opportunities": check_signal_rows,
+    "market_indicators": check_signal_rows,
+    "feedback": check_signal_rows,
 }

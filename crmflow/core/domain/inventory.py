@@ -34,6 +34,7 @@ __all__ = [
     "product",
     "projected_inventory",
     "safety_stock",
+    "shipping_location",
     "trailing_daily_demand",
     "update_position",
 ]
@@ -104,16 +105,55 @@ def update_position(
     }
 
 
-def safety_stock(conn: sa.Connection, sku: str, location: str | None = None) -> float:
-    """The position's safety stock, else the product's (summed over locations if none named)."""
+def shipping_location(conn: sa.Connection, sku: str, setting: Any = None) -> str | None:
+    """The location that ships ``sku``: where its demand and its supply are projected.
+
+    ``setting`` is the factory's ``shipping_location``: a location name, or a
+    mapping of SKU (or product kind ``made``/``bought``) to location with an
+    optional ``default``. Without one that names a location, the SKU's
+    location holding the most stock ships it (ties: the first name); None
+    when the SKU is stocked nowhere.
+    """
+    if isinstance(setting, dict):
+        kind = conn.execute(sa.select(_products.c.kind).where(_products.c.sku == sku)).scalar()
+        setting = setting.get(sku) or setting.get(kind or "") or setting.get("default")
+    if setting:
+        return str(setting)
+    row = conn.execute(
+        sa.select(_positions.c.location)
+        .where(_positions.c.sku == sku)
+        .order_by(_positions.c.on_hand.desc(), _positions.c.location)
+        .limit(1)
+    ).first()
+    return str(row[0]) if row else None
+
+
+def safety_stock(
+    conn: sa.Connection, sku: str, location: str | None = None, *, shipping: Any = None
+) -> float:
+    """Safety stock of ``sku`` at ``location``, or of the whole SKU when none is named.
+
+    A position's own safety stock counts at its location; the product's
+    safety stock counts at the shipping location (see :func:`shipping_location`,
+    ``shipping`` is its setting) when that position has none of its own.
+    Other locations keep none, so the SKU's figure is the sum of its locations'.
+    """
     prod = product(conn, sku)
-    q = sa.select(_positions.c.safety_stock).where(_positions.c.sku == sku)
+    rows = dict(
+        conn.execute(
+            sa.select(_positions.c.location, _positions.c.safety_stock).where(
+                _positions.c.sku == sku
+            )
+        ).all()
+    )
+    ship = shipping_location(conn, sku, shipping)
+    if ship is not None and rows.get(ship) is None:
+        rows[ship] = float(prod["safety_stock"] or 0.0)
+    if ship is None and location is None:
+        return float(prod["safety_stock"] or 0.0)
     if location is not None:
-        q = q.where(_positions.c.location == location)
-    values = list(conn.execute(q).scalars())
-    if location is not None and values and values[0] is not None:
-        return float(values[0])
-    return float(prod["safety_stock"] or 0.0)
+        return float(rows.get(location) or 0.0)
+    return float(sum(float(v or 0.0) for v in rows.values()))
 
 
 def trailing_daily_demand(conn: sa.Connection, sku: str, start: dt.date, days: int) -> float:
@@ -184,14 +224,19 @@ def projected_inventory(
 ) -> dict[str, Any]:  # fmt: skip
     """Stock per day: on hand + production + receipts − open orders − forecast.
 
-    Forecast demand comes from the ``demand_forecast`` hook (the forecast
-    plugin) when it answers for the SKU, else the trailing average of daily
-    orders; open orders consume it (the forecast beyond booked orders
-    only, netted per week), so demand is not counted twice. Callers holding a
-    connection pass ``forecast`` (see :func:`plugin_forecast`), else the
-    trailing average is used. The first day the projection is
-    below safety stock is ``shortage_date``. With ``location`` the on hand
-    and safety stock are that location's; demand and supply are the SKU's.
+    Forecast demand is the live champion forecast of the ``demand_forecast``
+    hook (the forecast plugin) when it answers for the SKU, else the trailing
+    average of daily orders; open orders consume it (the forecast beyond
+    booked orders only, netted per week), so demand is not counted twice.
+    Callers holding a connection pass ``forecast`` (see :func:`plugin_forecast`);
+    without a connection the hook is asked here. ``forecast_source`` says
+    which was used. The first day the projection is below safety stock is
+    ``shortage_date``.
+
+    Demand and supply belong to the SKU's shipping location (the factory
+    setting ``shipping_location``, see :func:`shipping_location`); another
+    location projects its own stock only. With no ``location`` the
+    projection is the SKU's, the sum of its locations' (``locations`` lists them).
     """
     limits = settings(engine)
     start = as_date("start", start) if start else engine.now().date()
@@ -199,50 +244,63 @@ def projected_inventory(
     if days <= 0 or days > 3660:
         raise InputError("must be between 1 and 3660", field="days")
     if conn is None:
+        if forecast is None:
+            with reading(engine.db) as own:
+                product(own, sku)
+            forecast = plugin_forecast(engine, sku, start, days)
         with reading(engine.db) as own:
-            return projected_inventory(
-                engine, sku, location=location, start=start, days=days, conn=own
-            )
+            return projected_inventory(engine, sku, location=location, start=start, days=days,
+                                       conn=own, forecast=forecast)  # fmt: skip
     prod = product(conn, sku)
-    q = sa.select(sa.func.coalesce(sa.func.sum(_positions.c.on_hand), 0.0)).where(
-        _positions.c.sku == sku
-    )
-    if location is not None:
-        q = q.where(_positions.c.location == location)
-    on_hand = float(conn.execute(q).scalar() or 0.0)
-    safety = safety_stock(conn, sku, location)
+    stocks = {
+        str(loc): float(qty or 0.0)
+        for loc, qty in conn.execute(
+            sa.select(_positions.c.location, _positions.c.on_hand).where(_positions.c.sku == sku)
+        )
+    }
+    ship = shipping_location(conn, sku, limits.get("shipping_location"))
+    on_hand = stocks.get(location, 0.0) if location is not None else sum(stocks.values())
+    safety = safety_stock(conn, sku, location, shipping=limits.get("shipping_location"))
     end = start + dt.timedelta(days=days)
     flows = open_flows(conn, sku, start, end)
     if forecast is not None and len(forecast) >= days:
-        forecast, source = [max(float(v), 0.0) for v in forecast[:days]], "forecast"
+        source = str(getattr(forecast, "source", None) or "forecast")
+        forecast = [max(float(v), 0.0) for v in forecast[:days]]
     else:
         daily = trailing_daily_demand(conn, sku, start, int(limits["trailing_days"]))
         forecast, source = [daily] * days, "trailing_average"
     extras = _net_forecast(
         forecast, [flows["orders"].get(start + dt.timedelta(days=i), 0.0) for i in range(days)]
     )
+    # Demand and supply flow through the shipping location only.
+    moves = location is None or location == ship or (ship is None and not stocks)
     rows = []
     level = on_hand
     shortage = None
     for i in range(days):
         d = start + dt.timedelta(days=i)
-        orders = flows["orders"].get(d, 0.0)
-        extra = extras[i]
-        level += flows["production"].get(d, 0.0) + flows["receipts"].get(d, 0.0) - orders - extra
+        made = flows["production"].get(d, 0.0) if moves else 0.0
+        got = flows["receipts"].get(d, 0.0) if moves else 0.0
+        orders = flows["orders"].get(d, 0.0) if moves else 0.0
+        extra = extras[i] if moves else 0.0
+        level += made + got - orders - extra
         if shortage is None and level < safety - 1e-9:
             shortage = d
         rows.append({
-            "date": d.isoformat(), "production": flows["production"].get(d, 0.0),
-            "receipts": flows["receipts"].get(d, 0.0), "orders": orders,
+            "date": d.isoformat(), "production": made, "receipts": got, "orders": orders,
             "forecast": round(extra, 6), "projected": round(level, 6),
         })  # fmt: skip
-    return {
+    out = {
         "sku": sku, "location": location, "kind": prod["kind"], "start": start.isoformat(),
         "days": days, "on_hand": on_hand, "safety_stock": safety,
         "lead_time_days": prod["lead_time_days"], "forecast_source": source,
+        "shipping_location": ship,
         "shortage_date": shortage.isoformat() if shortage else None,
         "min_projected": min((r["projected"] for r in rows), default=on_hand), "daily": rows,
     }  # fmt: skip
+    if location is None:
+        out["locations"] = sorted(set(stocks) | ({ship} if ship else set()))
+    return out
 
 
 def _net_forecast(forecast: list[float], orders: list[float], bucket: int = 7) -> list[float]:
@@ -267,7 +325,16 @@ def plugin_forecast(engine: Engine, sku: str, start: dt.date, days: int) -> list
     series = (answer or {}).get(sku)
     if series is None or len(series) < days:
         return None
-    return [max(float(v), 0.0) for v in series[:days]]
+    return _Forecast([max(float(v), 0.0) for v in series[:days]],
+                     getattr(series, "source", None) or "forecast")  # fmt: skip
+
+
+class _Forecast(list[float]):
+    """A daily forecast that says where it comes from (``source``)."""
+
+    def __init__(self, values: list[float], source: str) -> None:
+        super().__init__(values)
+        self.source = source
 
 
 def position(conn: sa.Connection, sku: str, location: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "create_order",
     "decide_demand_change",
     "demand_change",
+    "deliver_order",
     "record_delivery",
     "set_order_status",
     "within_tolerance",
@@ -262,15 +263,69 @@ def decide_demand_change(
 def set_order_status(
     conn: sa.Connection, order_id: str, status: str, *, by: str, now: dt.datetime
 ) -> None:
-    """Move an order header to ``status`` (the order_lifecycle workflow does)."""
+    """Move an order header to ``status`` (the order_lifecycle workflow does).
+
+    What deliveries recorded stays: a delivered or cancelled order keeps its
+    status, and a shipped one never goes back to an earlier status.
+    """
     status = as_enum(*ORDER_STATUSES)("status", status)
-    result = conn.execute(_orders.update().where(_orders.c.order_id == order_id).values(
-        status=status, updated_at=now, updated_by=by))  # fmt: skip
-    if result.rowcount != 1:
+    current = conn.execute(
+        sa.select(_orders.c.status).where(_orders.c.order_id == order_id)
+    ).scalar()
+    if current is None:
         raise NotFoundError(f"no order {order_id!r}")
+    if current in ("delivered", "cancelled") or (
+        current == "shipped" and status not in ("delivered", "cancelled")
+    ):
+        return
+    conn.execute(_orders.update().where(_orders.c.order_id == order_id).values(
+        status=status, updated_at=now, updated_by=by))  # fmt: skip
     if status == "cancelled":
         conn.execute(_lines.update().where(_lines.c.order_id == order_id).values(
             status="cancelled", updated_at=now, updated_by=by))  # fmt: skip
+    if status == "shipped":  # the goods left: the open lines with them
+        conn.execute(_lines.update().where(_lines.c.order_id == order_id,
+                                           _lines.c.status == "open").values(
+            status="shipped", updated_at=now, updated_by=by))  # fmt: skip
+
+
+def deliver_order(
+    conn: sa.Connection, order_id: str, *, by: str, now: dt.datetime, day: Any = None
+) -> list[dict[str, Any]]:
+    """Record the delivery of what is still undelivered of an order; returns the deliveries.
+
+    One delivery per open or shipped line, of its remaining quantity, dated
+    ``day`` (default: ``now``'s date), id ``<order>/<sku>/final``. Line and
+    order statuses then follow from the deliveries (:func:`refresh_delivery_status`).
+    Calling it again records nothing more.
+    """
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    day = as_date("delivered_date", day) if day else now.date()
+    if conn.execute(sa.select(_orders.c.order_id).where(
+            _orders.c.order_id == order_id)).first() is None:  # fmt: skip
+        raise NotFoundError(f"no order {order_id!r}")
+    got = (
+        sa.select(sa.func.coalesce(sa.func.sum(table.c.quantity), 0.0))
+        .where(table.c.order_id == _lines.c.order_id, table.c.sku == _lines.c.sku)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        sa.select(_lines.c.sku, _lines.c.quantity, got)
+        .where(_lines.c.order_id == order_id, _lines.c.status.in_(["open", "shipped"]))
+        .order_by(_lines.c.sku)
+    ).all()
+    stamp = {"updated_at": now, "updated_by": by}
+    made = []
+    for sku, qty, delivered in rows:
+        left = float(qty) - float(delivered or 0.0)
+        if left <= 0:
+            continue
+        row = {"delivery_id": f"{order_id}/{sku}/final", "order_id": order_id, "sku": sku,
+               "quantity": left, "delivered_date": day, "shipped_date": None, **stamp}  # fmt: skip
+        conn.execute(table.insert().values(row))
+        made.append({**row, "delivered_date": day.isoformat()})
+    refresh_delivery_status(conn, [order_id], stamp)
+    return made
 
 
 def record_delivery(

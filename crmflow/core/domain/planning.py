@@ -64,7 +64,10 @@ def replenishment_sizing(
     proj = projected_inventory(engine, sku, location=location, days=max(lead + 7, 14),
                                start=today, conn=conn, forecast=forecast)  # fmt: skip
     daily = sum(r["orders"] + r["forecast"] for r in proj["daily"]) / len(proj["daily"])
-    target = max(proj["safety_stock"] + daily * lead, float(prod["reorder_point"] or 0.0))
+    # The product's reorder point, like its safety stock, belongs to the shipping location.
+    ships = location is None or location == proj["shipping_location"]
+    reorder_point = float(prod["reorder_point"] or 0.0) if ships else 0.0
+    target = max(proj["safety_stock"] + daily * lead, reorder_point)
     projected = min(r["projected"] for r in proj["daily"][: max(lead, 1)])
     qty = replenishment_quantity(prod["reorder_qty"], target, projected, prod["lot_size"])
     if qty <= 0:

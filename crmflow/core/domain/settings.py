@@ -26,6 +26,17 @@ DEFAULTS: dict[str, Any] = {
     "approval_quorum": 2,
     "approval_board": [],  # the M approvers of the largest amounts
     "approvers": [],  # people who may approve (empty: anyone but the requester)
+    # where demand and supply of a SKU are projected: a location, a mapping of SKU or
+    # product kind (made/bought) to location with a `default`, or "" for the SKU's
+    # location holding the most stock (see inventory.shipping_location)
+    "shipping_location": "",
+    # capacity: a line is overloaded in a week when its planned load exceeds the available
+    # hours (worker hours x efficiency) by more than this share; weeks ahead to watch
+    "capacity_overload_threshold": 0.0,
+    "capacity_horizon_weeks": 4,
+    # customers: months of a customer's usual demand band, recent months compared with it
+    "swing_history_months": 24,
+    "swing_recent_months": 3,
 }
 
 

@@ -16,7 +16,14 @@ __all__ = ["refresh_delivery_status"]
 def refresh_delivery_status(
     conn: sa.Connection, order_ids: Iterable[str], stamp: dict[str, Any]
 ) -> None:
-    """Mark lines delivered in full as ``delivered``, and orders whose lines all are."""
+    """Derive line and order status from the deliveries recorded so far.
+
+    A line delivered in full is ``delivered``; one delivered in part is
+    ``shipped``. An order whose lines are all delivered (or cancelled, with at
+    least one delivered) is ``delivered``; one whose every open line has
+    shipped is ``shipped``; one whose lines are all cancelled is ``cancelled``.
+    Statuses only move forward: nothing delivered goes back to open.
+    """
     lines = OrderLine.__table__  # type: ignore[attr-defined]
     orders = Order.__table__  # type: ignore[attr-defined]
     deliveries = Delivery.__table__  # type: ignore[attr-defined]
@@ -25,15 +32,15 @@ def refresh_delivery_status(
         .where(deliveries.c.order_id == lines.c.order_id, deliveries.c.sku == lines.c.sku)
         .scalar_subquery()
     )
-    open_lines = (
-        sa.select(sa.literal(1))
-        .select_from(lines)
-        .where(
-            lines.c.order_id == orders.c.order_id,
-            lines.c.status.not_in(["delivered", "cancelled"]),
+
+    def having(*statuses: str) -> sa.Exists:
+        return (
+            sa.select(sa.literal(1))
+            .select_from(lines)
+            .where(lines.c.order_id == orders.c.order_id, lines.c.status.in_(statuses))
+            .exists()
         )
-        .exists()
-    )
+
     for batch in chunked(sorted(set(order_ids))):
         conn.execute(
             lines.update()
@@ -45,11 +52,28 @@ def refresh_delivery_status(
             .values(status="delivered", **stamp)
         )
         conn.execute(
-            orders.update()
+            lines.update()
             .where(
-                orders.c.order_id.in_(batch),
-                orders.c.status.not_in(["delivered", "cancelled"]),
-                ~open_lines,
+                lines.c.order_id.in_(batch),
+                lines.c.status == "open",
+                delivered > 0,
             )
+            .values(status="shipped", **stamp)
+        )
+        mine = sa.and_(orders.c.order_id.in_(batch),
+                       orders.c.status.not_in(["delivered", "cancelled"]))  # fmt: skip
+        conn.execute(
+            orders.update()
+            .where(mine, ~having("open", "shipped"), having("delivered"))
             .values(status="delivered", **stamp)
+        )
+        conn.execute(
+            orders.update()
+            .where(mine, orders.c.status != "shipped", ~having("open"), having("shipped"))
+            .values(status="shipped", **stamp)
+        )
+        conn.execute(
+            orders.update()
+            .where(mine, ~having("open", "shipped", "delivered"), having("cancelled"))
+            .values(status="cancelled", **stamp)
         )

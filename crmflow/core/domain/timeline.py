@@ -34,6 +34,17 @@ def _at(value: Any) -> str:
     return str(value)
 
 
+def _on(day: dt.date, stamp: Any) -> Any:
+    """A record's date, at the moment it was written when that was on the same day.
+
+    A delivery recorded at 22:00 then sorts after what happened that day
+    before it, not at midnight ahead of it.
+    """
+    if isinstance(stamp, dt.datetime) and stamp.date() == day:
+        return stamp
+    return day
+
+
 def _mentions(doc: Any, order_id: str) -> bool:
     if isinstance(doc, dict):
         if doc.get("order_id") == order_id:
@@ -68,7 +79,7 @@ def order_timeline(engine: Engine, order_id: str) -> dict[str, Any]:
             for r in conn.execute(sa.select(lines).where(lines.c.order_id == order_id)).mappings()
         ]
         add(
-            order["order_date"],
+            _on(order["order_date"], order["created_at"]),
             "sales",
             "order placed",
             "order",
@@ -129,7 +140,7 @@ def order_timeline(engine: Engine, order_id: str) -> dict[str, Any]:
                     delivery_id=d["delivery_id"],
                 )
             add(
-                d["delivered_date"],
+                _on(d["delivered_date"], d["updated_at"]),
                 "delivery",
                 f"delivered {d['quantity']:g} {d['sku']}",
                 "delivery",

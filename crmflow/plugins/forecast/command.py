@@ -5,20 +5,20 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from crmflow.core.csvsafe import safe_cell
 
-from .inputs import LongInput, read_long_csv
-from .registry import DEFAULT_TOP, model_pool, registered_models
-from .regressors import build_regressors, read_regressor_csv
-from .selection import PanelForecast, forecast_panel
+if TYPE_CHECKING:  # pragma: no cover - the modules load when a forecast runs
+    from .inputs import LongInput
+    from .selection import PanelForecast
 
 __all__ = ["forecast_command", "forecast_long", "write_forecasts"]
 
 _BAR_MIN_SERIES = 50
+DEFAULT_TOP = 3  # as .registry.DEFAULT_TOP, without importing the models for --help
 
 
 def forecast_long(
@@ -27,6 +27,9 @@ def forecast_long(
     progress: Callable[[int, int], None] | None = None,
 ) -> PanelForecast:  # fmt: skip
     """Forecast every series of a parsed long-format file (the command's Python API)."""
+    from .registry import model_pool, registered_models
+    from .regressors import build_regressors, read_regressor_csv
+    from .selection import forecast_panel
     season = season or data.fmt.season
     pool = models if models is not None else model_pool(registered_models())
     sources = [read_regressor_csv(path, kind) for kind, path in (regressor_files or {}).items()]
@@ -62,16 +65,16 @@ def write_forecasts(out: TextIO, data: LongInput, result: PanelForecast) -> None
             )
 
 
-@click.command("forecast")
+@click.group("forecast", invoke_without_command=True)
 @click.option(
     "--input",
     "input_path",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False),
     help="Long-format CSV: series_id,period,value (optional family column).",
 )
 @click.option(
-    "--horizon", required=True, type=click.IntRange(min=1), help="Number of periods to forecast."
+    "--horizon", default=None, type=click.IntRange(min=1), help="Number of periods to forecast."
 )
 @click.option(
     "--season",
@@ -122,8 +125,10 @@ def write_forecasts(out: TextIO, data: LongInput, result: PanelForecast) -> None
     default=None,
     help="Also write the chosen model per series and its backtest MASE to this CSV.",
 )
+@click.pass_context
 def forecast_command(
-    input_path: str, horizon: int, season: int | None, output: str | None, models: str | None,
+    ctx: click.Context, input_path: str | None, horizon: int | None, season: int | None,
+    output: str | None, models: str | None,
     top: int, market: str | None, pipeline: str | None, feedback: str | None,
     report: str | None,
 ) -> None:  # fmt: skip
@@ -132,7 +137,17 @@ def forecast_command(
     A bad series (missing or non-numeric value, duplicate period, too short)
     is reported on stderr with its row and skipped; the others are forecast
     and the exit code is 0. A missing column stops the command (exit 2).
+    ``crmflow forecast champions`` shows the factory's live models instead.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    for value, name in ((input_path, "--input"), (horizon, "--horizon")):
+        if value is None:
+            raise click.UsageError(f"Missing option '{name}'.", ctx=ctx)
+    assert input_path is not None and horizon is not None
+    from .inputs import read_long_csv
+    from .registry import model_pool, registered_models
+
     data = read_long_csv(input_path)
     for problem in data.problems:
         click.echo(f"error: {problem}", err=True)

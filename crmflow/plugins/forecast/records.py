@@ -97,6 +97,9 @@ class ForecastChampion(SQLModel, table=True):
     accuracy: float | None = None  # latest lag-1 accuracy over the factory's window
     below_threshold: bool = False
     updated_at: dt.datetime = Field(sa_type=TS)
+    scores: str | None = None  # JSON: backtest MASE of every candidate, champion included
+    sources: str | None = Field(default=None, max_length=200)  # "orders", "orders+pipeline"
+    changed_at: dt.datetime | None = Field(default=None, sa_type=TS)  # live model since
 
 
 FORECAST_TABLES = [

@@ -98,22 +98,17 @@ def _choose(
         usable = [r for r in np.argsort(col, kind="stable") if np.isfinite(col[r])]
         tried = {names[r]: float(col[r]) for r in range(len(names)) if np.isfinite(col[r])}
         if usable:
-            members = tuple(names[r] for r in usable[:top])
-            combo = nanmean(np.stack([bt.forecasts[n][:, j] for n in members]))
-            single = np.stack([combo])
-            score = float(bt.mase(_embed(single[0], j, bt.actuals.shape))[j])
-            runner = next((names[r] for r in usable if (names[r],) != members), None)
-            reason = (
-                f"lowest rolling-origin MASE over {len(bt.cuts)} origins: "
-                f"{', '.join(f'{n} {_fmt(tried[n])}' for n in members)}"
+            members, score, runner, runner_score, why = _pick(
+                [names[r] for r in usable], tried, bt, j, top
             )
+            reason = f"{why} (rolling-origin MASE over {len(bt.cuts)} origins)"
             choice_kind = kind
         else:
             members = tuple(n for n in fallback if not np.isnan(final[n].values[j]).any())[:top]
             members = (
                 members or tuple(n for n in names if not np.isnan(final[n].values[j]).any())[:1]
             )
-            score, runner = float("nan"), None
+            score, runner, runner_score = float("nan"), None, float("nan")
             reason = "history too short for a backtest: default models"
             choice_kind = "short" if kind == "regular" else kind
         if members:
@@ -130,12 +125,47 @@ def _choose(
                 score=score,
                 scores=tried,
                 challenger=runner,
-                challenger_score=tried.get(runner, float("nan")) if runner else float("nan"),
+                challenger_score=runner_score,
                 reason=reason,
                 params=params,
             )
         )
     return values, choices
+
+
+def _pick(
+    ranked: list[str], tried: dict[str, float], bt: Any, j: int, top: int
+) -> tuple[tuple[str, ...], float, str | None, float, str]:
+    """Champion of series ``j``: the mean of the ``top`` best or a single model, by backtest.
+
+    The combination is scored on the same rolling-origin backtest as each
+    single model; whichever has the lowest MASE is live (the combination on a
+    tie) and the best other candidate is its challenger. Returns
+    ``(members, score, challenger, challenger score, why)``.
+    """
+    members = tuple(ranked[:top])
+    candidates: list[tuple[str, tuple[str, ...], float]] = []
+    if len(members) > 1:
+        combo = nanmean(np.stack([bt.forecasts[n][:, j] for n in members]))
+        combo_score = float(bt.mase(_embed(combo, j, bt.actuals.shape))[j])
+        name = "mean(" + ", ".join(members) + ")"
+        tried[name] = combo_score
+        candidates.append((name, members, combo_score))
+    candidates += [(n, (n,), tried[n]) for n in ranked]
+    order = sorted(range(len(candidates)), key=lambda k: (
+        candidates[k][2] if np.isfinite(candidates[k][2]) else np.inf, k))  # fmt: skip
+    best, *rest = (candidates[k] for k in order)
+    runner = rest[0] if rest else None
+    listed = ", ".join(f"{n} {_fmt(s)}" for n, _, s in (candidates[k] for k in order[:4]))
+    if len(best[1]) > 1:
+        why = f"the mean of the best {len(best[1])} beats each model alone: {listed}"
+    else:
+        why = f"{best[0]} alone beats the mean of the best {top}: {listed}" if len(
+            members) > 1 else f"lowest MASE: {listed}"  # fmt: skip
+    return (
+        best[1], best[2], runner[0] if runner else None,
+        runner[2] if runner else float("nan"), why,
+    )  # fmt: skip
 
 
 def _embed(values: np.ndarray, j: int, shape: tuple[int, ...]) -> np.ndarray:

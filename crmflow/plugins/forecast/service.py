@@ -27,10 +27,13 @@ from .records import (
     ForecastValue,
 )
 from .registry import DEFAULT_TOP, builtin_registry, model_pool
+from .regressors import REGRESSOR_SUFFIX
 from .selection import forecast_panel
+from .signals import demand_signals, signal_sources
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "DailyForecast",
     "MonthlyHistory",
     "accuracy_report",
     "daily_forecast",
@@ -106,6 +109,10 @@ def run_forecast(
 
     Returns the snapshot id, or None when there is no history. The champion
     of each SKU (model, backtest MASE, best challenger, reason) is updated.
+    Stored demand signals (opportunities, market indicators, customer
+    feedback) are offered as regressors: a model with them becomes champion
+    only where it beats the same model without them in the backtest of that
+    SKU, and the champion row says which sources it uses.
     """
     now = _now(now)
     first = month_start(now.date())
@@ -116,8 +123,19 @@ def run_forecast(
     names = [s for s in names if s in history.months]
     if not names:
         return None
-    series = [history.series(sku, first)[1] for sku in names]
-    result = forecast_panel(series, horizon, 12, pool, top=top)
+    spans = [history.series(sku, first) for sku in names]
+    series = [hist for _, hist in spans]
+    with reading(db) as conn:
+        found = signal_sources(conn)
+    signals = demand_signals([(sku, history.families.get(sku)) for sku in names],
+                             [start for start, _ in spans], [len(h) for h in series], horizon,
+                             found)  # fmt: skip
+    result = forecast_panel(series, horizon, 12, pool, top=top,
+                            regressors=signals.regressors if signals else None)  # fmt: skip
+    sources = {}
+    for i, (sku, choice) in enumerate(zip(names, result.choices, strict=True)):
+        uses = signals is not None and any(m.endswith(REGRESSOR_SUFFIX) for m in choice.members)
+        sources[sku] = "+".join(["orders", *(signals.names[i] if uses and signals else [])])
     with db.begin() as conn:
         snap = conn.execute(_T_SNAP.insert().values(
             created_at=now, horizon=horizon, season=12, first_period=first,
@@ -139,11 +157,18 @@ def run_forecast(
                  "lag": k, "value": float(v), "model": choice.model}
                 for k, v in enumerate(values)
             ])  # fmt: skip
+            before = conn.execute(sa.select(_T_CHAMP.c.model, _T_CHAMP.c.changed_at,
+                                            _T_CHAMP.c.updated_at)
+                                  .where(_T_CHAMP.c.sku == sku)).first()  # fmt: skip
+            since = now if before is None or before[0] != choice.model else (
+                before[1] or before[2])  # fmt: skip
             conn.execute(_T_CHAMP.delete().where(_T_CHAMP.c.sku == sku))
             conn.execute(_T_CHAMP.insert().values(
                 sku=sku, model=choice.model, backtest_mase=_finite(choice.score),
                 challenger=choice.challenger, challenger_mase=_finite(choice.challenger_score),
-                reason=choice.reason, snapshot_id=snap, updated_at=now,
+                reason=choice.reason, snapshot_id=snap, updated_at=now, changed_at=since,
+                scores=json.dumps({k: _finite(v) for k, v in sorted(choice.scores.items())}),
+                sources=sources.get(sku, "orders"),
             ))  # fmt: skip
     return int(snap)
 
@@ -274,25 +299,52 @@ def accuracy_report(
     return report
 
 
+class DailyForecast(list[float]):
+    """Daily quantities of one SKU that say which forecast they come from (``source``)."""
+
+    def __init__(self, values: Iterable[float], source: str) -> None:
+        super().__init__(values)
+        self.source = source
+
+
 def daily_forecast(
     db: sa.Engine, skus: Iterable[str], start: dt.date, days: int
 ) -> dict[str, list[float]] | None:
-    """Daily quantities from the latest snapshot (month value spread evenly over its days)."""
+    """Daily quantities of each SKU's live champion (month value spread over its days).
+
+    The live forecast of a SKU is the snapshot its champion row names (the
+    run that last forecast it), else the latest snapshot. Each list's
+    ``source`` reads ``champion <model> (snapshot <id>)``.
+    """
     skus = list(skus)
     try:
         with reading(db) as conn:
+            champs = {
+                sku: (snap, model)
+                for sku, snap, model in conn.execute(
+                    sa.select(_T_CHAMP.c.sku, _T_CHAMP.c.snapshot_id, _T_CHAMP.c.model).where(
+                        _T_CHAMP.c.sku.in_(skus), _T_CHAMP.c.snapshot_id.is_not(None)
+                    )
+                )
+            }
             latest = conn.execute(sa.select(sa.func.max(_T_SNAP.c.id))).scalar()
             if latest is None:
                 return None
+            wanted = {champs.get(sku, (latest, None))[0] for sku in skus}
             rows = conn.execute(
-                sa.select(_T_VALUE.c.sku, _T_VALUE.c.period_start, _T_VALUE.c.value)
-                .where(_T_VALUE.c.snapshot_id == latest, _T_VALUE.c.sku.in_(skus))
+                sa.select(_T_VALUE.c.sku, _T_VALUE.c.snapshot_id, _T_VALUE.c.period_start,
+                          _T_VALUE.c.value, _T_VALUE.c.model)
+                .where(_T_VALUE.c.snapshot_id.in_(wanted), _T_VALUE.c.sku.in_(skus))
             ).all()  # fmt: skip
     except sa.exc.OperationalError:
         return None  # the forecast tables are not migrated in this database
     monthly: dict[str, dict[dt.date, float]] = defaultdict(dict)
-    for sku, period, value in rows:
+    models: dict[str, tuple[int, str]] = {}
+    for sku, snap, period, value, model in rows:
+        if snap != champs.get(sku, (latest, None))[0]:
+            continue
         monthly[sku][_as_date(period)] = float(value)
+        models[sku] = (int(snap), str(champs.get(sku, (None, None))[1] or model))
     out: dict[str, list[float]] = {}
     for sku, by_month in monthly.items():
         daily = []
@@ -303,5 +355,6 @@ def daily_forecast(
             if month not in by_month:  # outside the snapshot: the nearest forecast month
                 month = min(by_month, key=lambda m: abs((m - month).days))
             daily.append(by_month[month] / size)
-        out[sku] = daily
+        snap, model = models[sku]
+        out[sku] = DailyForecast(daily, f"champion {model} (snapshot {snap})")
     return out or None

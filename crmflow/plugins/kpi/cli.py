@@ -8,16 +8,26 @@ from typing import Any
 
 import click
 
-from .breakdown import DIMENSIONS
 from .periods import KINDS, Period, last_full, parse_date
 
-__all__ = ["kpi"]
+__all__ = ["kpi", "use_helpers"]
+
+#: as .breakdown.DIMENSIONS (a test keeps them equal), without importing SQLAlchemy for --help
+DIMENSIONS = ("department", "segment", "family", "sku")
+
+#: The CLI helpers ``register_commands`` handed this plugin.
+_helpers: list[Any] = []
+
+
+def use_helpers(helpers: Any) -> None:
+    """Keep the CLI's helpers (``register_commands``) for the ``kpi`` commands."""
+    _helpers[:] = [helpers]
 
 
 def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli import open_engine
-
-    return open_engine(ctx)
+    if not _helpers:
+        raise click.UsageError("the kpi commands run under the crmflow CLI", ctx=ctx)
+    return _helpers[0].open_engine(ctx)
 
 
 def _date(value: str | None, option: str) -> dt.date | None:

@@ -146,8 +146,9 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
         # lines without a due date are neither on time nor late
         _count(sa.and_(done_in_period, f.due.is_not(None))).label("v5"),
         _count(sa.and_(done_in_period, in_full)).label("v6"),
-        # deliveries beyond the ordered quantity do not count: min(·, ordered) at both ends
-        sa.func.sum((_least(f.upto, f.qty) - _least(f.before, f.qty)) * f.cost).label("v7"),
+        # the cost of goods counts every unit delivered in the period (all of it left
+        # stock), also beyond the ordered quantity (kpis.md)
+        sa.func.sum((f.upto - f.before) * f.cost).label("v7"),
     ).group_by(f.grp)
     # The day each line was complete (before the period's end), for the orders' figures.
     full_on = sa.case((complete, completed_on(facts, ctx.end, f.upto, f.last)), else_=None)

@@ -14,8 +14,8 @@ __all__ = ["cost_of_goods", "days_inventory_outstanding", "inventory_turnover", 
 def cost_of_goods(ctx: KpiContext) -> dict[str, float]:
     """Σ delivered quantity × unit cost per group, over deliveries in the period.
 
-    A line's deliveries count only up to its ordered quantity:
-    ``min(delivered before the end, ordered) − min(delivered before the start, ordered)``.
+    Every delivered unit counts, also beyond the line's ordered quantity
+    (all of it left stock): ``delivered before the end − delivered before the start``.
     """
     return {grp: f.cost_of_goods for grp, f in line_figures(ctx).items()}
 

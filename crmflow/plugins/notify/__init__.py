@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crmflow import ActionContext, hookimpl
-from crmflow.core.engine.repository import notifications
+from crmflow.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crmflow.core.engine import ActionContext
 
 __all__ = ["notify", "register_actions"]
 
@@ -21,6 +23,8 @@ def notify(ctx: ActionContext, to: Any = None, text: Any = "", channel: str = "i
     """
     if not to:
         raise ValueError("notify needs 'to': a user or role name")
+    from crmflow.core.engine.repository import notifications
+
     recipients = [str(r) for r in to] if isinstance(to, list) else [str(to)]
     assert ctx.connection is not None  # registered without outbox: runs in the transaction
     ids = []

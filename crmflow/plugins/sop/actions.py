@@ -207,6 +207,13 @@ def set_order_status(ctx: ActionContext, order_id: str, status: str) -> dict[str
     return {"order_id": order_id, "status": status}
 
 
+def deliver_order(ctx: ActionContext, order_id: str) -> dict[str, Any]:
+    """Record what is still undelivered of the order as delivered today (once)."""
+    with _tx(ctx) as conn:
+        made = orders.deliver_order(conn, str(order_id), by=_actor(ctx), now=ctx.now)
+    return {"order_id": order_id, "deliveries": [d["delivery_id"] for d in made]}
+
+
 def order_check(ctx: ActionContext, order_id: str) -> dict[str, Any]:
     """Order value and the customer's open exposure against the factory's limits."""
     found = order_exposure(_conn(ctx), str(order_id))
@@ -265,6 +272,8 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str, bool]] = {
     "sop.record_approval": (record_approval, "Record an approval (no self-approval)", False),
     "sop.decide_proposal": (decide_proposal, "Approve/apply or reject a proposal", True),
     "sop.set_order_status": (set_order_status, "Move an order to a status", True),
+    "sop.deliver_order": (deliver_order, "Record an order's undelivered rest as delivered",
+                          True),
     "sop.order_check": (order_check, "Order value and credit exposure", False),
     "sop.ctp": (ctp, "Capable-to-promise date for a quantity of a SKU", False),
     "sop.response_time": (response_time, "Hours since the instance started", False),
