@@ -120,6 +120,8 @@ def parse_json(value: str | None, option: str = "--data") -> dict[str, Any] | No
         raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", field=option) from exc
     if not isinstance(parsed, dict):
         raise InputError("must be a JSON object such as '{\"qty\": 5}'", field=option)
+    if "\\u0000" in value or "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise InputError("contains a NUL character (\\u0000)", field=option)
     return parsed
 
 
