@@ -17,7 +17,9 @@ from crmflow.errors import CrmflowError, InputError, ValidationError
 
 __all__ = [
     "HELPERS",
+    "MAX_KEY",
     "READ_ONLY_COMMANDS",
+    "check_key",
     "cli",
     "common_options",
     "main",
@@ -97,6 +99,20 @@ def _command_path(ctx: click.Context) -> str:
     return " ".join(reversed(names))
 
 
+MAX_KEY = 200  # leaves room for the prefixes the engine adds (the key columns hold 500)
+
+
+def check_key(value: str | None) -> str | None:
+    """An idempotency key from the command line: at most 200 printable characters."""
+    if value is None:
+        return None
+    if len(value) > MAX_KEY:
+        raise click.BadParameter(f"is {len(value)} characters long; at most {MAX_KEY}")
+    if any(ord(ch) < 32 for ch in value):
+        raise click.BadParameter("contains a NUL or control character")
+    return value
+
+
 def parse_json(value: str | None, option: str = "--data") -> dict[str, Any] | None:
     if value is None:
         return None
@@ -106,6 +122,8 @@ def parse_json(value: str | None, option: str = "--data") -> dict[str, Any] | No
         raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", field=option) from exc
     if not isinstance(parsed, dict):
         raise InputError("must be a JSON object such as '{\"qty\": 5}'", field=option)
+    if "\\u0000" in value or "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise InputError("contains a NUL character (\\u0000)", field=option)
     return parsed
 
 
@@ -205,7 +223,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 @click.argument("workflow")
 @click.option("--data", "data", metavar="JSON", help="Initial instance data (a JSON object).")
 @click.option("--as", "actor", metavar="ROLE", help="Who starts it.")
-@click.option("--key", metavar="KEY", help="Idempotency key: the same key starts one instance.")
+@click.option("--key", metavar="KEY", callback=lambda c, p, v: check_key(v),
+              help="Idempotency key: the same key starts one instance.")
 @click.pass_context
 def start(ctx: click.Context, workflow: str, data: str | None, actor: str | None,
           key: str | None) -> None:  # fmt: skip
@@ -219,7 +238,8 @@ def start(ctx: click.Context, workflow: str, data: str | None, actor: str | None
 @click.argument("instance_id", type=int)
 @click.argument("trigger")
 @click.option("--data", "data", metavar="JSON", help="Event payload (a JSON object).")
-@click.option("--key", metavar="KEY", help="Idempotency key, scoped to the instance.")
+@click.option("--key", metavar="KEY", callback=lambda c, p, v: check_key(v),
+              help="Idempotency key, scoped to the instance.")
 @click.option("--as", "actor", metavar="ROLE", help="The role firing it.")
 @click.pass_context
 def fire(ctx: click.Context, instance_id: int, trigger: str, data: str | None,
@@ -287,7 +307,8 @@ def tick(ctx: click.Context, now: str | None) -> None:
 @cli.command()
 @click.argument("event")
 @click.option("--data", "data", metavar="JSON", help="Event payload (a JSON object).")
-@click.option("--key", metavar="KEY", help="Event key: a key delivered before changes nothing.")
+@click.option("--key", metavar="KEY", callback=lambda c, p, v: check_key(v),
+              help="Event key: a key delivered before changes nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print {started, moved} as JSON.")
 @click.pass_context
 def emit(ctx: click.Context, event: str, data: str | None, key: str | None,

@@ -45,6 +45,10 @@ def register_actions(register: Register) -> None:
         the fired trigger and may use ``ctx.connection``. ``event="name"``
         (outbox actions only) delivers the action's result as a follow-up
         domain event, with the outbox row's key as its idempotency key.
+        ``crmflow validate`` checks each item's ``with:`` against ``func``'s
+        keyword parameters (unknown or missing required ones are errors), or
+        against ``params={"name": "required" | "optional", ...}`` when given
+        (for a ``func(ctx, **params)`` that takes anything).
     :returns: nothing.
     """
 

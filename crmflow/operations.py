@@ -56,6 +56,12 @@ def _engine(ctx: click.Context, plugins: tuple[str, ...] = (), **kwargs: Any) ->
     return open_engine(ctx, **kwargs)
 
 
+def _check_key(value: str | None) -> str | None:
+    from crmflow.cli import check_key
+
+    return check_key(value)
+
+
 def _outbox_json(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -234,7 +240,8 @@ def register(cli: click.Group) -> None:
     @click.argument("target")
     @click.argument("trigger", required=False)
     @click.option("--data", "data", metavar="JSON", help="Payload (a JSON object).")
-    @click.option("--key", metavar="KEY", help="Idempotency key: queued and applied once.")
+    @click.option("--key", metavar="KEY", callback=lambda c, p, v: _check_key(v),
+                  help="Idempotency key: queued and applied once.")
     @click.option("--as", "actor", default=None, metavar="ROLE",
                   help="The role firing it (none by default: role-guarded triggers refuse).")
     @_PLUGIN_OPTION

@@ -72,6 +72,12 @@ def test_unboundable_constructs_are_refused_when_compiled(source: str, words: st
     assert words in str(err.value)
 
 
+@pytest.mark.parametrize("source", ["x[" + "9" * 4400 + "]", "(" * 2000 + "1" + ")" * 2000])
+def test_unparsable_numbers_and_nesting_are_expression_errors(source: str) -> None:
+    with pytest.raises(ExpressionError, match="does not parse|nested too deeply"):
+        compile_expression(source, make_environment())
+
+
 def test_template_fallback_for_a_missing_field_while_guards_still_refuse() -> None:
     env = make_environment()
     ctx = {"order": {"order_id": "O1"}}

@@ -47,6 +47,8 @@ CASES = [
      "version must be a whole number from 1 to 1,000,000"),
     ("overflow.yaml", BASE.replace("a: {}", "a: {deadline: 99999999999999w, on_timeout: go}")
      .encode(), "longer than the maximum of 3653 days"),
+    ("digits_duration.yaml", BASE.replace("a: {}", "a: {deadline: 1" + "9" * 4400 + "w, "
+     "on_timeout: go}").encode(), "longer than the maximum"),
     ("long.yaml", BASE.replace("a: {}", "a: {deadline: 600000w, on_timeout: go}").encode(),
      "longer than the maximum"),
     ("parens.yaml", (BASE + "    when: \"" + "(" * 200 + "1" + ")" * 200 + "\"\n").encode(),

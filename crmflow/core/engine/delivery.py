@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["emit", "emit_many"]
 
 log = logging.getLogger("crmflow.events")
+_MAX_OPEN_KEY = 500
 
 
 def _render_key(template: Any, context: dict[str, Any]) -> str | None:
@@ -30,7 +31,13 @@ def _render_key(template: Any, context: dict[str, Any]) -> str | None:
         return None
     if value is None or value == "":
         return None
-    return str(value)
+    text = str(value)
+    if len(text) > _MAX_OPEN_KEY:  # the instances.open_key column; refused alike on every DB
+        raise ExpressionError(
+            f"key {getattr(template, 'source', '')!r} gives {len(text)} characters; at most "
+            f"{_MAX_OPEN_KEY}"
+        )
+    return text
 
 
 def emit(

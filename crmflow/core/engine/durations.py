@@ -25,7 +25,9 @@ def parse_duration(value: object) -> timedelta:
     """Return the duration of ``value``; raise :class:`DurationError` with advice."""
     try:
         duration = _parse(value)
-    except OverflowError:
+    except DurationError:
+        raise
+    except (OverflowError, ValueError):  # ValueError: more digits than int() reads
         duration = None
     if duration is None or duration > MAX_DURATION:
         raise DurationError(

@@ -184,6 +184,10 @@ class Expression:
             raise ExpressionError(f"expression {source!r} does not parse: {exc.message}") from exc
         except RecursionError:
             raise ExpressionError(f"expression {source!r} is nested too deeply") from None
+        except (ValueError, OverflowError) as exc:  # e.g. a number of 5,000 digits
+            raise ExpressionError(
+                f"expression {source[:80]!r} does not parse: {_reason(exc).split(';')[0]}"
+            ) from None
         # Compiled on first use: validating a 20,000-state workflow only parses its guards.
         self._template: Any = None
         self._globals: dict[str, Any] = {}
@@ -262,6 +266,10 @@ class Template:
             raise ExpressionError(f"template {source!r} does not parse: {exc.message}") from exc
         except RecursionError:
             raise ExpressionError(f"template {source!r} is nested too deeply") from None
+        except (ValueError, OverflowError) as exc:
+            raise ExpressionError(
+                f"template {source[:80]!r} does not parse: {_reason(exc).split(';')[0]}"
+            ) from None
 
     def __call__(self, context: Mapping[str, Any], *, strict: bool = False) -> Any:
         if self._expr is not None:
