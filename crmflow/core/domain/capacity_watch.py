@@ -47,7 +47,10 @@ def weekly_load(conn: sa.Connection, start: dt.date, weeks: int) -> list[dict[st
     ):  # fmt: skip
         hours = float(workers if workers is not None else planned)
         available[(line, _monday(day))] += hours * float(1.0 if eff is None else eff)
-    rates = dict(conn.execute(sa.select(_lines.c.line, _lines.c.units_per_hour)).all())
+    rates: dict[str, float] = {
+        str(line): float(rate or 0.0)
+        for line, rate in conn.execute(sa.select(_lines.c.line, _lines.c.units_per_hour))
+    }
     load: dict[tuple[str, dt.date], float] = defaultdict(float)
     for begin, due, qty, line, rate in conn.execute(
         sa.select(_plans.c.start_date, _plans.c.due_date, _plans.c.quantity, _plans.c.line,

@@ -42,7 +42,10 @@ def top_customers(
     today = today or engine.now().date()
     with reading(engine.db) as conn:
         scores = rfm_scores(conn, today)
-        names = dict(conn.execute(sa.select(_customers.c.customer_id, _customers.c.name)).all())
+        names: dict[str, str] = {
+            str(cid): str(name)
+            for cid, name in conn.execute(sa.select(_customers.c.customer_id, _customers.c.name))
+        }
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1]["monetary"], kv[0]))[:limit]
     return [{"rank": i + 1, "customer_id": cid, "name": names.get(cid),
              "revenue_12m": s["monetary"], "orders_12m": s["frequency"],
@@ -89,7 +92,10 @@ def demand_swings(engine: Engine, *, today: Any = None) -> list[dict[str, Any]]:
             qty[key][month] += float(amount)
             start.setdefault(key, month)
             reps[cid] = rep or reps.get(cid)
-        names = dict(conn.execute(sa.select(_customers.c.customer_id, _customers.c.name)).all())
+        names: dict[str, str] = {
+            str(cid): str(name)
+            for cid, name in conn.execute(sa.select(_customers.c.customer_id, _customers.c.name))
+        }
     out = []
     for (cid, family), by_month in sorted(qty.items()):
         series = [by_month.get(m, 0.0) for m in range(max(first, start[(cid, family)]), last + 1)]

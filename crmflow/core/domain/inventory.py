@@ -139,13 +139,14 @@ def safety_stock(
     Other locations keep none, so the SKU's figure is the sum of its locations'.
     """
     prod = product(conn, sku)
-    rows = dict(
-        conn.execute(
+    rows: dict[str, float | None] = {
+        str(loc): (None if value is None else float(value))
+        for loc, value in conn.execute(
             sa.select(_positions.c.location, _positions.c.safety_stock).where(
                 _positions.c.sku == sku
             )
-        ).all()
-    )
+        )
+    }
     ship = shipping_location(conn, sku, shipping)
     if ship is not None and rows.get(ship) is None:
         rows[ship] = float(prod["safety_stock"] or 0.0)
