@@ -64,7 +64,7 @@ class MailBox:
         ok = auth_data.password.decode() == self.password
         if ok:
             self.logins.append(login)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 @dataclass

@@ -95,7 +95,7 @@ def _send(engine: Any, rows: list[Any], now: datetime) -> None:
         send_mail(config, str(first.address), subject, text, html, language=language,
                   message_id=f"<notify-{first.id}@crmflow>", now=now)  # fmt: skip
         return
-    names = sorted({r.person for r in rows})
+    names = list(dict.fromkeys(r.person for r in rows))  # in the order they were addressed
     title, body = markdown(items, language, names)
     mobiles = [people[n].mobile for n in names if people[n].mobile]
     post_robot(first.channel, config, title, body, urgent=any(i.urgent for i in items),

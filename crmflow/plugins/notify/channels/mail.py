@@ -27,10 +27,11 @@ def _message(config: dict[str, Any], to: str, subject: str, text: str, html: str
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id
-    msg["Content-Language"] = language
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    # after the parts: making the message multipart moves Content-* headers into a part
+    msg["Content-Language"] = language
     return msg
 
 

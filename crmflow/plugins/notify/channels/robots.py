@@ -82,6 +82,7 @@ def post_robot(
             raw = response.read()
     except urllib.error.HTTPError as exc:
         after = exc.headers.get("Retry-After") if exc.headers else None
+        exc.close()
         message = f"{kind}: HTTP {exc.code} {exc.reason}"
         if exc.code == 429 or exc.code >= 500:
             raise Transient(message, _seconds(after)) from exc
