@@ -88,8 +88,9 @@ def notify_engine(
 ) -> Callable[..., Any]:
     """``notify_engine(notify=..., users=...)``: an Engine of the plant on this test's clock."""
 
-    def make(**factory: Any) -> Any:
-        return crmflow_engine(workflows=workflows, factory=str(write_factory(**factory)))
+    def make(*, inline_outbox: bool = True, **factory: Any) -> Any:
+        return crmflow_engine(workflows=workflows, factory=str(write_factory(**factory)),
+                              inline_outbox=inline_outbox)  # fmt: skip
 
     return make
 

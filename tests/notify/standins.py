@@ -6,6 +6,7 @@ lives, how the request is signed, and the error codes each answers.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -41,6 +42,9 @@ class MailBox:
     logins: list[str] = field(default_factory=list)
     password: str = "s3cret"
     tls_sessions: list[bool] = field(default_factory=list)
+    #: set to make DATA wait (after keeping the mail) until ``release`` is set
+    hold: threading.Event | None = None
+    release: threading.Event = field(default_factory=threading.Event)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:  # fmt: skip
@@ -54,6 +58,9 @@ class MailBox:
         assert isinstance(msg, EmailMessage)
         self.received.append((list(envelope.rcpt_tos), msg))
         self.tls_sessions.append(session.ssl is not None)
+        if self.hold is not None:
+            self.hold.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
         return "250 Message accepted for delivery"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
