@@ -88,9 +88,13 @@ def notify_engine(
 ) -> Callable[..., Any]:
     """``notify_engine(notify=..., users=...)``: an Engine of the plant on this test's clock."""
 
-    def make(*, inline_outbox: bool = True, **factory: Any) -> Any:
+    def make(*, inline_outbox: bool = True, database_url: str | None = None,
+             **factory: Any) -> Any:  # fmt: skip
+        options: dict[str, Any] = {"inline_outbox": inline_outbox}
+        if database_url:
+            options["database_url"] = database_url
         return crmflow_engine(workflows=workflows, factory=str(write_factory(**factory)),
-                              inline_outbox=inline_outbox)  # fmt: skip
+                              **options)  # fmt: skip
 
     return make
 
@@ -174,9 +178,10 @@ ROBOT_CONFIG = {
 @pytest.fixture
 def web_app(notify_engine: Callable[..., Any]) -> Iterator[Any]:
     """A Flask app with the notifications blueprint, Flask-Login and the engine."""
-    from crmflow.plugins.notify.web import bp
     from flask import Flask
     from flask_login import LoginManager, UserMixin, login_user
+
+    from crmflow.plugins.notify.web import bp
 
     engine = notify_engine()
     app = Flask(__name__)

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, NotFoundError
 
 from .channels import Permanent, Transient, post_robot, send_mail
@@ -84,7 +85,7 @@ def _groups(rows: list[Any]) -> dict[tuple[Any, ...], list[Any]]:
 def _send(engine: Any, rows: list[Any], now: datetime) -> None:
     first = rows[0]
     language = first.language
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         ids = sorted({r.message_id for r in rows})
         found = {m.id: m for m in conn.execute(sa.select(messages).where(messages.c.id.in_(ids)))}
         people = {name: person(engine, conn, name) for name in {r.person for r in rows}}
@@ -186,7 +187,7 @@ def delivery_log(engine: Any, *, user: str | None = None, failed: bool = False,
         query = query.where(d.c.status == "failed")
     if limit:
         query = query.order_by(None).order_by(d.c.id.desc()).limit(limit)
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         rows = list(conn.execute(query))
     if limit:
         rows.reverse()

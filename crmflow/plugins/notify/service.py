@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmflow.core.store import reading
 from crmflow.errors import InputError, NotFoundError
 
 from .channels import ROBOTS
@@ -202,7 +203,7 @@ def _inbox_rows(engine: Any, *, person_name: str | None = None, message_id: int 
         query = query.where(d.c.id < before)
     if limit:
         query = query.limit(limit)
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return [
             {"id": r.id, "person": r.person, "text": r.text, "link": r.link,
              "urgent": bool(r.urgent), "instance_id": r.instance_id, "workflow": r.workflow,
@@ -228,7 +229,7 @@ def inbox(engine: Any, person_name: str, *, unread: bool = False, limit: int = 5
 def unread_count(engine: Any, person_name: str) -> int:
     """How many of a person's in-app notifications are unread (the bell's number)."""
     d = deliveries
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return int(conn.execute(
             sa.select(sa.func.count()).select_from(d).where(
                 d.c.person == person_name, d.c.channel == "inapp", d.c.read_at.is_(None)
@@ -261,7 +262,7 @@ def mark_all_read(engine: Any, person_name: str) -> int:
 
 def preferences_of(engine: Any, person_name: str) -> dict[str, Any]:
     """A person's effective choices (their own, else the factory's `users:` defaults)."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         who = person(engine, conn, person_name)
     return {
         "person": who.name, "email": who.email, "language": who.language,
