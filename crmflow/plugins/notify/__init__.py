@@ -31,15 +31,16 @@ def notify(
     """
     engine = ctx.engine
     with engine.db.begin() as conn:
-        message_id, persons, created = write_message(
+        written = write_message(
             engine, conn, key=f"notify:{ctx.idempotency_key}", to=to, text=text,
             template=template, params=params, link=link, urgent=urgent, channels=channels,
             instance_id=ctx.instance_id, workflow=ctx.workflow, now=ctx.now,
         )  # fmt: skip
-    if created:
-        announce(engine, message_id)
-    send_due(engine, ctx.now, message_id=message_id)
-    return {"notified": persons, "message": message_id}
+    if written.created:
+        announce(engine, written.message_id)
+    if written.due_now:
+        send_due(engine, ctx.now, message_id=written.message_id)
+    return {"notified": written.persons, "message": written.message_id}
 
 
 @hookimpl

@@ -6,7 +6,7 @@ import json
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -30,6 +30,7 @@ __all__ = [
     "set_preferences",
     "unread_count",
     "write_message",
+    "Written",
 ]
 
 log = logging.getLogger("crmflow.notify")
@@ -98,16 +99,25 @@ def _rows_for(engine: Any, who: Person, message: Any, channels: list[str],
     return rows
 
 
+class Written(NamedTuple):
+    """What :func:`write_message` wrote."""
+
+    message_id: int
+    persons: list[str]
+    created: bool  # False: a message with this key existed, nothing was written
+    due_now: bool  # an outside delivery may go out now (else nothing to send yet)
+
+
 def write_message(
     engine: Any, conn: sa.Connection, *, key: str, to: Any, text: Any = None,
     template: str | None = None, params: dict[str, Any] | None = None, link: Any = None,
     urgent: bool = False, channels: Any = None, instance_id: int | None = None,
     workflow: str | None = None, now: datetime,
-) -> tuple[int, list[str], bool]:  # fmt: skip
+) -> Written:  # fmt: skip
     """Write a message and one delivery per person and channel in ``conn``'s transaction.
 
-    Returns ``(message id, persons, created)``; ``created`` is False when a message
-    with ``key`` exists already (then nothing is written: a retry never doubles).
+    A message with ``key`` written before is not written again (``created`` is
+    False): a retry never doubles.
     """
     found = conn.execute(sa.select(messages.c.id).where(messages.c.key == key)).first()
     if found is not None:
@@ -116,7 +126,7 @@ def write_message(
                 deliveries.c.message_id == found.id, deliveries.c.channel == "inapp"
             ).order_by(deliveries.c.id)
         ).scalars().all()
-        return int(found.id), list(persons), False
+        return Written(int(found.id), list(persons), False, True)
     names = resolve(engine, to)
     if (text in (None, "")) == (not template):
         raise InputError("notify needs either 'text' or 'template' (with 'params')", field="text")
@@ -139,7 +149,8 @@ def write_message(
     conn.execute(deliveries.insert(), [
         {"address": None, "error": None, "sent_at": None, **r} for r in rows
     ])  # fmt: skip
-    return message_id, names, True
+    due_now = any(r["status"] == "pending" for r in rows)
+    return Written(message_id, names, True, due_now)
 
 
 def announce(engine: Any, message_id: int) -> None:
@@ -170,16 +181,16 @@ def notify(
 
     now = engine.now()
     with engine.db.begin() as conn:
-        message_id, _persons, created = write_message(
+        written = write_message(
             engine, conn, key=key or f"api:{uuid.uuid4().hex}", to=to, text=text,
             template=template, params=params, link=link, urgent=urgent, channels=channels,
             instance_id=instance_id, now=now,
         )  # fmt: skip
-    if created:
-        announce(engine, message_id)
-    if send:
-        send_due(engine, now, message_id=message_id)
-    return message_id
+    if written.created:
+        announce(engine, written.message_id)
+    if send and written.due_now:
+        send_due(engine, now, message_id=written.message_id)
+    return written.message_id
 
 
 def _inbox_rows(engine: Any, *, person_name: str | None = None, message_id: int | None = None,
