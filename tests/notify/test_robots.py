@@ -127,3 +127,13 @@ def test_a_missing_environment_variable_names_it(notify_engine, robots, ping, mo
     ping(engine, "mia", channels=["wecom"])
     [row] = _robot_rows(engine, "wecom")
     assert row["status"] == "failed" and "WECOM_HOOK" in row["error"]
+
+
+def test_workflow_text_cannot_inject_markdown_or_tags_into_a_robot_post(
+    notify_engine, robots, ping
+):
+    engine = notify_engine(notify=ROBOT_CONFIG)
+    ping(engine, "mia", channels=["wecom"], number='B_1 [x](http://evil) <font color="red">')
+    [post] = robots.accepted("wecom")
+    text = post.body["markdown"]["content"]
+    assert r"**Ticket B_1 \[x\](http://evil) &lt;font color=" in text and "<font" not in text

@@ -173,5 +173,7 @@ def markdown(items: list[Content], language: str, mentions: list[str]) -> tuple[
 
 
 def _md(text: str) -> str:
-    """Text from a workflow is shown as text: markdown link and emphasis marks are escaped."""
-    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
+    """Text from a workflow is shown as text: emphasis, code and link marks are escaped,
+    and tags become entities (WeCom's and DingTalk's markdown take some HTML)."""
+    text = re.sub(r"([`*\[\]])", r"\\\1", text)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
