@@ -39,6 +39,7 @@ transitions:
     do:
       - action: notify
         with: {to: crew, text: "Ticket {{ n }} needs you"}
+  - {trigger: close, from: open, to: done}
 """
 
 
