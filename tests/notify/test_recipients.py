@@ -87,3 +87,13 @@ def test_bad_input_is_refused_with_what_to_fix_and_nothing_is_written(
     with pytest.raises(InputError, match=message):
         notify(engine, **kwargs)
     assert delivery_log(engine) == []
+
+
+@pytest.mark.parametrize(("urgent", "expected"), [
+    (True, True), ("true", True), ("yes", True), (False, False), ("false", False), ("", False),
+    ("0", False), (None, False),
+])  # fmt: skip
+def test_urgent_written_as_text_means_what_it_says(notify_engine, urgent, expected):
+    engine = notify_engine()
+    notify(engine, "mia", "x", urgent=urgent)
+    assert inbox(engine, "mia")[0]["urgent"] is expected

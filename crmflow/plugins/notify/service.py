@@ -58,6 +58,13 @@ def _channels(channels: Any) -> list[str]:
     return ["mail", *[str(n) for n in names if n not in ("mail", "inapp")]]
 
 
+def _flag(value: Any) -> bool:
+    """``urgent`` from YAML or a template: "false", "no", "0" and "" are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "no", "0", "off", "none")
+    return bool(value)
+
+
 def _link(link: Any, instance_id: int | None) -> str | None:
     if link in (None, ""):
         return f"/instances/{instance_id}" if instance_id is not None else None
@@ -137,7 +144,7 @@ def write_message(
         "key": key, "instance_id": instance_id, "workflow": workflow,
         "text": None if text in (None, "") else json.dumps(text, ensure_ascii=False, default=str),
         "template": template or None, "params": json.dumps(params or {}, default=str),
-        "link": _link(link, instance_id), "urgent": bool(urgent),
+        "link": _link(link, instance_id), "urgent": _flag(urgent),
         "addressed_to": json.dumps(to if isinstance(to, list) else [to], default=str),
         "created_at": now,
     }  # fmt: skip
