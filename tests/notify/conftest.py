@@ -89,8 +89,8 @@ def notify_engine(
     """``notify_engine(notify=..., users=...)``: an Engine of the plant on this test's clock."""
 
     def make(*, inline_outbox: bool = True, database_url: str | None = None,
-             **factory: Any) -> Any:  # fmt: skip
-        options: dict[str, Any] = {"inline_outbox": inline_outbox}
+             plugins: tuple[object, ...] = (), **factory: Any) -> Any:  # fmt: skip
+        options: dict[str, Any] = {"inline_outbox": inline_outbox, "plugins": plugins}
         if database_url:
             options["database_url"] = database_url
         return crmflow_engine(workflows=workflows, factory=str(write_factory(**factory)),

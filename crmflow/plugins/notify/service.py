@@ -165,7 +165,7 @@ def announce(engine: Any, message_id: int) -> None:
     hook = engine.hook("on_notification")
     if not hook.get_hookimpls():
         return
-    for item in _inbox_rows(engine, message_id=message_id):
+    for item in reversed(_inbox_rows(engine, message_id=message_id)):  # in address order
         try:
             hook(engine=engine, notification=item)
         except Exception:  # a listener must not undo a written notification
