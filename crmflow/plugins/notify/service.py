@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from .channels import ROBOTS
 from .people import Person, check_choices, person, resolve
 from .render import content_of
 from .schedule import hold_until
+from .sending import send_due
 from .tables import deliveries, messages, preferences
 
 __all__ = [
@@ -40,8 +41,6 @@ OUTSIDE = ("mail", *ROBOTS)
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -184,8 +183,6 @@ def notify(
     then sends what may go out now unless ``send=False`` (the workers send the
     rest). Returns the message id.
     """
-    from .sending import send_due
-
     now = engine.now()
     with engine.db.begin() as conn:
         written = write_message(
