@@ -68,3 +68,17 @@ def test_retry_needs_an_id_or_all_and_names_an_unknown_id(notify_engine, workflo
     assert _run(engine, workflows, tmp_path, "retry").exit_code == 2
     result = _run(engine, workflows, tmp_path, "retry", "999")
     assert result.exit_code != 0 and "no failed delivery 999" in result.output
+
+
+def test_templates_lists_ours_and_the_factorys_overrides(notify_engine, workflows, tmp_path):
+    folder = tmp_path / "notify_templates"
+    folder.mkdir()
+    (folder / "late_in_state.yaml").write_text("en: {title: 'LATE {{ what }}'}\n")
+    (folder / "shift_change.yaml").write_text("en: {title: x}\nzh-CN: {title: y}\n")
+    engine = notify_engine()
+    items = {i["name"]: i for i in json.loads(
+        _run(engine, workflows, tmp_path, "templates", "--json").output)}  # fmt: skip
+    assert {"approval_waiting", "decision", "alert_opened"} <= set(items)
+    assert items["decision"]["shipped"] and items["decision"]["languages"] == ["en", "zh-CN"]
+    assert not items["late_in_state"]["shipped"] and items["late_in_state"]["languages"] == ["en"]
+    assert items["shift_change"]["file"] == str(folder / "shift_change.yaml")

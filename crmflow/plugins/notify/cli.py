@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .render import list_templates
 from .sending import delivery_log, retry_failed, send_due
 
 __all__ = ["add_commands"]
@@ -26,7 +27,7 @@ def _line(item: dict[str, Any]) -> str:
 
 
 def add_commands(cli: click.Group) -> None:
-    """Add `notifications`, `notifications retry` and `notifications send`."""
+    """Add `notifications` and its `retry`, `templates` and `send` commands."""
 
     @cli.group(invoke_without_command=True)
     @click.option("--user", "user", metavar="NAME", help="Only deliveries to this person.")
@@ -71,6 +72,19 @@ def add_commands(cli: click.Group) -> None:
         for item in delivery_log(engine):
             if item["id"] in ids:
                 click.echo(_line(item))
+
+    @notifications.command("templates")
+    @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+    @click.pass_context
+    def templates(ctx: click.Context, as_json: bool) -> None:
+        """The message templates a workflow can name (the factory's override ours)."""
+        items = list_templates(_engine(ctx))
+        if as_json:
+            click.echo(json.dumps(items, ensure_ascii=False))
+            return
+        for item in items:
+            where = "shipped" if item["shipped"] else item["file"]
+            click.echo(f"{item['name']:<20} {', '.join(item['languages']):<12} {where}")
 
     @notifications.command("send")
     @click.pass_context

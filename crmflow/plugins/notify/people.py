@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,8 @@ from .tables import preferences
 __all__ = ["CHANNELS", "LANGUAGES", "Person", "check_choices", "person", "resolve"]
 
 #: every channel; `inapp` is always on
+log = logging.getLogger("crmflow.notify")
+
 CHANNELS = ("inapp", "mail", "wecom", "dingtalk", "feishu")
 LANGUAGES = ("en", "zh-CN")
 
@@ -71,7 +74,11 @@ def resolve(engine: Any, to: Any) -> list[str]:
             if department is not None:
                 matched = list(department.members)
             else:
-                matched = [p for p in people if name in engine.roles_of(p)] or [name]
+                matched = [p for p in people if name in engine.roles_of(p)]
+                if not matched:
+                    log.info("notify: %r is no person, department or role of the factory; "
+                             "the message waits in that name's inbox", name)  # fmt: skip
+                    matched = [name]
         found.extend(p for p in matched if p not in found)
     return found
 

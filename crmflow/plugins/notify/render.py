@@ -15,7 +15,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from crmflow.errors import InputError
 
-__all__ = ["Content", "content_of", "mail_parts", "markdown", "template_dirs", "text_of"]
+__all__ = [
+    "Content", "content_of", "list_templates", "mail_parts", "markdown", "template_dirs",
+    "text_of",
+]  # fmt: skip
 
 BUILTIN = Path(__file__).parent / "messages"
 PAGES = Path(__file__).parent / "templates"
@@ -88,6 +91,20 @@ def load_template(engine: Any, name: str) -> dict[str, Any]:
     shipped = sorted(p.stem for p in BUILTIN.glob("*.yaml"))
     raise InputError(f"no notification template {name!r}; shipped: {', '.join(shipped)} (a "
                      "factory adds its own in notify_templates/)", field="template")  # fmt: skip
+
+
+def list_templates(engine: Any) -> list[dict[str, Any]]:
+    """Every message template this factory can use: name, file, languages."""
+    found: dict[str, dict[str, Any]] = {}
+    for folder in reversed(template_dirs(engine)):  # the factory's win over ours
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            try:
+                languages = sorted(_load(path, path.stat().st_mtime))
+            except (InputError, yaml.YAMLError) as exc:
+                languages = [f"error: {exc}"]
+            found[path.stem] = {"name": path.stem, "file": str(path),
+                                "shipped": folder == BUILTIN, "languages": languages}  # fmt: skip
+    return [found[name] for name in sorted(found)]
 
 
 def _render(source: str, params: dict[str, Any], where: str) -> str:
