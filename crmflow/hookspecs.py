@@ -190,6 +190,22 @@ def on_event(engine: Engine, event: str, payload: dict[str, Any]) -> None:
 
 
 @hookspec
+def on_notification(engine: Engine, notification: dict[str, Any]) -> None:
+    """React to a new in-app notification, after its transaction committed.
+
+    Called once per person reached (the web app's live stream publishes a
+    ``notification`` event from here). Exceptions are logged and do not undo
+    the notification.
+
+    :param engine: the :class:`crmflow.Engine` that wrote it.
+    :param notification: ``{"id", "person", "text", "link", "urgent",
+        "instance_id", "workflow", "created_at", "read_at", "read"}`` as
+        :func:`crmflow.notifications.inbox` returns it.
+    :returns: nothing.
+    """
+
+
+@hookspec
 def run_scheduled(engine: Engine, now: datetime) -> None:
     """Run a plugin's own scheduled jobs that are due by ``now``.
 

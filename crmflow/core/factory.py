@@ -18,10 +18,18 @@ __all__ = ["Calendar", "Department", "FactoryConfig", "find_factory", "load_fact
 
 FACTORY_KEYS = (
     "factory", "title", "timezone", "workflows", "plugins", "departments", "calendar",
-    "settings", "users", "secrets", "description",
+    "settings", "users", "secrets", "description", "notify",
 )  # fmt: skip
 DEPARTMENT_KEYS = ("id", "title", "members", "roles", "pilot_start", "description")
 CALENDAR_KEYS = ("working_days", "hours", "holidays")
+NOTIFY_CHANNELS = {
+    "mail": ("host", "port", "sender", "login", "password_env", "starttls", "ssl", "cafile",
+             "timeout"),
+    "wecom": ("webhook_env", "timeout"),
+    "dingtalk": ("webhook_env", "secret_env", "timeout"),
+    "feishu": ("webhook_env", "secret_env", "timeout"),
+}  # fmt: skip
+NOTIFY_KEYS = (*NOTIFY_CHANNELS, "base_url", "language", "templates", "digest", "quiet_hours")
 DAY_NAMES = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 FACTORY_DIRS_ENV = "CRMFLOW_FACTORIES"
 
@@ -58,6 +66,8 @@ class FactoryConfig:
     settings: dict[str, Any] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    #: the `notify:` section: channels (mail, wecom, dingtalk, feishu) and defaults
+    notify: dict[str, Any] = field(default_factory=dict)
     file: Path | None = None
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
@@ -175,6 +185,7 @@ def load_factory(path: Path, plugin_names: set[str] | None = None) -> FactoryCon
         )
         secrets = {}
     config.secrets = secrets
+    config.notify = _notify(doc.get("notify"), error)
     if problems:
         raise ValidationError(problems)
     return config
@@ -200,6 +211,34 @@ def _check_secret_values(settings: Any, at: tuple[Any, ...], error: Any) -> None
                 path,
                 True,
             )
+
+
+def _notify(raw: Any, error: Any) -> dict[str, Any]:
+    """The `notify:` section: known channels and keys; secrets only as `*_env` names."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        error("notify must be a mapping of channels (mail, wecom, dingtalk, feishu)",
+              ("notify",), True)  # fmt: skip
+        return {}
+    for key, value in raw.items():
+        if key not in NOTIFY_KEYS:
+            hint = difflib.get_close_matches(str(key), NOTIFY_KEYS, n=1, cutoff=0.6)
+            error(f"unknown notify key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else
+                  f"; allowed: {', '.join(NOTIFY_KEYS)}"), ("notify", key))  # fmt: skip
+        elif key in NOTIFY_CHANNELS:
+            if not isinstance(value, dict):
+                error(f"notify.{key} must be a mapping", ("notify", key), True)
+                continue
+            for sub in value:
+                if sub not in NOTIFY_CHANNELS[key]:
+                    error(f"unknown notify.{key} key {sub!r}; allowed: "
+                          f"{', '.join(NOTIFY_CHANNELS[key])}", ("notify", key, sub))  # fmt: skip
+                elif str(sub).endswith("_env") and not str(value[sub]).isupper():
+                    error(f"notify.{key}.{sub} names an ENVIRONMENT_VARIABLE (the value never "
+                          "goes in YAML)", ("notify", key, sub), True)  # fmt: skip
+    _check_secret_values(raw, ("notify",), error)
+    return dict(raw)
 
 
 def _departments(raw: Any, error: Any) -> list[Department]:
