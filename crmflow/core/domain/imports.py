@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from crmflow.errors import InputError
 
-from ._events import emit_all
+from ._events import Event, emit_all
 from ._kinds import KINDS, Kind
 from ._parse import chunked, iso
 from ._writers import WRITERS as _WRITERS
@@ -21,7 +21,7 @@ from .records import Customer, OrderLine, Product
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
 
-__all__ = ["IMPORT_KINDS", "ImportReport", "import_csv"]
+__all__ = ["IMPORT_KINDS", "ImportReport", "import_csv", "import_records"]
 
 IMPORT_KINDS = tuple(KINDS)
 
@@ -39,6 +39,7 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     events: int = 0
+    reason: str = "import"  # kept on the demand changes this load records
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,67 @@ def import_csv(
     if emit:
         emit_all(engine, events, actor=actor)
         report.events = len(events)
+    return report
+
+
+def import_records(
+    engine: Engine,
+    kind: str,
+    records: Iterable[dict[str, Any]],
+    *,
+    actor: str,
+    source: str = "records",
+    reason: str = "import",
+    emit: bool = True,
+    in_transaction: Callable[[sa.Connection, list[Event]], None] | None = None,
+) -> ImportReport:
+    """Load already-read records (a connector's page) exactly as :func:`import_csv` loads rows.
+
+    Each record is a mapping of the kind's columns; it is parsed and checked
+    like a CSV row (position ``n`` in ``records`` stands for the line number),
+    upserted by key and its domain events built by the same writers; demand
+    changes are kept with ``reason``. ``in_transaction(conn, events)`` runs in
+    the writing transaction, e.g. to queue the events durably or to advance a
+    connector's cursor with the rows it produced.
+    """
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise InputError(
+            f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}", field="kind"
+        )
+    report = ImportReport(kind=kind, file=source, reason=reason)
+    rows: Rows = []
+    seen: set[tuple[Any, ...]] = set()
+    for line, raw in enumerate(records, start=1):
+        try:
+            missing = [c for c in spec.required if raw.get(c) in (None, "")]
+            if missing:
+                raise InputError(f"missing required field(s) {', '.join(missing)}")
+            values = {
+                col.name: col.parse(col.name, raw[col.name])
+                for col in spec.columns
+                if raw.get(col.name) not in (None, "")
+            }
+        except InputError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        key = tuple(values[k] for k in spec.key)
+        if key in seen:
+            report.rejected.append((line, f"duplicate key {_fmt(key)}"))
+            continue
+        seen.add(key)
+        rows.append((line, values))
+    now = engine.now()
+    stamp = {"updated_at": now, "updated_by": actor}
+    with engine.db.begin() as conn:
+        rows = _CHECKS[kind](conn, rows, report)
+        events = _WRITERS[kind](conn, spec, rows, report, stamp, actor)
+        if in_transaction is not None:
+            in_transaction(conn, events)
+    report.rejected.sort()
+    if emit:
+        emit_all(engine, events, actor=actor)
+    report.events = len(events)
     return report
 
 

@@ -1,0 +1,198 @@
+"""One ERP sync: read each model after its cursor, page by page, write, queue the events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from crmflow.core.domain.imports import import_records
+from crmflow.core.domain.orders import set_order_status
+from crmflow.core.domain.records import Order
+from crmflow.core.engine.inbox import drain, enqueue, inbox
+from crmflow.errors import ConfigError, ConnectorError
+from crmflow.plugins.connectors.status import (
+    clear_cursors,
+    read_cursor,
+    report_error,
+    report_success,
+    save_cursor,
+)
+
+from .config import ErpConfig, erp_config
+from .connect import Connection, connect
+from .source import Batch, Page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crmflow.core.engine import Engine
+
+__all__ = ["NAME", "SyncReport", "deliver_queued", "sync_erp"]
+
+NAME = "erp"
+ACTOR = "erp"
+log = logging.getLogger("crmflow.erp")
+
+
+@dataclass
+class SyncReport:
+    """What a sync did per crmflow record kind, and what it pushed."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+    events: int = 0
+    pushed: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, kind: str, **numbers: int) -> None:
+        mine = self.counts.setdefault(
+            kind, {"read": 0, "added": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        )
+        for key, n in numbers.items():
+            mine[key] = mine.get(key, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts, "rejected": self.rejected, "events": self.events,
+                "pushed": self.pushed}  # fmt: skip
+
+
+def sync_erp(
+    engine: Engine, *, full: bool = False, push: bool = True,
+    sleep: Callable[[float], None] | None = None, connection: Connection | None = None,
+) -> SyncReport:  # fmt: skip
+    """Pull what changed in the ERP since the cursors (``full``: everything), then push.
+
+    Each page is written in one transaction with its events (queued in the
+    inbox) and the model's advanced cursor, then its events are delivered:
+    a crash repeats at most one page, and the event keys make that harmless.
+    Raises :class:`ConnectorError` (the connector's status shows it) when the
+    ERP refused the credentials or stayed unavailable through the retries.
+    """
+    config = erp_config(engine.factory)
+    if config is None:
+        raise ConfigError("this factory has no connectors.erp section; see docs/connectors.md")
+    report = SyncReport()
+    try:
+        conn = connection or connect(config, sleep=sleep)
+        try:
+            if full:
+                clear_cursors(engine, NAME)
+            for model, _kind, fetch in conn.sources:
+                _pull(engine, config, model, fetch, report)
+            if push:
+                from .push import push_pending
+
+                report.pushed = push_pending(engine, conn)
+        finally:
+            if connection is None:
+                conn.close()
+    except ConnectorError as exc:
+        state = "config" if exc.reason == "credentials" else "error"
+        report_error(engine, NAME, config.kind, str(exc), state=state)
+        raise
+    records = {k: c["added"] + c["updated"] for k, c in report.counts.items()}
+    report_success(engine, NAME, config.kind, records=records)
+    return report
+
+
+def _pull(engine: Engine, config: ErpConfig, model: str, fetch: Callable[..., Page],
+          report: SyncReport) -> None:  # fmt: skip
+    while True:
+        with engine.db.connect() as c:
+            after = read_cursor(c, NAME, model)
+        page = fetch(after, config.page_size)
+        _write(engine, model, page, report)
+        report.events += deliver_queued(engine)
+        if not page.more:
+            return
+
+
+def _write(engine: Engine, model: str, page: Page, report: SyncReport) -> None:
+    batch = page.batch
+    for kind, rows in batch.before:  # records the page refers to (its customers, products)
+        done = import_records(engine, kind, rows, actor=ACTOR, source=model, reason="erp",
+                              emit=False, in_transaction=_queue(engine, batch, None))  # fmt: skip
+        report.add(kind, read=0, added=done.added, updated=done.updated)
+        report.rejected += [f"{model}: {kind}: {why}" for _n, why in done.rejected]
+
+    def finish(conn: sa.Connection, events: list[Any]) -> None:
+        _queue(engine, batch, model)(conn, events)
+        _cancel(engine, conn, batch)
+        if page.cursor is not None:
+            save_cursor(conn, NAME, model, page.cursor[0], page.cursor[1], engine.now())
+
+    done = import_records(engine, batch.kind, batch.records, actor=ACTOR, source=model,
+                          reason="erp", emit=False, in_transaction=finish)  # fmt: skip
+    report.add(batch.kind, read=page.read, added=done.added, updated=done.updated,
+               unchanged=done.unchanged, rejected=len(done.rejected))  # fmt: skip
+    for n, why in done.rejected:
+        record = batch.records[n - 1]
+        key = next(
+            (
+                str(record.get(k))
+                for k in ("order_id", "delivery_id", "po_id", "plan_id", "sku", "customer_id")
+                if record.get(k)
+            ),
+            "?",
+        )
+        report.rejected.append(f"{model} {key}: {why}")
+
+
+def _key(event: Any, batch: Batch) -> str:
+    """The idempotency key of an ERP event: the ERP record id (+ its write date for changes)."""
+    p = event.payload
+    if event.name == "order.created" and p.get("order_id") in batch.origin:
+        return f"erp:order:{batch.origin[p['order_id']][0]}"
+    if event.name == "order.line_changed" and p.get("order_id") in batch.origin:
+        rid, stamp = batch.origin[p["order_id"]]
+        return f"erp:order:{rid}@{stamp}:{p['sku']}:{p['field']}"
+    return f"erp:{event.key or event.name}"
+
+
+def _queue(engine: Engine, batch: Batch, model: str | None) -> Callable[..., None]:
+    def queue(conn: sa.Connection, events: list[Any]) -> None:
+        keyed = [(_key(e, batch), e) for e in events]
+        taken: set[str] = set()
+        keys = [k for k, _e in keyed]
+        for start in range(0, len(keys), 500):
+            taken.update(conn.execute(sa.select(inbox.c.key).where(
+                inbox.c.key.in_(keys[start:start + 500]))).scalars())  # fmt: skip
+        for key, event in keyed:
+            if key in taken:  # two changes within one ERP write second: keep both
+                key = f"erp:{event.key}"
+            if key in taken:
+                continue
+            taken.add(key)
+            enqueue(engine, event=event.name, data=event.payload, key=key, actor=ACTOR,
+                    conn=conn)  # fmt: skip
+
+    return queue
+
+
+def _cancel(engine: Engine, conn: sa.Connection, batch: Batch) -> None:
+    orders = Order.__table__  # type: ignore[attr-defined]
+    for order_id, (rid, _stamp) in batch.cancelled:
+        status = conn.execute(sa.select(orders.c.status).where(
+            orders.c.order_id == order_id)).scalar()  # fmt: skip
+        if status is None or status == "cancelled":
+            continue
+        set_order_status(conn, order_id, "cancelled", by=ACTOR, now=engine.now())
+        enqueue(
+            engine,
+            event="order.cancelled",
+            key=f"erp:order:{rid}:cancelled",
+            actor=ACTOR,
+            data={"order_id": order_id, "reason": "cancelled in the ERP"},
+            conn=conn,
+        )
+
+
+def deliver_queued(engine: Engine) -> int:
+    """Deliver what the inbox holds now (the sync's events); return how many were applied."""
+    total = 0
+    while True:
+        done = drain(engine, limit=500)
+        total += done.applied
+        if done.total == 0:
+            return total
