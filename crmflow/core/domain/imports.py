@@ -92,13 +92,16 @@ def import_records(
     reason: str = "import",
     emit: bool = True,
     in_transaction: Callable[[sa.Connection, list[Event]], None] | None = None,
+    blank: Iterable[str] = (),
 ) -> ImportReport:
     """Load already-read records (a connector's page) exactly as :func:`import_csv` loads rows.
 
     Each record is a mapping of the kind's columns; it is parsed and checked
     like a CSV row (position ``n`` in ``records`` stands for the line number),
     upserted by key and its domain events built by the same writers; demand
-    changes are kept with ``reason``. ``in_transaction(conn, events)`` runs in
+    changes are kept with ``reason``. Required columns named in ``blank`` may
+    be missing (the source system lacks them) and are stored empty.
+    ``in_transaction(conn, events)`` runs in
     the writing transaction, e.g. to queue the events durably or to advance a
     connector's cursor with the rows it produced.
     """
@@ -110,9 +113,10 @@ def import_records(
     report = ImportReport(kind=kind, file=source, reason=reason)
     rows: Rows = []
     seen: set[tuple[Any, ...]] = set()
+    empty = {c: "" for c in blank if c in spec.required and c not in spec.key}
     for line, raw in enumerate(records, start=1):
         try:
-            missing = [c for c in spec.required if raw.get(c) in (None, "")]
+            missing = [c for c in spec.required if raw.get(c) in (None, "") and c not in empty]
             if missing:
                 raise InputError(f"missing required field(s) {', '.join(missing)}")
             values = {
@@ -120,6 +124,7 @@ def import_records(
                 for col in spec.columns
                 if raw.get(col.name) not in (None, "")
             }
+            values.update({c: v for c, v in empty.items() if c not in values})
         except InputError as exc:
             report.rejected.append((line, str(exc)))
             continue

@@ -33,6 +33,8 @@ __all__ = ["NAME", "SyncReport", "deliver_queued", "sync_erp"]
 
 NAME = "erp"
 ACTOR = "erp"
+#: What ERPs lack stays empty: a customer's size, industry or region, a product's family.
+BLANK = ("size", "industry", "region", "family")
 log = logging.getLogger("crmflow.erp")
 
 
@@ -112,7 +114,8 @@ def _write(engine: Engine, model: str, page: Page, report: SyncReport) -> None:
     batch = page.batch
     for kind, rows in batch.before:  # records the page refers to (its customers, products)
         done = import_records(engine, kind, rows, actor=ACTOR, source=model, reason="erp",
-                              emit=False, in_transaction=_queue(engine, batch, None))  # fmt: skip
+                              emit=False, in_transaction=_queue(engine, batch, None),
+                              blank=BLANK)  # fmt: skip
         report.add(kind, read=0, added=done.added, updated=done.updated)
         report.rejected += [f"{model}: {kind}: {why}" for _n, why in done.rejected]
 
@@ -123,7 +126,8 @@ def _write(engine: Engine, model: str, page: Page, report: SyncReport) -> None:
             save_cursor(conn, NAME, model, page.cursor[0], page.cursor[1], engine.now())
 
     done = import_records(engine, batch.kind, batch.records, actor=ACTOR, source=model,
-                          reason="erp", emit=False, in_transaction=finish)  # fmt: skip
+                          reason="erp", emit=False, in_transaction=finish,
+                          blank=BLANK)  # fmt: skip
     report.add(batch.kind, read=page.read, added=done.added, updated=done.updated,
                unchanged=done.unchanged, rejected=len(done.rejected))  # fmt: skip
     for n, why in done.rejected:

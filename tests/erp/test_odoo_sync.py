@@ -1,0 +1,117 @@
+"""`crmflow sync erp` against an Odoo stand-in: first load, changes once, cancellations."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from crmflow.plugins.erp.sync import sync_erp
+
+from .conftest import events, seed
+
+
+def _lines(engine):
+    with engine.db.connect() as conn:
+        return {(r.order_id, r.sku): r for r in conn.execute(sa.text(
+            "select order_id, sku, quantity, requested_date, status from order_lines"))}
+
+
+def test_first_sync_loads_orders_and_delivers_order_created_once(odoo, erp_engine):
+    seed(odoo, orders=4, lines=3)
+    engine = erp_engine()
+    report = sync_erp(engine, sleep=lambda s: None)
+    assert report.counts["orders"]["added"] == 12
+    assert report.counts["customers"]["added"] == 3
+    assert report.counts["products"]["added"] == 5
+    created = events(engine, "order.created")
+    assert sorted(e["key"] for e in created) == sorted(
+        f"erp:order:{i}" for i in [r["id"] for r in odoo.records("sale.order")])
+    first = json.loads(created[0]["payload"])
+    assert first["customer_id"] == "C000" and len(first["lines"]) == 3
+    # Berlin dates: expected_date 2026-01-20 10:00 UTC; date_order 23:30 UTC is the next day
+    line = _lines(engine)[("S00001", "P-000")]
+    assert str(line.requested_date) == "2026-01-20"
+    with engine.db.connect() as conn:
+        assert str(conn.execute(sa.text(
+            "select order_date from orders where order_id='S00001'")).scalar()) == "2026-01-05"
+        made = dict(conn.execute(sa.text("select sku, kind from products")).all())
+    assert made["P-001"] == "made" and made["P-000"] == "bought"
+    again = sync_erp(engine, sleep=lambda s: None)
+    assert again.counts["orders"]["read"] == 0
+    assert len(events(engine, "order.created")) == 4
+
+
+def test_change_in_odoo_is_a_demand_change_with_reason_erp_delivered_once(odoo, erp_engine):
+    seed(odoo, orders=2, lines=2)
+    engine = erp_engine()
+    sync_erp(engine, sleep=lambda s: None)
+    line = next(x for x in odoo.records("sale.order.line") if x["order_id"] ==
+                odoo.records("sale.order")[0]["id"])
+    odoo.now = "2026-01-06 09:00:00"
+    odoo.write("sale.order.line", line["id"], product_uom_qty=9.0)
+    report = sync_erp(engine, sleep=lambda s: None)
+    assert report.counts["orders"]["updated"] == 1
+    changed = events(engine, "order.line_changed")
+    assert len(changed) == 1
+    payload = json.loads(changed[0]["payload"])
+    assert payload["reason"] == "erp" and payload["new"] == 9.0 and payload["old"] == 2.0
+    assert "@2026-01-06 09:00:00" in changed[0]["key"]
+    with engine.db.connect() as conn:
+        reasons = conn.execute(sa.text("select reason, source from demand_changes")).all()
+    assert reasons == [("erp", "erp")]
+    sync_erp(engine, sleep=lambda s: None)
+    sync_erp(engine, full=True, sleep=lambda s: None)
+    assert len(events(engine, "order.line_changed")) == 1
+
+
+def test_order_cancelled_in_odoo_is_cancelled_in_crmflow(odoo, erp_engine):
+    ids = seed(odoo, orders=2, lines=1)["orders"]
+    engine = erp_engine()
+    sync_erp(engine, sleep=lambda s: None)
+    odoo.now = "2026-01-07 10:00:00"
+    odoo.write("sale.order", ids[0], state="cancel")
+    sync_erp(engine, sleep=lambda s: None)
+    cancelled = events(engine, "order.cancelled")
+    assert [json.loads(e["payload"])["order_id"] for e in cancelled] == ["S00001"]
+    with engine.db.connect() as conn:
+        assert conn.execute(sa.text(
+            "select status from orders where order_id='S00001'")).scalar() == "cancelled"
+    sync_erp(engine, full=True, sleep=lambda s: None)
+    assert len(events(engine, "order.cancelled")) == 1
+
+
+def test_quotations_are_not_orders_and_rush_tag_makes_a_rush_order(odoo, erp_engine):
+    seed(odoo, orders=1, lines=1)
+    urgent = odoo.add("crm.tag", name="Urgent")
+    partner = odoo.records("res.partner")[0]["id"]
+    product = odoo.records("product.product")[0]["id"]
+    for name, state in (("Q1", "draft"), ("S9", "sale")):
+        oid = odoo.add("sale.order", name=name, partner_id=partner, state=state,
+                       date_order="2026-01-05 08:00:00", commitment_date="2026-01-09 08:00:00",
+                       expected_date=False, tag_ids=[urgent], user_id=False)
+        odoo.add("sale.order.line", order_id=oid, product_id=product, product_uom_qty=1,
+                 price_unit=5, display_type=False)
+    engine = erp_engine()
+    sync_erp(engine, sleep=lambda s: None)
+    with engine.db.connect() as conn:
+        orders = dict(conn.execute(sa.text("select order_id, priority from orders")).all())
+    assert "Q1" not in orders and orders["S9"] == "rush"
+    rush = [json.loads(e["payload"]) for e in events(engine, "order.created")]
+    assert {p["order_id"]: p["priority"] for p in rush}["S9"] == "rush"
+
+
+def test_stock_quants_of_internal_locations_add_up(odoo, erp_engine):
+    seed(odoo, orders=0)
+    stock = odoo.add("stock.location", name="WH/Stock", complete_name="WH/Stock", usage="internal")
+    customer = odoo.add("stock.location", name="Customers", usage="customer")
+    product = odoo.records("product.product")[0]["id"]
+    for qty, loc in ((5.0, stock), (7.0, stock), (100.0, customer)):
+        odoo.add("stock.quant", product_id=product, location_id=loc, quantity=qty)
+    engine = erp_engine()
+    sync_erp(engine, sleep=lambda s: None)
+    with engine.db.connect() as conn:
+        rows = conn.execute(sa.text("select sku, location, on_hand from inventory_positions")).all()
+    assert rows == [("P-000", "WH/Stock", 12.0)]
+    changed = [json.loads(e["payload"]) for e in events(engine, "inventory.changed")]
+    assert [(c["sku"], c["on_hand"]) for c in changed] == [("P-000", 12.0)]
