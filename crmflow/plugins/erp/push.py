@@ -89,6 +89,10 @@ def _push(engine: Engine, conn: Connection, subject: str) -> dict[str, Any]:
     kind, _, raw_id = subject.partition(":")
     config, now = conn.config, engine.now()
     with engine.db.connect() as c:
+        earlier = c.execute(sa.select(erp_pushes.c.remote_name).where(
+            erp_pushes.c.subject == subject)).first()  # fmt: skip
+        if earlier is not None:  # pushed already (an approval fired twice, an outbox retry)
+            return {"subject": subject, "status": "done", "remote": earlier.remote_name}
         if kind == "purchase_request":
             request = c.execute(sa.select(_requests).where(
                 _requests.c.id == int(raw_id))).mappings().first()  # fmt: skip
@@ -129,6 +133,8 @@ def _push(engine: Engine, conn: Connection, subject: str) -> dict[str, Any]:
 
 
 def _done(c: sa.Connection, subject: str, model: str, rid: str, name: str, now: Any) -> None:
+    if c.execute(sa.select(erp_pushes.c.subject).where(erp_pushes.c.subject == subject)).first():
+        return
     c.execute(
         erp_pushes.insert().values(
             subject=subject,
