@@ -23,7 +23,7 @@ def test_sync_prints_counts_and_connectors_lists_health(odoo, tmp_path):
     env = {"ODOO_API_KEY": odoo.api_key}
     result = _run(tmp_path, "sync", "erp", env=env)
     assert result.exit_code == 0, result.output
-    assert "orders: read 6, added 4, updated 0" in result.output  # 2 orders + 4 lines read
+    assert "orders: read 2, added 4, updated 0" in result.output
     listed = _run(tmp_path, "connectors", "--json", env=env)
     rows = json.loads(listed.output)
     assert rows[0]["name"] == "erp" and rows[0]["kind"] == "odoo" and rows[0]["state"] == "ok"

@@ -38,6 +38,7 @@ class OdooReader:
         self.products: dict[int, dict[str, Any]] = {}
         self.tags: dict[int, str] = {}
         self.suppliers: dict[int, str] = {}
+        self.lines_start: Cursor | None = None
 
     # -- paging ---------------------------------------------------------------------------
 
@@ -222,12 +223,26 @@ class _Models:
                     len(rows))  # fmt: skip
 
     def orders(self, after: Cursor | None, limit: int) -> Page:
+        if after is None and self.r.lines_start is None:
+            newest = self.r.client.search_read(
+                "sale.order.line", [], ["write_date"], limit=1, order="write_date desc, id desc"
+            )
+            first = ("1970-01-01 00:00:00", "0")
+            self.r.lines_start = (
+                (str(newest[0]["write_date"]), str(newest[0]["id"])) if newest else first
+            )
         rows, cursor, more = self.r.changed("sale.order", [("state", "in", ORDER_STATES)],
                                             OdooReader.ORDER_FIELDS, after, limit)  # fmt: skip
         return Page(self.r.orders_batch(rows), cursor, more, len(rows))
 
     def order_lines(self, after: Cursor | None, limit: int) -> Page:
-        """Lines written on their own (not through their order) re-read their order."""
+        """Lines written on their own (not through their order) re-read their order.
+
+        The first sync starts after the newest line read before its orders were:
+        those orders were read with every line already.
+        """
+        if after is None and self.r.lines_start is not None:
+            after = self.r.lines_start
         rows, cursor, more = self.r.changed("sale.order.line", [("state", "in", ORDER_STATES)],
                                             ["order_id"], after, limit)  # fmt: skip
         orders = self.r.by_ids("sale.order", {_id(x["order_id"]) for x in rows},  # type: ignore[misc]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from crmflow.core.domain.imports import import_records
 from crmflow.core.domain.orders import set_order_status
 from crmflow.core.domain.records import Order
-from crmflow.core.engine.inbox import drain, enqueue, inbox
+from crmflow.core.engine.inbox import enqueue, inbox
 from crmflow.errors import ConfigError, ConnectorError
 from crmflow.plugins.connectors.status import (
     clear_cursors,
@@ -162,14 +163,20 @@ def _queue(engine: Engine, batch: Batch, model: str | None) -> Callable[..., Non
         for start in range(0, len(keys), 500):
             taken.update(conn.execute(sa.select(inbox.c.key).where(
                 inbox.c.key.in_(keys[start:start + 500]))).scalars())  # fmt: skip
+        rows = []
+        now = engine.now()
         for key, event in keyed:
             if key in taken:  # two changes within one ERP write second: keep both
                 key = f"erp:{event.key}"
             if key in taken:
                 continue
             taken.add(key)
-            enqueue(engine, event=event.name, data=event.payload, key=key, actor=ACTOR,
-                    conn=conn)  # fmt: skip
+            rows.append({"instance_id": None, "trigger": None, "event": event.name,
+                         "payload": json.dumps(event.payload, default=str), "key": key,
+                         "actor": ACTOR, "status": "pending", "attempts": 0,
+                         "created_at": now})  # fmt: skip
+        if rows:
+            conn.execute(inbox.insert(), rows)
 
     return queue
 
@@ -192,11 +199,26 @@ def _cancel(engine: Engine, conn: sa.Connection, batch: Batch) -> None:
         )
 
 
-def deliver_queued(engine: Engine) -> int:
-    """Deliver what the inbox holds now (the sync's events); return how many were applied."""
+def deliver_queued(engine: Engine, batch: int = 500) -> int:
+    """Deliver the ERP events the inbox holds, in batches (one event-log write each).
+
+    Each batch is delivered with its keys, then its inbox rows are marked
+    done; a crash in between leaves them pending for the worker, whose
+    delivery of a key already delivered is a no-op.
+    """
     total = 0
     while True:
-        done = drain(engine, limit=500)
-        total += done.applied
-        if done.total == 0:
+        with engine.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(inbox.c.id, inbox.c.event, inbox.c.payload, inbox.c.key)
+                .where(inbox.c.status == "pending", inbox.c.actor == ACTOR,
+                       inbox.c.event.is_not(None), inbox.c.key.like("erp:%"))
+                .order_by(inbox.c.id).limit(batch)
+            ).all()  # fmt: skip
+        if not rows:
             return total
+        engine.emit_many([(r.event, json.loads(r.payload), r.key) for r in rows], actor=ACTOR)
+        with engine.db.begin() as conn:
+            conn.execute(inbox.update().where(inbox.c.id.in_([r.id for r in rows])).values(
+                status="done", attempts=inbox.c.attempts + 1, done_at=engine.now()))  # fmt: skip
+        total += len(rows)
