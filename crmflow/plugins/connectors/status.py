@@ -191,6 +191,9 @@ def failures(
 def connectors_status(engine: Engine) -> list[dict[str, Any]]:
     """Every connector configured or seen: state, last success, lag, errors, failures.
 
+    ``lag_seconds`` is what the connector reported, else the time since its
+    last success.
+
     A connector named in the factory's ``connectors:`` that never ran shows as
     ``never run``. ``quarantined`` counts its failed messages and pushes.
     """
@@ -212,8 +215,13 @@ def connectors_status(engine: Engine) -> list[dict[str, Any]]:
                           "last_error_at": None, "errors": 0, "records": "{}",
                           "lag_seconds": None}  # fmt: skip
     out = []
+    now = engine.now()
     for name in sorted(rows):
         row = rows[name]
+        if row["lag_seconds"] is None and row["last_success"] is not None:
+            last = row["last_success"]
+            last = last if last.tzinfo else last.replace(tzinfo=now.tzinfo)
+            row["lag_seconds"] = max(0.0, (now - last).total_seconds())
         out.append({
             "name": name, "kind": row["kind"], "state": row["state"],
             "last_success": _iso(row["last_success"]), "last_attempt": _iso(row["last_attempt"]),

@@ -26,8 +26,14 @@ class Connection:
         self.http.close()
 
 
-def connect(config: ErpConfig, *, sleep: Callable[[float], None] | None = None) -> Connection:
-    """Connect as the config says (``protocol: auto`` asks Odoo's /web/version)."""
+def connect(
+    config: ErpConfig, *, sleep: Callable[[float], None] | None = None,
+    rush_tags: tuple[str, ...] = ("urgent", "rush"),
+) -> Connection:  # fmt: skip
+    """Connect as the config says (``protocol: auto`` asks Odoo's /web/version).
+
+    ``rush_tags``: order tags (Odoo) or priorities (ERPNext) that mean a rush order.
+    """
     http = Http(config.url, timeout=config.timeout, sleep=sleep or time.sleep,
                 what="ERPNext" if config.kind == "erpnext" else "Odoo")  # fmt: skip
     try:
@@ -37,7 +43,7 @@ def connect(config: ErpConfig, *, sleep: Callable[[float], None] | None = None) 
             client: Any = ErpNextClient(
                 http, config.secret(config.api_key_env), config.secret(config.api_secret_env)
             )
-            return Connection(config, http, client, erpnext_sources(client, config))
+            return Connection(config, http, client, erpnext_sources(client, config, rush_tags))
         from .odoo import OdooJson2, OdooJsonRpc, detect_version
         from .odoo_read import OdooReader, odoo_sources
 
@@ -58,7 +64,8 @@ def connect(config: ErpConfig, *, sleep: Callable[[float], None] | None = None) 
                 )  # fmt: skip
             client = OdooJsonRpc(http, config.database, config.login, key,
                                  version if config.protocol == "auto" else (17, 0))  # fmt: skip
-        return Connection(config, http, client, odoo_sources(OdooReader(client, config)))
+        reader = OdooReader(client, config, rush_tags)
+        return Connection(config, http, client, odoo_sources(reader))
     except BaseException:
         http.close()
         raise

@@ -54,8 +54,9 @@ class ErpNextClient:
 
 
 class _Reader:
-    def __init__(self, client: ErpNextClient, config: ErpConfig) -> None:
+    def __init__(self, client: ErpNextClient, config: ErpConfig, rush: tuple[str, ...]) -> None:
         self.c, self.config, self.tz = client, config, config.timezone
+        self.rush = {t.strip().lower() for t in rush}
 
     def changed(self, doctype: str, filters: list[Any], fields: list[str], after: Cursor | None,
                 limit: int) -> tuple[list[dict[str, Any]], Cursor | None, bool]:  # fmt: skip
@@ -118,7 +119,7 @@ class _Reader:
                     "order_date": local_date(doc["transaction_date"], self.tz),
                     "sku": item["item_code"], "quantity": 0.0, "_value": 0.0,
                     "requested_date": when, "promised_date": when,
-                    "priority": "rush" if doc.get("priority") in ("Urgent", "High") else "normal",
+                    "priority": "rush" if self._rush(doc) else "normal",
                 })  # fmt: skip
                 row["quantity"] += float(item.get("qty") or 0)
                 row["_value"] += float(item.get("qty") or 0) * float(item.get("rate") or 0)
@@ -127,6 +128,11 @@ class _Reader:
                 row["unit_price"] = value / row["quantity"] if row["quantity"] else 0.0
                 batch.records.append(row)
         return Page(batch, cursor, more, len(rows))
+
+    def _rush(self, doc: dict[str, Any]) -> bool:
+        """A Sales Order tagged (``_user_tags``) with one of the rush tags."""
+        tags = {t.strip().lower() for t in str(doc.get("_user_tags") or "").split(",")}
+        return bool(tags & self.rush)
 
     def inventory(self, after: Cursor | None, limit: int) -> Page:
         rows, cursor, more = self.changed("Bin", [], ["item_code", "warehouse", "actual_qty"],
@@ -167,10 +173,10 @@ class _Reader:
 
 
 def erpnext_sources(
-    client: ErpNextClient, config: ErpConfig
+    client: ErpNextClient, config: ErpConfig, rush: tuple[str, ...] = ("urgent", "rush")
 ) -> list[tuple[str, str, Callable[..., Page]]]:
     """``(doctype, kind, page function)`` in the order a sync reads them."""
-    r = _Reader(client, config)
+    r = _Reader(client, config, rush)
     return [
         ("Customer", "customers", r.customers),
         ("Item", "products", r.products),

@@ -30,8 +30,10 @@ def _id(many2one: Any) -> int | None:
 class OdooReader:
     """Reads Odoo for one sync; caches the keys of partners, products and tags it met."""
 
-    def __init__(self, client: OdooClient, config: ErpConfig) -> None:
+    def __init__(self, client: OdooClient, config: ErpConfig,
+                 rush_tags: tuple[str, ...] = ("urgent", "rush")) -> None:  # fmt: skip
         self.client, self.config = client, config
+        self.rush = {t.strip().lower() for t in rush_tags}
         self.tz = config.timezone
         self.size = config.page_size
         self.partners: dict[int, dict[str, Any]] = {}
@@ -181,7 +183,7 @@ class OdooReader:
         tags = {self.tags.get(t, "").strip().lower() for t in order.get("tag_ids") or []}
         head = {
             "order_id": order["name"], "customer_id": self.customer(order["partner_id"]),
-            "order_date": ordered, "priority": "rush" if tags & {"urgent", "rush"} else "normal",
+            "order_date": ordered, "priority": "rush" if tags & self.rush else "normal",
             "sales_rep": name_of(order.get("user_id")),
             "requested_date": wanted or ordered, "promised_date": wanted or ordered,
         }  # fmt: skip

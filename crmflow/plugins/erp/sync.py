@@ -77,7 +77,8 @@ def sync_erp(
         raise ConfigError("this factory has no connectors.erp section; see docs/connectors.md")
     report = SyncReport()
     try:
-        conn = connection or connect(config, sleep=sleep)
+        tags = engine.settings.get("erp_rush_tags") or ("urgent", "rush")
+        conn = connection or connect(config, sleep=sleep, rush_tags=tuple(map(str, tags)))
         try:
             if full:
                 clear_cursors(engine, NAME)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import time
 from collections.abc import Callable
@@ -62,12 +63,16 @@ def vendor_message(response: httpx.Response) -> str:
         if isinstance(body.get("message"), str):  # Odoo JSON-2: {"name", "message", ...}
             name = body.get("name")
             return f"{body['message']} ({name})" if name else str(body["message"])
-        for key in ("exception", "exc_type", "_error_message"):  # Frappe
+        server = body.get("_server_messages")  # Frappe: a JSON list of JSON messages
+        if isinstance(server, str):
+            try:
+                texts = [json.loads(m).get("message", m) for m in json.loads(server)]
+                return "; ".join(str(t) for t in texts)[:500]
+            except (ValueError, AttributeError, TypeError):
+                return server[:500]
+        for key in ("exception", "_error_message", "exc_type"):
             if isinstance(body.get(key), str):
                 return str(body[key])
-        server = body.get("_server_messages")
-        if isinstance(server, str):
-            return server[:500]
     return str(body)[:500]
 
 
