@@ -21,11 +21,11 @@ def _sync(tmp_path, env, kill_at=None, odoo=None):
     cmd = [sys.executable, "-c", "from crmflow.cli import main; main()", "sync", "erp",
            "--db", f"sqlite:///{tmp_path / 'kill.sqlite3'}", "--factory",
            str(tmp_path / "factory.yaml"), "--workflows", str(tmp_path / "wf")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if kill_at is None:
-        out, err = proc.communicate(timeout=900)
-        assert proc.returncode == 0, err.decode()
-        return out.decode()
+        done = subprocess.run(cmd, env=env, capture_output=True, timeout=900, check=False)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     reached = threading.Event()
     odoo.on_call = lambda n: reached.set() if len(odoo.calls) >= kill_at else None
     assert reached.wait(600), "the sync never got that far"

@@ -14,9 +14,16 @@ from crmflow import hookimpl
 
 from .commands import add_commands
 
-__all__ = ["register_commands"]
+__all__ = ["register_admin_blueprints", "register_commands"]
 
 
 @hookimpl
 def register_commands(cli: Any) -> None:
     add_commands(cli)
+
+
+@hookimpl
+def register_admin_blueprints(register: Any) -> None:
+    from .web import bp
+
+    register(bp, url_prefix="/connectors", menu="Connectors")
