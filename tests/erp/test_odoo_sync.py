@@ -115,3 +115,41 @@ def test_stock_quants_of_internal_locations_add_up(odoo, erp_engine):
     assert rows == [("P-000", "WH/Stock", 12.0)]
     changed = [json.loads(e["payload"]) for e in events(engine, "inventory.changed")]
     assert [(c["sku"], c["on_hand"]) for c in changed] == [("P-000", 12.0)]
+
+
+def test_urgent_erp_order_starts_rush_order_and_a_stock_drop_opens_one_alert(
+    odoo, erp_engine, tmp_path
+):
+    seed(odoo, orders=1, lines=1)
+    urgent = odoo.add("crm.tag", name="Urgent")
+    stock = odoo.add("stock.location", name="WH/Stock", complete_name="WH/Stock", usage="internal")
+    product = odoo.records("product.product")[0]["id"]
+    quant = odoo.add("stock.quant", product_id=product, location_id=stock, quantity=500.0)
+    engine = erp_engine()
+    sync_erp(engine, sleep=lambda s: None)
+    # planners keep safety stock and lead times in crmflow; a sync must not wipe them
+    csv = tmp_path / "products.csv"
+    csv.write_text("sku,name,family,kind,unit_cost,safety_stock,lead_time_days\n"
+                   "P-000,Pump 0,Pumps,bought,10,100,10\n", encoding="utf-8")
+    from crmflow.core.domain.imports import import_csv
+
+    import_csv(engine, "products", csv, actor="planner")
+    odoo.now = "2026-01-06 07:00:00"
+    partner = odoo.records("res.partner")[0]["id"]
+    oid = odoo.add("sale.order", name="S-RUSH", partner_id=partner, state="sale",
+                   date_order="2026-01-06 06:00:00", commitment_date="2026-01-08 06:00:00",
+                   expected_date=False, tag_ids=[urgent], user_id=False)
+    odoo.add("sale.order.line", order_id=oid, product_id=product, product_uom_qty=3,
+             price_unit=10, display_type=False)
+    odoo.write("stock.quant", quant, quantity=20.0)
+    odoo.write("product.product", product, standard_price=11.0)
+    sync_erp(engine, sleep=lambda s: None)
+    sync_erp(engine, sleep=lambda s: None)
+    with engine.db.connect() as conn:
+        safety = conn.execute(sa.text(
+            "select safety_stock, unit_cost from products where sku='P-000'")).one()
+    assert safety == (100.0, 11.0)
+    rush = engine.list(workflow="rush_order")
+    assert len(rush) == 1 and "S-RUSH" in json.dumps(rush[0].data, default=str)
+    alerts = engine.list(workflow="inventory_alert")
+    assert len(alerts) == 1
