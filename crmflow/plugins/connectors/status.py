@@ -153,7 +153,7 @@ def record_failure(
     return int(conn.execute(t.insert().values(
         connector=connector, kind=kind, key=key[:500], payload=json.dumps(payload, default=str),
         error=error[:4000], status="failed", attempts=1, created_at=now, updated_at=now,
-    )).inserted_primary_key[0])  # fmt: skip
+    ).returning(t.c.id)).scalar_one())  # fmt: skip
 
 
 def resolve_failure(
@@ -205,7 +205,7 @@ def connectors_status(engine: Engine) -> list[dict[str, Any]]:
             ).mappings()
         }
         t = connector_failures
-        failed = dict(conn.execute(sa.select(t.c.connector, sa.func.count()).where(
+        failed: dict[str, int] = dict(conn.execute(sa.select(t.c.connector, sa.func.count()).where(
             t.c.status == "failed").group_by(t.c.connector)).all())  # fmt: skip
     for name, settings in (engine.factory.connectors or {}).items():
         if name not in rows:

@@ -48,7 +48,7 @@ def connect(
         from .odoo_read import OdooReader, odoo_sources
 
         key = config.secret(config.api_key_env)
-        protocol, version = config.protocol, (19, 0)
+        protocol, version = config.protocol, (19, 0)  # type: tuple[str, tuple[int, ...]]
         if protocol == "auto":
             version = detect_version(http)
             protocol = "json2" if version >= (19,) else "jsonrpc"

@@ -27,6 +27,11 @@ def _id(many2one: Any) -> int | None:
     return int(many2one[0]) if isinstance(many2one, list | tuple) and many2one else None
 
 
+def _ids(values: Any) -> set[int]:
+    """The ids of many2one values, empty ones left out."""
+    return {i for i in (_id(v) for v in values) if i is not None}
+
+
 class OdooReader:
     """Reads Odoo for one sync; caches the keys of partners, products and tags it met."""
 
@@ -131,9 +136,8 @@ class OdooReader:
                                 "display_type", "write_date"])  # fmt: skip
         lines = [x for x in lines if not x.get("display_type") and _id(x.get("product_id"))]
         batch.before = self.need(
-            {_id(o["partner_id"]) for o in orders if _id(o["partner_id"])},
-            {_id(x["product_id"]) for x in lines},
-        )  # type: ignore[misc]
+            _ids(o["partner_id"] for o in orders), _ids(x["product_id"] for x in lines)
+        )
         self._tags({t for o in live for t in o.get("tag_ids") or []})
         by_order: dict[int, list[dict[str, Any]]] = {}
         for line in lines:
@@ -265,8 +269,8 @@ class _Models:
         for m in moves:
             sku = self.r.sku(m["product_id"])
             if sku and float(m.get(qty) or 0) > 0:
-                key = (_id(m["picking_id"]), sku)
-                per[key] = per.get(key, 0.0) + float(m[qty])  # type: ignore[index]
+                key = (_id(m["picking_id"]) or 0, sku)
+                per[key] = per.get(key, 0.0) + float(m[qty])
         for (pid, sku), amount in per.items():
             p = pickings[pid]
             delivery_id = f"{p['name']}:{sku}"
@@ -319,7 +323,7 @@ class _Models:
             batch.records.append({"plan_id": x["name"], "sku": self.r.sku(x["product_id"]),
                                   "line": self.r.config.production_line, "start_date": begin,
                                   "due_date": due, "quantity": x.get("product_qty"),
-                                  "status": STATUS.get(x.get("state"), "planned")})  # fmt: skip
+                                  "status": STATUS.get(str(x["state"]), "planned")})  # fmt: skip
             batch.origin[x["name"]] = (str(x["id"]), str(x["write_date"]))
         return Page(batch, cursor, more, len(rows))
 

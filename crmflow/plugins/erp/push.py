@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -88,6 +89,7 @@ def push_one(engine: Engine, conn: Connection, subject: str) -> dict[str, Any]:
 def _push(engine: Engine, conn: Connection, subject: str) -> dict[str, Any]:
     kind, _, raw_id = subject.partition(":")
     config, now = conn.config, engine.now()
+    request = adj = plan = None
     with engine.db.connect() as c:
         earlier = c.execute(sa.select(erp_pushes.c.remote_name).where(
             erp_pushes.c.subject == subject)).first()  # fmt: skip
@@ -108,7 +110,10 @@ def _push(engine: Engine, conn: Connection, subject: str) -> dict[str, Any]:
                 raise NotFoundError(f"no {subject}")
             plan = c.execute(sa.select(_plans).where(
                 _plans.c.plan_id == adj["plan_id"])).mappings().first()  # fmt: skip
+    make: Callable[..., tuple[str, str]]
+    adjust: Callable[..., str]
     if kind == "purchase_request":
+        assert request is not None
         if config.kind == "erpnext":
             from .erpnext import erpnext_material_request as make
         else:
@@ -120,6 +125,7 @@ def _push(engine: Engine, conn: Connection, subject: str) -> dict[str, Any]:
                 status="ordered", po_id=name))  # fmt: skip
             _done(c, subject, model, rid, name, now)
         return {"subject": subject, "status": "done", "remote": name}
+    assert adj is not None
     if plan is None:
         raise RemoteError(f"{subject}: production plan {adj['plan_id']!r} is not in crmflow")
     if config.kind == "erpnext":
