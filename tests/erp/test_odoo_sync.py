@@ -153,3 +153,52 @@ def test_urgent_erp_order_starts_rush_order_and_a_stock_drop_opens_one_alert(
     assert len(rush) == 1 and "S-RUSH" in json.dumps(rush[0].data, default=str)
     alerts = engine.list(workflow="inventory_alert")
     assert len(alerts) == 1
+
+
+def test_deliveries_manufacturing_and_purchase_orders_are_read(odoo, erp_engine):
+    ids = seed(odoo, orders=1, lines=2)
+    product = ids["products"][0]
+    out = odoo.add("stock.picking", name="WH/OUT/00001", origin="S00001", state="done",
+                   picking_type_code="outgoing", date_done="2026-01-06 10:00:00")
+    odoo.add("stock.move", picking_id=out, product_id=product, quantity=1.5)
+    odoo.add("stock.move", picking_id=out, product_id=product, quantity=0.5)
+    odoo.add("stock.picking", name="WH/IN/00001", origin="P1", state="done",
+             picking_type_code="incoming", date_done="2026-01-06 10:00:00")
+    odoo.add("mrp.production", name="WH/MO/00007", product_id=ids["products"][1],
+             product_qty=30.0, date_start="2026-01-07 06:00:00",
+             date_finished="2026-01-09 16:00:00", state="progress")
+    po = odoo.add("purchase.order", name="P00009", partner_id=ids["vendor"], state="purchase",
+                  origin=False)
+    for qty in (10.0, 5.0):
+        odoo.add("purchase.order.line", order_id=po, partner_id=ids["vendor"],
+                 product_id=product, product_qty=qty, qty_received=2.0,
+                 date_planned="2026-01-20 08:00:00", date_order="2026-01-05 08:00:00")
+    engine = erp_engine()
+    report = sync_erp(engine, sleep=lambda s: None)
+    assert report.rejected == []
+    with engine.db.connect() as conn:
+        deliveries = conn.execute(sa.text(
+            "select delivery_id, order_id, sku, quantity, delivered_date from deliveries")).all()
+        plans = conn.execute(sa.text(
+            "select plan_id, sku, start_date, due_date, quantity, status from production_plans"
+        )).all()
+        purchases = conn.execute(sa.text(
+            "select po_id, supplier, sku, quantity, received_quantity, due_date from purchases"
+        )).all()
+    assert [tuple(map(str, d)) for d in deliveries] == [
+        ("WH/OUT/00001:P-000", "S00001", "P-000", "2.0", "2026-01-06")]
+    assert [tuple(map(str, p)) for p in plans] == [
+        ("WH/MO/00007", "P-001", "2026-01-07", "2026-01-09", "30.0", "released")]
+    assert [tuple(map(str, p)) for p in purchases] == [
+        ("P00009", "SUP-ACME", "P-000", "15.0", "4.0", "2026-01-20")]
+    assert [json.loads(e["payload"])["quantity"] for e in events(engine, "delivery.recorded")] \
+        == [2.0]
+
+
+def test_a_read_that_times_out_is_retried(odoo, erp_engine):
+    seed(odoo, orders=1, lines=1)
+    engine = erp_engine(timeout=0.3)
+    odoo.fail("hold", method="res.partner.search_read")
+    waited: list[float] = []
+    report = sync_erp(engine, sleep=waited.append)
+    assert report.counts["orders"]["added"] == 1 and len(waited) == 1
