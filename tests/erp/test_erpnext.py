@@ -139,3 +139,43 @@ def test_validation_error_keeps_frappes_message_and_401_is_a_credentials_error(
     with pytest.raises(ConnectorError) as err:
         sync_erp(engine, sleep=lambda s: None)
     assert err.value.reason == "credentials" and "AuthenticationError" in str(err.value)
+
+
+def test_delivery_notes_work_orders_and_purchase_orders_are_read(site, engine):
+    _seed(site, orders=1)
+    site.add("Delivery Note", "DN-0001", docstatus=1, posting_date="2026-01-08",
+             items=[{"item_code": "ITEM-0", "qty": 2, "against_sales_order": "SO-00000"},
+                    {"item_code": "ITEM-0", "qty": 1, "against_sales_order": "SO-00000"}])
+    site.add("Work Order", "MFG-WO-0001", production_item="ITEM-0", qty=12, status="Not Started",
+             planned_start_date="2026-01-10 08:00:00", expected_delivery_date="2026-01-12")
+    site.add("Purchase Order", "PUR-ORD-0001", docstatus=1, supplier="Acme",
+             transaction_date="2026-01-05",
+             items=[{"item_code": "ITEM-1", "qty": 10, "received_qty": 4,
+                     "schedule_date": "2026-01-25"}])
+    report = sync_erp(engine, sleep=lambda s: None)
+    assert report.rejected == []
+    with engine.db.connect() as conn:
+        assert conn.execute(sa.text("select delivery_id, quantity from deliveries")).all() == [
+            ("DN-0001:SO-00000:ITEM-0", 3.0)]
+        assert conn.execute(sa.text(
+            "select plan_id, quantity, status from production_plans")).all() == [
+            ("MFG-WO-0001", 12.0, "planned")]
+        assert conn.execute(sa.text(
+            "select po_id, supplier, quantity, received_quantity from purchases")).all() == [
+            ("PUR-ORD-0001", "Acme", 10.0, 4.0)]
+
+
+def test_approved_adjustment_updates_the_work_order(site, engine):
+    _seed(site, orders=0)
+    site.add("Work Order", "MFG-WO-0002", production_item="ITEM-0", qty=10, status="Not Started",
+             planned_start_date="2026-01-10 08:00:00", expected_delivery_date="2026-01-12")
+    sync_erp(engine, sleep=lambda s: None)
+    with engine.db.begin() as conn:
+        conn.execute(sa.text(
+            "insert into plan_adjustments (plan_id, sku, quantity_delta, amount, reason, status, "
+            "requested_by, created_at) values ('MFG-WO-0002', 'ITEM-0', 6, 0, 'rush', "
+            "'proposed', 'planner', :now)"), {"now": NOW})
+        aid = conn.execute(sa.text("select id from plan_adjustments")).scalar()
+        planning.decide_proposal(conn, f"plan_adjustment:{aid}", approve=True, by="boss", now=NOW)
+    sync_erp(engine, sleep=lambda s: None)
+    assert site.docs["Work Order"]["MFG-WO-0002"]["qty"] == 16.0

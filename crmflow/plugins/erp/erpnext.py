@@ -143,6 +143,48 @@ class _Reader:
                                     for r in rows])  # fmt: skip
         return Page(batch, cursor, more, len(rows))
 
+    def deliveries(self, after: Cursor | None, limit: int) -> Page:
+        """Submitted Delivery Notes: per item, against its Sales Order."""
+        rows, cursor, more = self.changed("Delivery Note", [["docstatus", "=", 1]], [], after,
+                                          limit)  # fmt: skip
+        batch = Batch("deliveries")
+        for head in rows:
+            doc = self.c.get("Delivery Note", head["name"])
+            per: dict[tuple[str, str], float] = {}
+            for item in doc.get("items") or []:
+                order = item.get("against_sales_order")
+                if order:
+                    key = (str(order), str(item["item_code"]))
+                    per[key] = per.get(key, 0.0) + float(item.get("qty") or 0)
+            for (order, sku), qty in per.items():
+                delivery_id = f"{doc['name']}:{order}:{sku}"
+                batch.records.append({"delivery_id": delivery_id, "order_id": order, "sku": sku,
+                                      "quantity": qty,
+                                      "delivered_date": local_date(doc.get("posting_date"),
+                                                                   self.tz)})  # fmt: skip
+                batch.origin[delivery_id] = (doc["name"], str(doc["modified"]))
+        return Page(batch, cursor, more, len(rows))
+
+    def purchases(self, after: Cursor | None, limit: int) -> Page:
+        """Submitted Purchase Orders with their items (received quantities included)."""
+        rows, cursor, more = self.changed("Purchase Order", [["docstatus", "=", 1]], [], after,
+                                          limit)  # fmt: skip
+        batch = Batch("purchases")
+        for head in rows:
+            doc = self.c.get("Purchase Order", head["name"])
+            per: dict[str, dict[str, Any]] = {}
+            for item in doc.get("items") or []:
+                row = per.setdefault(str(item["item_code"]), {
+                    "po_id": doc["name"], "supplier": doc.get("supplier") or "",
+                    "sku": item["item_code"], "quantity": 0.0, "received_quantity": 0.0,
+                    "order_date": local_date(doc.get("transaction_date"), self.tz),
+                    "due_date": local_date(item.get("schedule_date")
+                                           or doc.get("schedule_date"), self.tz)})  # fmt: skip
+                row["quantity"] += float(item.get("qty") or 0)
+                row["received_quantity"] += float(item.get("received_qty") or 0)
+            batch.records.extend(per.values())
+        return Page(batch, cursor, more, len(rows))
+
     def production(self, after: Cursor | None, limit: int) -> Page:
         status = {
             "Draft": "planned",
@@ -181,8 +223,10 @@ def erpnext_sources(
         ("Customer", "customers", r.customers),
         ("Item", "products", r.products),
         ("Sales Order", "orders", r.orders),
+        ("Delivery Note", "deliveries", r.deliveries),
         ("Bin", "inventory", r.inventory),
         ("Work Order", "production", r.production),
+        ("Purchase Order", "purchases", r.purchases),
     ]
 
 
