@@ -51,6 +51,7 @@ class OdooStandin:
         self.on_call: Callable[[int], None] | None = None
         self.lock = threading.RLock()
         self.release = threading.Event()
+        self.absent: dict[str, set[str]] = {}  # model -> fields a module would add ("*": model)
         self._index: dict[tuple[str, str], dict[Any, list[int]]] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -192,6 +193,12 @@ class OdooStandin:
         return found[offset:][:limit] if limit else found[offset:]
 
     def call(self, model: str, method: str, args: list[Any], kw: dict[str, Any]) -> Any:
+        absent = self.absent.get(model, set())
+        if "*" in absent:
+            raise _error(404, "builtins.KeyError", f"Object {model} doesn't exist")
+        for f in kw.get("fields") or []:
+            if f in absent:
+                raise _error(422, "builtins.ValueError", f"Invalid field {f!r} on model {model!r}")
         with self.lock:
             if method == "search_read":
                 domain = args[0] if args else kw.pop("domain", [])

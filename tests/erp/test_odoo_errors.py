@@ -78,3 +78,15 @@ def test_missing_environment_variable_names_it(odoo, erp_engine, monkeypatch):
     monkeypatch.delenv("ODOO_API_KEY")
     with pytest.raises(ConnectorError, match="ODOO_API_KEY"):
         sync_erp(engine, sleep=lambda s: None)
+
+
+def test_a_database_without_manufacturing_is_read_without_it(odoo, erp_engine, tmp_path):
+    seed(odoo, orders=2, lines=1)
+    odoo.absent = {"mrp.production": {"*"}, "product.product": {"bom_count"}}
+    engine = erp_engine()
+    report = sync_erp(engine, sleep=lambda s: None)
+    assert report.counts["orders"]["added"] == 2 and report.counts["products"]["added"] == 5
+    assert [s.split(":")[0] for s in report.skipped] == ["mrp.production"]
+    assert "Object mrp.production doesn't exist" in report.skipped[0]
+    status = {s["name"]: s for s in connectors_status(engine)}["erp"]
+    assert status["state"] == "partial" and status["last_success"] is not None

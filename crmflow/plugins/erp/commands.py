@@ -40,6 +40,8 @@ def add_commands(cli: click.Group) -> None:
         report = sync_erp(engine, full=full, push=not no_push)
         for line in report.rejected:
             click.echo(f"rejected: {line}", err=True)
+        for line in report.skipped:
+            click.echo(f"skipped: {line}", err=True)
         if as_json:
             click.echo(json.dumps(report.to_dict(), indent=2, default=str))
             return

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from .config import ErpConfig
 from .odoo import OdooClient
 from .source import Batch, Cursor, Page, local_date, name_of
+from .transport import RemoteError
 
 __all__ = ["OdooReader", "odoo_sources"]
 
 ORDER_STATES = ["sale", "done", "cancel"]
+#: Fields of optional modules or versions: read when the database has them.
+OPTIONAL_FIELDS = {"bom_count", "tag_ids", "expected_date", "commitment_date", "industry_id",
+                   "seller_ids", "user_id", "country_id", "categ_id", "standard_price"}
+log = logging.getLogger("crmflow.erp")
 STATUS = {"draft": "planned", "confirmed": "planned", "progress": "released",
           "to_close": "released", "done": "done", "cancel": "cancelled"}  # fmt: skip
 
@@ -46,25 +52,42 @@ class OdooReader:
         self.tags: dict[int, str] = {}
         self.suppliers: dict[int, str] = {}
         self.lines_start: Cursor | None = None
+        self.dropped: dict[str, set[str]] = {}
 
     # -- paging ---------------------------------------------------------------------------
 
     def changed(self, model: str, domain: list[Any], fields: list[str], after: Cursor | None,
                 limit: int) -> tuple[list[dict[str, Any]], Cursor | None, bool]:  # fmt: skip
         """One page of records written after the cursor, oldest first."""
-        rows = self.client.search_read(
+        rows = self.read(
             model, [*domain, *_after(after)], [*fields, "write_date"], limit=limit,
             order="write_date asc, id asc",
         )  # fmt: skip
         cursor = (str(rows[-1]["write_date"]), str(rows[-1]["id"])) if rows else after
         return rows, cursor, len(rows) >= limit
 
+    def read(self, model: str, domain: list[Any], fields: list[str], *, limit: int,
+             offset: int = 0, order: str) -> list[dict[str, Any]]:  # fmt: skip
+        """``search_read``; fields of modules a database may lack (mrp's ``bom_count``,
+        sale's ``tag_ids`` …) are dropped for the model once Odoo refuses them."""
+        wanted = [f for f in fields if f not in self.dropped.get(model, set())]
+        try:
+            return self.client.search_read(model, domain, wanted, limit=limit, offset=offset,
+                                           order=order)  # fmt: skip
+        except RemoteError:
+            optional = [f for f in wanted if f in OPTIONAL_FIELDS]
+            if not optional:
+                raise
+            self.dropped.setdefault(model, set()).update(optional)
+            log.warning("Odoo refused %s on %s; reading without them", optional, model)
+            return self.read(model, domain, fields, limit=limit, offset=offset, order=order)
+
     def all_of(self, model: str, domain: list[Any], fields: list[str]) -> Iterator[dict[str, Any]]:
         """Every record of a domain, read in pages (never one unbounded search_read)."""
         offset = 0
         while True:
-            rows = self.client.search_read(model, domain, fields, limit=self.size,
-                                           offset=offset, order="id asc")  # fmt: skip
+            rows = self.read(model, domain, fields, limit=self.size, offset=offset,
+                             order="id asc")  # fmt: skip
             yield from rows
             if len(rows) < self.size:
                 return
@@ -175,7 +198,11 @@ class OdooReader:
     def _tags(self, ids: set[int]) -> None:
         missing = ids - set(self.tags)
         if missing:
-            for tag in self.by_ids("crm.tag", missing, ["name"]):
+            try:
+                tags = self.by_ids("crm.tag", missing, ["name"])
+            except RemoteError:  # no CRM tags in this database: no rush tags either
+                tags = [{"id": i, "name": ""} for i in missing]
+            for tag in tags:
                 self.tags[tag["id"]] = str(tag["name"])
 
     def _order_rows(

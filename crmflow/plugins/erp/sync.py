@@ -26,6 +26,7 @@ from crmflow.plugins.connectors.status import (
 from .config import ErpConfig, erp_config
 from .connect import Connection, connect
 from .source import Batch, Page
+from .transport import RemoteError
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine import Engine
@@ -47,6 +48,7 @@ class SyncReport:
     rejected: list[str] = field(default_factory=list)
     events: int = 0
     pushed: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # models the ERP refused to read
 
     def add(self, kind: str, **numbers: int) -> None:
         mine = self.counts.setdefault(
@@ -57,7 +59,7 @@ class SyncReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"counts": self.counts, "rejected": self.rejected, "events": self.events,
-                "pushed": self.pushed}  # fmt: skip
+                "pushed": self.pushed, "skipped": self.skipped}  # fmt: skip
 
 
 def sync_erp(
@@ -83,7 +85,10 @@ def sync_erp(
             if full:
                 clear_cursors(engine, NAME)
             for model, _kind, fetch in conn.sources:
-                _pull(engine, config, model, fetch, report)
+                try:
+                    _pull(engine, config, model, fetch, report)
+                except RemoteError as exc:  # e.g. a module the ERP database does not have
+                    report.skipped.append(f"{model}: {exc}")
             if push:
                 from .push import push_pending
 
@@ -97,6 +102,8 @@ def sync_erp(
         raise
     records = {k: c["added"] + c["updated"] for k, c in report.counts.items()}
     report_success(engine, NAME, config.kind, records=records)
+    if report.skipped:
+        report_error(engine, NAME, config.kind, "; ".join(report.skipped), state="partial")
     return report
 
 
