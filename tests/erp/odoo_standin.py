@@ -48,6 +48,7 @@ class OdooStandin:
         self.now = "2026-01-05 08:00:00"
         self.faults: list[dict[str, Any]] = []
         self.calls: list[str] = []
+        self.protocols: list[str] = []  # "json2" / "jsonrpc" per ORM call
         self.on_call: Callable[[int], None] | None = None
         self.lock = threading.RLock()
         self.release = threading.Event()
@@ -97,6 +98,13 @@ class OdooStandin:
         nothing until the client gives up) or ``validation`` (Odoo's ValidationError)."""
         self.faults.append({"kind": kind, "method": method, "times": times,
                             "retry_after": retry_after})  # fmt: skip
+
+    def exp_version(self) -> dict[str, Any]:
+        """What Odoo's ``common.version`` answers."""
+        major, minor = self.version
+        return {"server_version": f"{major}.{minor}", "server_serie": f"{major}.{minor}",
+                "server_version_info": [major, minor, 0, "final", 0, ""],
+                "protocol_version": 1}
 
     # -- ORM -------------------------------------------------------------------------------
 
@@ -271,9 +279,7 @@ class OdooStandin:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 if self.path == "/web/version" and standin.version >= (17, 0):
-                    major, minor = standin.version
-                    self._send(200, {"version": f"{major}.{minor}",
-                                     "version_info": [major, minor, 0, "final", 0, ""]})
+                    self._send(200, standin.exp_version())
                 else:
                     self._send(404, {"name": "werkzeug.exceptions.NotFound", "message": "404"})
 
@@ -284,10 +290,9 @@ class OdooStandin:
                     self._json2(body)
                 elif self.path == "/jsonrpc":
                     self._jsonrpc(body)
-                elif self.path == "/web/version":
-                    major, minor = standin.version
-                    self._send(200, {"jsonrpc": "2.0", "id": body.get("id"), "result": {
-                        "version_info": [major, minor, 0, "final", 0, ""]}})
+                elif self.path == "/web/webclient/version_info":
+                    self._send(200, {"jsonrpc": "2.0", "id": body.get("id"),
+                                     "result": standin.exp_version()})
                 else:
                     self._send(404, {"name": "werkzeug.exceptions.NotFound", "message": "404"})
 
@@ -322,6 +327,7 @@ class OdooStandin:
                 return True, result
 
             def _json2(self, body: dict[str, Any]) -> None:
+                standin.protocols.append("json2")
                 auth = self.headers.get("Authorization") or ""
                 if auth.lower() != f"bearer {standin.api_key}":
                     self._send(401, {"name": "werkzeug.exceptions.Unauthorized",
@@ -361,9 +367,7 @@ class OdooStandin:
                     self._send(200, out)
 
                 if service == "common" and method == "version":
-                    major, minor = standin.version
-                    answer({"server_version": f"{major}.{minor}",
-                            "server_version_info": [major, minor, 0, "final", 0, ""]})
+                    answer(standin.exp_version())
                     return
                 if service == "common" and method == "authenticate":
                     db, login, key = args[0], args[1], args[2]
@@ -373,6 +377,7 @@ class OdooStandin:
                 if service != "object" or method != "execute_kw":
                     answer(error=("builtins.NameError", f"unknown {service}.{method}"))
                     return
+                standin.protocols.append("jsonrpc")
                 db, uid, key, model, meth = args[:5]
                 call_args = args[5] if len(args) > 5 else []
                 kw = dict(args[6]) if len(args) > 6 else {}

@@ -70,7 +70,7 @@ def test_odoo_16_is_read_over_jsonrpc_found_by_auto(odoo, erp_engine):
     engine = erp_engine(protocol="auto")
     report = sync_erp(engine, sleep=lambda s: None)
     assert report.counts["orders"]["added"] == 4
-    assert all(not c.startswith("/json/2") for c in odoo.calls)
+    assert set(odoo.protocols) == {"jsonrpc"}
 
 
 def test_missing_environment_variable_names_it(odoo, erp_engine, monkeypatch):
@@ -90,3 +90,12 @@ def test_a_database_without_manufacturing_is_read_without_it(odoo, erp_engine, t
     assert "Object mrp.production doesn't exist" in report.skipped[0]
     status = {s["name"]: s for s in connectors_status(engine)}["erp"]
     assert status["state"] == "partial" and status["last_success"] is not None
+
+
+@pytest.mark.parametrize("version", [(14, 0), (17, 0), (18, 0)])
+def test_auto_chooses_jsonrpc_for_odoo_14_to_18(odoo, erp_engine, version):
+    odoo.version = version
+    seed(odoo, orders=1, lines=1)
+    report = sync_erp(erp_engine(), sleep=lambda s: None)
+    assert report.counts["orders"]["added"] == 1
+    assert set(odoo.protocols) == {"jsonrpc"}

@@ -21,6 +21,7 @@ def test_first_sync_loads_orders_and_delivers_order_created_once(odoo, erp_engin
     seed(odoo, orders=4, lines=3)
     engine = erp_engine()
     report = sync_erp(engine, sleep=lambda s: None)
+    assert set(odoo.protocols) == {"json2"}  # Odoo 19 found by protocol: auto
     assert report.counts["orders"]["added"] == 12
     assert report.counts["customers"]["added"] == 3
     assert report.counts["products"]["added"] == 5

@@ -34,21 +34,29 @@ class OdooClient(Protocol):
     def write(self, model: str, ids: list[int], values: dict[str, Any]) -> bool: ...
 
 
+def _info(body: Any) -> Any:
+    """``version_info`` or ``server_version_info`` of a version answer, if any."""
+    if isinstance(body, dict):
+        return body.get("server_version_info") or body.get("version_info")
+    return None
+
+
 def detect_version(http: Http) -> tuple[int, ...]:
-    """The server's version from ``/web/version`` (GET on 17+, JSON-RPC call before),
-    else from the ``common.version`` service of ``/jsonrpc``."""
+    """The server's version: ``GET /web/version`` (Odoo 17+), else the JSON-RPC
+    ``/web/webclient/version_info``, else ``common.version`` of ``/jsonrpc``."""
+    info = None
     response = http.request("GET", "/web/version", accept=(404, 405))
     if response.status_code < 400:
-        info = response.json().get("version_info")
-    else:
-        body = {"jsonrpc": "2.0", "method": "call", "params": {}, "id": 0}
-        response = http.request("POST", "/web/version", json=body, accept=(404, 405))
-        if response.status_code < 400 and isinstance(response.json().get("result"), dict):
-            info = response.json()["result"].get("version_info")
-        else:
-            body["params"] = {"service": "common", "method": "version", "args": []}
-            result = http.request("POST", "/jsonrpc", json=body).json().get("result") or {}
-            info = result.get("server_version_info")
+        info = _info(response.json())
+    body: dict[str, Any] = {"jsonrpc": "2.0", "method": "call", "params": {}, "id": 0}
+    if info is None:
+        response = http.request("POST", "/web/webclient/version_info", json=body,
+                                accept=(404, 405))  # fmt: skip
+        if response.status_code < 400:
+            info = _info(response.json().get("result"))
+    if info is None:
+        body["params"] = {"service": "common", "method": "version", "args": []}
+        info = _info(http.request("POST", "/jsonrpc", json=body).json().get("result"))
     try:
         return tuple(int(x) for x in list(info or [])[:2])
     except (TypeError, ValueError):
