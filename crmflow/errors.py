@@ -7,6 +7,7 @@ from dataclasses import dataclass
 __all__ = [
     "ConcurrencyError",
     "ConfigError",
+    "ConnectorError",
     "CrmflowError",
     "ExpressionError",
     "InputError",
@@ -51,6 +52,20 @@ class ValidationError(CrmflowError):
 
 class ConfigError(CrmflowError):
     """The factory configuration or environment is wrong."""
+
+
+class ConnectorError(CrmflowError):
+    """An outside system (ERP, MES, SCM) refused or could not be reached.
+
+    ``reason`` is ``credentials`` (401/403: fix the configuration, no retry),
+    ``unavailable`` (timeouts, 429, 5xx after the retries) or ``remote`` (the
+    system's own error, its message kept in ``str(exc)``).
+    """
+
+    def __init__(self, message: str, *, reason: str = "remote", status: int | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
 
 
 class PluginError(CrmflowError):

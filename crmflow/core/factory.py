@@ -18,7 +18,7 @@ __all__ = ["Calendar", "Department", "FactoryConfig", "find_factory", "load_fact
 
 FACTORY_KEYS = (
     "factory", "title", "timezone", "workflows", "plugins", "departments", "calendar",
-    "settings", "users", "secrets", "description", "notify",
+    "settings", "users", "secrets", "description", "notify", "connectors",
 )  # fmt: skip
 DEPARTMENT_KEYS = ("id", "title", "members", "roles", "pilot_start", "description")
 CALENDAR_KEYS = ("working_days", "hours", "holidays")
@@ -68,7 +68,16 @@ class FactoryConfig:
     secrets: dict[str, str] = field(default_factory=dict)
     #: the `notify:` section: channels (mail, wecom, dingtalk, feishu) and defaults
     notify: dict[str, Any] = field(default_factory=dict)
+    connectors: dict[str, Any] = field(default_factory=dict)
     file: Path | None = None
+    marks: Any = field(default=None, repr=False, compare=False)
+
+    def locate(self, at: tuple[Any, ...], value: bool = False) -> tuple[str, int, int]:
+        """File, line and column of a key (or its value) of this factory's YAML."""
+        if self.marks is None:
+            return (str(self.file or "<factory>"), 1, 1)
+        mark = self.marks.value(at) if value else self.marks.key(at)
+        return (str(self.file), mark.line, mark.column)
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
         value = (self.plugins or {}).get(name)
@@ -186,6 +195,13 @@ def load_factory(path: Path, plugin_names: set[str] | None = None) -> FactoryCon
         secrets = {}
     config.secrets = secrets
     config.notify = _notify(doc.get("notify"), error)
+    connectors = doc.get("connectors") or {}
+    if not isinstance(connectors, dict):
+        error("connectors must map a connector name (erp, mes, scm) to its settings",
+              ("connectors",), True)  # fmt: skip
+        connectors = {}
+    _check_secret_values(connectors, ("connectors",), error)
+    config.connectors, config.marks = connectors, marks
     if problems:
         raise ValidationError(problems)
     return config

@@ -147,12 +147,14 @@ def _write_orders(conn, kind, rows, report, stamp, actor):  # type: ignore[no-un
         for f in LINE_FIELDS:
             if f in new and old.get(f) != new[f]:
                 changes.append(
-                    _change(old["order_id"], old["sku"], f, old.get(f), new[f], actor, now)
+                    _change(old["order_id"], old["sku"], f, old.get(f), new[f], actor, now,
+                            report.reason)  # fmt: skip
                 )
     for new in result.added:
         if new["order_id"] not in new_orders:
             changes.append(
-                _change(new["order_id"], new["sku"], "quantity", None, new["quantity"], actor, now)
+                _change(new["order_id"], new["sku"], "quantity", None, new["quantity"], actor, now,
+                        report.reason)  # fmt: skip
             )
     events: list[Event] = []
     by_order: dict[str, list[dict[str, Any]]] = {}
@@ -192,7 +194,7 @@ def _write_orders(conn, kind, rows, report, stamp, actor):  # type: ignore[no-un
                 change["field"],
                 change["_old"],
                 change["_new"],
-                "import",
+                report.reason,
                 actor,
                 "imported",
             )
@@ -201,19 +203,20 @@ def _write_orders(conn, kind, rows, report, stamp, actor):  # type: ignore[no-un
 
 
 def _change(
-    order_id: str, sku: str, field: str, old: Any, new: Any, actor: str, now: Any
-) -> dict[str, Any]:
+    order_id: str, sku: str, field: str, old: Any, new: Any, actor: str, now: Any,
+    reason: str = "import",
+) -> dict[str, Any]:  # fmt: skip
     return {
         "order_id": order_id,
         "sku": sku,
         "field": field,
         "old_value": None if old is None else str(iso(old)),
         "new_value": str(iso(new)),
-        "reason": "import",
+        "reason": reason,
         "changed_by": actor,
         "changed_at": now,
         "approval_state": "imported",
-        "source": "import",
+        "source": reason,
         "_old": old,
         "_new": new,
     }

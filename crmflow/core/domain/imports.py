@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from crmflow.errors import InputError
 
 from ._csvread import column_limits, open_csv, read_csv_rows
+from ._events import Event
 from ._kinds import KINDS, Kind
 from ._parse import chunked, iso
 from ._signal_checks import check_signal_rows
@@ -22,7 +23,7 @@ from .writer import deliver_pending, domain_write
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
 
-__all__ = ["IMPORT_KINDS", "ImportReport", "import_csv"]
+__all__ = ["IMPORT_KINDS", "ImportReport", "import_csv", "import_records"]
 
 IMPORT_KINDS = tuple(KINDS)
 
@@ -42,6 +43,7 @@ class ImportReport:
     warnings: list[tuple[int, str]] = field(default_factory=list)
     events: int = 0
     events_failed: list[tuple[str, str]] = field(default_factory=list)
+    reason: str = "import"  # kept on the demand changes this load records
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,83 @@ def import_csv(
     if emit:
         # In inbox order: what an interrupted earlier import left first, then ours.
         report.events = len(unit.keys)
+        report.events_failed = deliver_pending(engine).failed
+    return report
+
+
+
+def import_records(
+    engine: Engine,
+    kind: str,
+    records: Iterable[dict[str, Any]],
+    *,
+    actor: str,
+    source: str = "records",
+    reason: str = "import",
+    emit: bool = True,
+    in_transaction: Callable[[sa.Connection, list[Event]], None] | None = None,
+    blank: Iterable[str] = (),
+) -> ImportReport:
+    """Load already-read records (a connector's page) exactly as :func:`import_csv` loads rows.
+
+    Each record is a mapping of the kind's columns; it is parsed and checked
+    like a CSV row (position ``n`` in ``records`` stands for the line number),
+    upserted by key and its domain events built by the same writers; demand
+    changes are kept with ``reason``. Required columns named in ``blank`` may
+    be missing (the source system lacks them) and are stored empty.
+    ``in_transaction(conn, events)`` runs in the writing transaction, e.g. to
+    queue the events under the connector's own keys or to advance its cursor
+    with the rows it produced. With ``emit`` the events are written to the
+    inbox in that transaction too (:func:`~crmflow.core.domain.writer.domain_write`)
+    and delivered after the commit.
+    """
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise InputError(
+            f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}", field="kind"
+        )
+    report = ImportReport(kind=kind, file=source, reason=reason)
+    limits = _limits(spec)
+    rows: Rows = []
+    seen: set[tuple[Any, ...]] = set()
+    empty = {c: "" for c in blank if c in spec.required and c not in spec.key}
+    for line, raw in enumerate(records, start=1):
+        try:
+            missing = [c for c in spec.required if raw.get(c) in (None, "") and c not in empty]
+            if missing:
+                raise InputError(f"missing required field(s) {', '.join(missing)}")
+            values = {
+                col.name: col.parse(col.name, raw[col.name])
+                for col in spec.columns
+                if raw.get(col.name) not in (None, "")
+            }
+            for name, value in values.items():
+                if isinstance(value, str) and name in limits and len(value) > limits[name]:
+                    raise InputError(
+                        f"is {len(value)} characters long; at most {limits[name]}", field=name
+                    )
+            values.update({c: v for c, v in empty.items() if c not in values})
+        except InputError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        key = tuple(values[k] for k in spec.key)
+        if key in seen:
+            report.rejected.append((line, f"duplicate key {_fmt(key)}"))
+            continue
+        seen.add(key)
+        rows.append((line, values))
+    now = engine.now()
+    stamp = {"updated_at": now, "updated_by": actor}
+    with domain_write(engine, actor=actor, deliver=False) as unit:
+        rows = _CHECKS[kind](unit.conn, rows, report)
+        events = _WRITERS[kind](unit.conn, spec, rows, report, stamp, actor)
+        if in_transaction is not None:
+            in_transaction(unit.conn, events)
+        if emit:
+            unit.extend(events)
+    report.rejected.sort()
+    report.events = len(events)
+    if emit:
         report.events_failed = deliver_pending(engine).failed
     return report
 
