@@ -70,10 +70,10 @@ def test_expressions_see_only_non_secret_settings(tmp_path: Path) -> None:
     try:
         iid = engine.start("leak", {})
         assert engine.fire(iid, "close").taken
-        import sqlalchemy as sa
+        from crmflow.notifications import inbox
 
-        with engine.db.connect() as conn:
-            text = conn.execute(sa.text("select text from notifications")).scalar_one()
+        [message] = inbox(engine, "ops")
+        text = message["text"]
     finally:
         engine.close()
     shown = json.loads(text)
