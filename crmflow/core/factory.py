@@ -18,7 +18,7 @@ __all__ = ["Calendar", "Department", "FactoryConfig", "find_factory", "load_fact
 
 FACTORY_KEYS = (
     "factory", "title", "timezone", "workflows", "plugins", "departments", "calendar",
-    "settings", "users", "secrets", "description",
+    "settings", "users", "secrets", "description", "connectors",
 )  # fmt: skip
 DEPARTMENT_KEYS = ("id", "title", "members", "roles", "pilot_start", "description")
 CALENDAR_KEYS = ("working_days", "hours", "holidays")
@@ -58,6 +58,8 @@ class FactoryConfig:
     settings: dict[str, Any] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    #: the raw `connectors:` section; each connector plugin validates its own part
+    connectors: dict[str, Any] = field(default_factory=dict)
     file: Path | None = None
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
@@ -173,6 +175,12 @@ def load_factory(path: Path, plugin_names: set[str] | None = None) -> FactoryCon
         )
         secrets = {}
     config.secrets = secrets
+    connectors = doc.get("connectors") or {}
+    if not isinstance(connectors, dict):
+        error("connectors must map kinds (erp, mes, scm) to their settings", ("connectors",), True)
+        connectors = {}
+    _check_secret_values(connectors, ("connectors",), error)
+    config.connectors = connectors
     if problems:
         raise ValidationError(problems)
     return config

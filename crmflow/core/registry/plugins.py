@@ -28,6 +28,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "crmflow.plugins.sop",
     "crmflow.plugins.forecast",
     "crmflow.plugins.kpi",
+    "crmflow.plugins.mes",
+    "crmflow.plugins.scm",
 )
 
 
