@@ -52,19 +52,36 @@ def mes_engine(tmp_path: Path, port: int, subs: list[dict[str, Any]]) -> Engine:
     (tmp_path / "wf").mkdir(exist_ok=True)
     factory = FactoryConfig(
         name="plant",
-        connectors={"mes": [{"kind": "mqtt", "name": "plant1", "host": "127.0.0.1", "port": port,
-                             "subscribe": subs}]},
-    )  # fmt: skip
-    return Engine.open(f"sqlite:///{tmp_path / 'mes.sqlite3'}", workflows=tmp_path / "wf",
-                       factory=factory, clock=FakeClock(), load_entry_points=False)  # fmt: skip
+        connectors={
+            "mes": [
+                {
+                    "kind": "mqtt",
+                    "name": "plant1",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "subscribe": subs,
+                }
+            ]
+        },
+    )
+    return Engine.open(
+        f"sqlite:///{tmp_path / 'mes.sqlite3'}",
+        workflows=tmp_path / "wf",
+        factory=factory,
+        clock=FakeClock(),
+        load_entry_points=False,
+    )
 
 
 class Publisher:
     """A paho publisher with its own persistent session: QoS 1 survives a broker restart."""
 
     def __init__(self, port: int, client_id: str = "test-publisher") -> None:
-        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                                  client_id=client_id, clean_session=False)  # fmt: skip
+        self.client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+        )
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.max_inflight_messages_set(100)
         self.client.max_queued_messages_set(0)
@@ -104,8 +121,11 @@ def test_a_shift_message_updates_the_capacity_record_and_delivers_capacity_chang
         pub = Publisher(broker.port)
         body = {"date": "2026-01-06", "planned_h": 16, "worked_h": 15.5, "oee": 0.82, "good": 1200}
         pub.send("plant1/line/L7/shift", json.dumps(body).encode())
-        wait_for(lambda: _count(engine, sa.select(sa.func.count()).select_from(messages)) == 1,
-                 20, "the message to be applied")  # fmt: skip
+        wait_for(
+            lambda: _count(engine, sa.select(sa.func.count()).select_from(messages)) == 1,
+            20,
+            "the message to be applied",
+        )
     finally:
         listener.stop()
         if pub:
@@ -114,12 +134,20 @@ def test_a_shift_message_updates_the_capacity_record_and_delivers_capacity_chang
         day = conn.execute(sa.select(CapacityDay.__table__)).one()  # type: ignore[attr-defined]
         event = conn.execute(sa.select(inbox.c.event, inbox.c.payload, inbox.c.status)).one()
     assert (day.line, day.date.isoformat(), day.planned_hours, day.worker_hours) == (
-        "L7", "2026-01-06", 16.0, 15.5)  # fmt: skip
+        "L7",
+        "2026-01-06",
+        16.0,
+        15.5,
+    )
     assert (day.efficiency, day.output, day.updated_by) == (0.82, 1200.0, "mqtt:plant1")
     assert event.event == "capacity.changed" and event.status == "done"
     payload = json.loads(event.payload)
     assert {k: payload[k] for k in ("line", "date", "planned_hours", "output")} == {
-        "line": "L7", "date": "2026-01-06", "planned_hours": 16, "output": 1200}  # fmt: skip
+        "line": "L7",
+        "date": "2026-01-06",
+        "planned_hours": 16,
+        "output": 1200,
+    }
     status = connector_status(engine)
     assert status[0]["name"] == "mqtt:plant1" and status[0]["state"] == "connected"
     assert status[0]["quarantined"] == 0 and status[0]["last_success"] is not None
@@ -131,8 +159,13 @@ def _good(i: int) -> tuple[str, bytes]:
     if i % 2 == 0:  # a shift report: one per line and day
         day = f"2026-{1 + (i // 10) // 28 % 12:02d}-{1 + (i // 10) % 28:02d}"
         year = 2026 + i // 3360
-        body = {"date": f"{year}{day[4:]}", "planned_h": 8 + i % 9, "worked_h": 7.5,
-                "oee": 0.8, "good": i}  # fmt: skip
+        body = {
+            "date": f"{year}{day[4:]}",
+            "planned_h": 8 + i % 9,
+            "worked_h": 7.5,
+            "oee": 0.8,
+            "good": i,
+        }
         return f"plant1/line/{line}/shift", json.dumps(body).encode()
     body = {"state": "running" if i % 3 else "idle", "good": i, "seq": i}
     return f"plant1/line/{line}/state", json.dumps(body).encode()
@@ -186,8 +219,11 @@ def test_5000_messages_across_two_broker_restarts_are_each_applied_once(
         for topic, payload in good[:100]:
             pub.send(topic, payload)
         wait_for(pub.all_published, 120, "every message to reach the broker")
-        wait_for(lambda: _count(engine, applied) == 4950 and _count(engine, quarantined) == 50,
-                 120, "4950 applied and 50 quarantined")  # fmt: skip
+        wait_for(
+            lambda: _count(engine, applied) == 4950 and _count(engine, quarantined) == 50,
+            120,
+            "4950 applied and 50 quarantined",
+        )
         undelivered = sa.select(sa.func.count()).select_from(inbox).where(inbox.c.status != "done")
         wait_for(lambda: _count(engine, undelivered) == 0, 60, "every event to be delivered")
     finally:
@@ -195,12 +231,15 @@ def test_5000_messages_across_two_broker_restarts_are_each_applied_once(
         if pub:
             pub.close()
     with engine.db.connect() as conn:
-        by_event = dict(conn.execute(
-            sa.select(inbox.c.event, sa.func.count()).group_by(inbox.c.event)).all())  # fmt: skip
-        days = conn.execute(sa.select(sa.func.count()).select_from(
-            CapacityDay.__table__)).scalar_one()  # type: ignore[attr-defined]  # fmt: skip
-        pending = conn.execute(sa.select(sa.func.count()).select_from(inbox).where(
-            inbox.c.status != "done")).scalar_one()  # fmt: skip
+        by_event = dict(
+            conn.execute(sa.select(inbox.c.event, sa.func.count()).group_by(inbox.c.event)).all()
+        )
+        days = conn.execute(
+            sa.select(sa.func.count()).select_from(CapacityDay.__table__)
+        ).scalar_one()  # type: ignore[attr-defined]
+        pending = conn.execute(
+            sa.select(sa.func.count()).select_from(inbox).where(inbox.c.status != "done")
+        ).scalar_one()
     assert by_event == {"capacity.changed": 2475, "machine.state_changed": 2475}
     assert days == 2475 and pending == 0
     assert _count(engine, applied) == 4950  # the 100 re-sent messages changed nothing

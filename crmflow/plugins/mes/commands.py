@@ -67,9 +67,11 @@ def add_commands(cli: click.Group) -> None:
             click.echo(json.dumps(status, default=str))
             return
         for item in status:
-            click.echo(f"{item['name']}  {item['state']}  last success {item['last_success']}  "
-                       f"{item['messages_per_minute']}/min  errors {item['errors']}  "
-                       f"quarantined {item['quarantined']}")  # fmt: skip
+            click.echo(
+                f"{item['name']}  {item['state']}  last success {item['last_success']}  "
+                f"{item['messages_per_minute']}/min  errors {item['errors']}  "
+                f"quarantined {item['quarantined']}"
+            )
             for q in item["quarantined_messages"]:
                 click.echo(f"  #{q['id']} {q['source']}: {q['reason']}")
 

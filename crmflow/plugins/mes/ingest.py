@@ -129,8 +129,7 @@ class Ingestor:
 
     def _quarantine(self, conn: sa.Connection, item: Incoming, reason: str, done: Applied) -> None:
         if self.keep_bad:
-            quarantine(conn, self.connector, item.source, item.payload, reason,
-                       self.engine.now())  # fmt: skip
+            quarantine(conn, self.connector, item.source, item.payload, reason, self.engine.now())
         done.quarantined.append((item.source, reason))
 
     def _write(self, ready: list[_Ready], bad: list[tuple[Incoming, str]], done: Applied) -> None:
@@ -149,18 +148,32 @@ class Ingestor:
                 if id(r) in refused:
                     bad.append((r.item, refused[id(r)]))
                     continue
-                conn.execute(messages.insert().values(key=r.key, connector=self.connector,
-                                                      applied_at=now))  # fmt: skip
+                conn.execute(
+                    messages.insert().values(key=r.key, connector=self.connector, applied_at=now)
+                )
                 payload = dict(r.data)
                 payload.setdefault("received_at", now.isoformat())
-                enqueue(self.engine, event=r.item.subscription.event, data=payload,
-                        key=f"{self.kind}:{r.key}", actor=self.actor, conn=conn)  # fmt: skip
+                enqueue(
+                    self.engine,
+                    event=r.item.subscription.event,
+                    data=payload,
+                    key=f"{self.kind}:{r.key}",
+                    actor=self.actor,
+                    conn=conn,
+                )
                 done.applied += 1
             for item, reason in bad:
                 self._quarantine(conn, item, reason, done)
-            report_status(self.engine, self.connector, self.kind, "connected", success=True,
-                          error=bad[-1][1] if bad else None, messages_applied=done.applied,
-                          conn=conn)  # fmt: skip
+            report_status(
+                self.engine,
+                self.connector,
+                self.kind,
+                "connected",
+                success=True,
+                error=bad[-1][1] if bad else None,
+                messages_applied=done.applied,
+                conn=conn,
+            )
 
     def _write_capacity(self, conn: sa.Connection, ready: list[_Ready]) -> dict[int, str]:
         """Upsert the capacity records (line + day) as `import capacity` does; reasons refused."""
@@ -179,8 +192,9 @@ class Ingestor:
                 continue
             records = [{f: r.data.get(f) for f in _CAPACITY_FIELDS} for r in group]
             self._fill_planned(conn, records)
-            report, _events = import_rows(self.engine, "capacity", records, actor=self.actor,
-                                          source=self.connector, conn=conn)  # fmt: skip
+            report, _events = import_rows(
+                self.engine, "capacity", records, actor=self.actor, source=self.connector, conn=conn
+            )
             for line, reason in report.rejected:
                 refused[id(group[line - 1])] = f"capacity record refused: {reason}"
         return refused

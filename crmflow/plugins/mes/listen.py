@@ -27,8 +27,9 @@ def connectors_of(engine: Engine) -> list[Connector]:
 class Listener:
     """One source and one applier thread per connector; ``stop()`` ends them."""
 
-    def __init__(self, engine: Engine, connectors: list[Connector] | None = None,
-                 *, batch: int = 500) -> None:  # fmt: skip
+    def __init__(
+        self, engine: Engine, connectors: list[Connector] | None = None, *, batch: int = 500
+    ) -> None:
         self.engine = engine
         self.connectors = connectors_of(engine) if connectors is None else connectors
         self.batch = batch
@@ -44,8 +45,12 @@ class Listener:
             self.sources.append(source)
             ingestor = Ingestor(self.engine, connector.name, connector.kind)
             self.totals[connector.name] = Applied()
-            thread = threading.Thread(target=self._apply_loop, args=(ingestor, q),
-                                      name=f"crmflow-{connector.name}", daemon=True)  # fmt: skip
+            thread = threading.Thread(
+                target=self._apply_loop,
+                args=(ingestor, q),
+                name=f"crmflow-{connector.name}",
+                daemon=True,
+            )
             thread.start()
             self._threads.append(thread)
             source.start()
@@ -85,8 +90,9 @@ class Listener:
             try:
                 done = ingestor.apply(items)
             except Exception:  # the database is away: nothing was acked, the broker redelivers
-                log.exception("%s: a batch of %d could not be applied", ingestor.connector,
-                              len(items))  # fmt: skip
+                log.exception(
+                    "%s: a batch of %d could not be applied", ingestor.connector, len(items)
+                )
                 continue
             total.applied += done.applied
             total.repeated += done.repeated

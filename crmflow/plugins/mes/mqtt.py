@@ -52,13 +52,15 @@ class MqttSource:
             manual_ack=True,
         )
         self.client.max_inflight_messages_set(int(s.get("max_inflight", 1000)))
-        self.client.reconnect_delay_set(float(s.get("reconnect_min", 0.2)),
-                                        float(s.get("reconnect_max", 30)))  # fmt: skip
+        self.client.reconnect_delay_set(
+            float(s.get("reconnect_min", 0.2)), float(s.get("reconnect_max", 30))
+        )
         user = s.get("username")
         if user:
             password_env = s.get("password_env")
-            self.client.username_pw_set(str(user), os.environ.get(password_env) if password_env
-                                        else None)  # fmt: skip
+            self.client.username_pw_set(
+                str(user), os.environ.get(password_env) if password_env else None
+            )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -67,8 +69,9 @@ class MqttSource:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=int(
-            self.connector.settings.get("keepalive", 30)))  # fmt: skip
+        self.client.connect_async(
+            self.host, self.port, keepalive=int(self.connector.settings.get("keepalive", 30))
+        )
         self.client.loop_start()
 
     def stop(self) -> None:
@@ -84,13 +87,17 @@ class MqttSource:
                 return
             subs = [(s.topic, s.qos) for s in self.connector.subscriptions]
             client.subscribe(subs)
-            log.info("%s: connected to %s:%s, subscribed %d topic(s)", self.connector.name,
-                     self.host, self.port, len(subs))  # fmt: skip
+            log.info(
+                "%s: connected to %s:%s, subscribed %d topic(s)",
+                self.connector.name,
+                self.host,
+                self.port,
+                len(subs),
+            )
         except Exception:
             log.exception("%s: on_connect failed", self.connector.name)
 
-    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any,
-                      props: Any) -> None:  # fmt: skip
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
         try:
             failed = [str(r) for r in reasons if r.is_failure]
             if failed:
@@ -101,8 +108,9 @@ class MqttSource:
         except Exception:
             log.exception("%s: on_subscribe failed", self.connector.name)
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
-                       props: Any) -> None:  # fmt: skip
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         try:
             self.connected.clear()
             if reason.is_failure:
@@ -118,12 +126,19 @@ class MqttSource:
                 return
             mid, qos = msg.mid, msg.qos
             self.out.put(
-                Incoming(source=msg.topic, payload=bytes(msg.payload), subscription=sub,
-                         ack=lambda: client.ack(mid, qos) if qos else None)  # fmt: skip
+                Incoming(
+                    source=msg.topic,
+                    payload=bytes(msg.payload),
+                    subscription=sub,
+                    ack=lambda: client.ack(mid, qos) if qos else None,
+                )
             )
         except Exception:
-            log.exception("%s: a message on %s could not be queued", self.connector.name,
-                          getattr(msg, "topic", "?"))  # fmt: skip
+            log.exception(
+                "%s: a message on %s could not be queued",
+                self.connector.name,
+                getattr(msg, "topic", "?"),
+            )
 
     def _match(self, topic: str) -> Subscription | None:
         for sub in self.connector.subscriptions:
@@ -135,5 +150,4 @@ class MqttSource:
         try:
             report_status(self.engine, self.connector.name, "mqtt", state, error=error)
         except Exception:
-            log.warning("%s: could not record state %s", self.connector.name, state,
-                        exc_info=True)  # fmt: skip
+            log.warning("%s: could not record state %s", self.connector.name, state, exc_info=True)

@@ -131,8 +131,11 @@ class AliasBook:
             for m in decoded["metrics"]:
                 if m["name"] is not None and m["alias"] is not None:
                     self._names[(node, m["alias"])] = m["name"]
-        msg: dict[str, Any] = {"timestamp": decoded["timestamp"], "seq": decoded["seq"],
-                               "message_type": kind}  # fmt: skip
+        msg: dict[str, Any] = {
+            "timestamp": decoded["timestamp"],
+            "seq": decoded["seq"],
+            "message_type": kind,
+        }
         for m in decoded["metrics"]:
             name = m["name"]
             if name is None and m["alias"] is not None:

@@ -81,7 +81,9 @@ def taken_keys(conn: sa.Connection, keys: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         batch = wanted[start : start + 500]
-        found.update(conn.execute(sa.select(messages.c.key).where(messages.c.key.in_(batch))).scalars())
+        found.update(
+            conn.execute(sa.select(messages.c.key).where(messages.c.key.in_(batch))).scalars()
+        )
     return found
 
 
@@ -90,12 +92,18 @@ def quarantine(
 ) -> int:
     """Keep a message that could not be applied, with its reason; return its id."""
     row = {
-        "connector": connector, "source": source[:500], "payload": payload, "reason": reason,
-        "status": "open", "attempts": 0, "created_at": now,
-    }  # fmt: skip
+        "connector": connector,
+        "source": source[:500],
+        "payload": payload,
+        "reason": reason,
+        "status": "open",
+        "attempts": 0,
+        "created_at": now,
+    }
     return int(
-        conn.execute(quarantine_table.insert().values(**row).returning(quarantine_table.c.id))
-        .scalar_one()
+        conn.execute(
+            quarantine_table.insert().values(**row).returning(quarantine_table.c.id)
+        ).scalar_one()
     )
 
 
@@ -148,15 +156,30 @@ def retry(engine: Engine, item: int | None = None) -> list[dict[str, Any]]:
 
 
 def report_status(
-    engine: Engine, name: str, kind: str, state: str, *, success: bool = False,
-    error: str | None = None, messages_applied: int = 0, conn: sa.Connection | None = None,
-) -> None:  # fmt: skip
+    engine: Engine,
+    name: str,
+    kind: str,
+    state: str,
+    *,
+    success: bool = False,
+    error: str | None = None,
+    messages_applied: int = 0,
+    conn: sa.Connection | None = None,
+) -> None:
     """Record a connector's state (``connected``, ``reconnecting``, ``failed`` …)."""
     now = engine.now()
     if conn is None:
         with engine.db.begin() as own:
-            report_status(engine, name, kind, state, success=success, error=error,
-                          messages_applied=messages_applied, conn=own)  # fmt: skip
+            report_status(
+                engine,
+                name,
+                kind,
+                state,
+                success=success,
+                error=error,
+                messages_applied=messages_applied,
+                conn=own,
+            )
         return
     t = connector_state
     found = conn.execute(sa.select(t).where(t.c.name == name)).first()
@@ -203,14 +226,18 @@ def connector_status(engine: Engine) -> list[dict[str, Any]]:
     for s in sorted(states, key=lambda r: r["name"]):
         result.append(
             {
-                "name": s["name"], "kind": s["kind"], "state": s["state"],
-                "last_success": _iso(s["last_success"]), "last_message": _iso(s["last_message"]),
-                "errors": s["errors"], "last_error": s["last_error"],
+                "name": s["name"],
+                "kind": s["kind"],
+                "state": s["state"],
+                "last_success": _iso(s["last_success"]),
+                "last_message": _iso(s["last_message"]),
+                "errors": s["errors"],
+                "last_error": s["last_error"],
                 "quarantined": int(open_counts.get(s["name"], 0)),
                 "messages": s["messages"],
                 "messages_per_minute": int(per_minute.get(s["name"], 0)),
             }
-        )  # fmt: skip
+        )
     return result
 
 
