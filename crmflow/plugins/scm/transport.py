@@ -131,7 +131,7 @@ class SftpFolder:
                 await sftp.makedirs(target, exist_ok=True)
             if reason is not None:
                 await _put(sftp, posixpath.join(target, f"{name}.reason"), reason.encode())
-            await sftp.rename(self._p(name), posixpath.join(target, name))
+            await _rename(sftp, self._p(name), posixpath.join(target, name))
 
         self._run(go)
 
@@ -146,7 +146,15 @@ async def _put(sftp: Any, path: str, data: bytes) -> None:
     part = path + ".part"
     async with sftp.open(part, "wb") as handle:
         await handle.write(data)
-    await sftp.rename(part, path)
+    await _rename(sftp, part, path)
+
+
+async def _rename(sftp: Any, source: str, target: str) -> None:
+    """Rename over an existing file (OpenSSH's posix-rename), else a plain SFTP rename."""
+    try:
+        await sftp.posix_rename(source, target)
+    except Exception:  # a server without the extension
+        await sftp.rename(source, target)
 
 
 def open_folder(value: Any, base: Path, settings: dict[str, Any], key: str) -> Folder:
