@@ -11,9 +11,16 @@ from crmflow import hookimpl
 
 from .commands import add_commands
 from .listen import Listener, connectors_of, retry_message
+from .machine_down import ACTIONS, FUNCTIONS
 from .store import register_retry
 
-__all__ = ["register_commands", "register_settings", "run_scheduled"]
+__all__ = [
+    "register_actions",
+    "register_commands",
+    "register_functions",
+    "register_settings",
+    "run_scheduled",
+]
 
 register_retry("mqtt", retry_message)
 register_retry("opcua", retry_message)
@@ -28,6 +35,18 @@ def register_commands(cli: Any) -> None:
 
 
 @hookimpl
+def register_actions(register: Any) -> None:
+    for name, (func, description) in ACTIONS.items():
+        register(name, func, description=description)
+
+
+@hookimpl
+def register_functions(register: Any) -> None:
+    for name, (func, description) in FUNCTIONS.items():
+        register(name, func, description=description)
+
+
+@hookimpl
 def register_settings(register: Any) -> None:
     register(
         "machine_down_minutes",
@@ -38,6 +57,11 @@ def register_settings(register: Any) -> None:
         "machine_down_states",
         ["down", "fault", "stopped", "error"],
         description="The `state` values of `machine.state_changed` that mean a line is down.",
+    )
+    register(
+        "machine_down_expected_hours",
+        8,
+        description="Hours of today's capacity a line loses when `machine_down` confirms it down.",
     )
     register(
         "machine_down_horizon_days",
