@@ -279,3 +279,66 @@ def test_a_quarantined_message_is_retried_after_the_mapping_is_fixed(
         day = conn.execute(sa.select(CapacityDay.__table__)).one()  # type: ignore[attr-defined]
     assert (day.line, day.date.isoformat(), day.planned_hours) == ("L1", "2026-01-07", 8.0)
     engine.close()
+
+
+def test_sparkplug_b_births_and_data_with_aliases_decode(tmp_path: Path, broker: Broker) -> None:
+    from crmflow.plugins.mes.sparkplug import encode_payload
+
+    sub = {
+        "topic": "spBv1.0/plant1/+/+",
+        "format": "sparkplug_b",
+        "event": "machine.state_changed",
+        "stamp": "{{ msg.seq }}",
+        "data": {
+            "line": "{{ topic[3] }}",
+            "state": "{{ msg['Line/State'] }}",
+            "good": "{{ msg['Line/Good'] }}",
+            "type": "{{ msg.message_type }}",
+        },
+    }
+    engine = mes_engine(tmp_path, broker.port, [sub])
+    listener = Listener(engine).start()
+    pub = None
+    birth = encode_payload(
+        [
+            {"name": "Line/State", "alias": 1, "value": "running"},
+            {"name": "Line/Good", "alias": 2, "value": 10},
+        ],
+        seq=0,
+        timestamp=1,
+    )
+    data = encode_payload(
+        [{"alias": 2, "value": 11}, {"alias": 1, "value": "down"}], seq=1, timestamp=2
+    )
+    orphan = encode_payload([{"alias": 7, "value": 1}], seq=5, timestamp=3)
+    try:
+        wait_for(listener.sources[0].connected.is_set, 10, "the listener to connect")
+        pub = Publisher(broker.port)
+        pub.send("spBv1.0/plant1/NBIRTH/L3", birth)
+        pub.send("spBv1.0/plant1/NDATA/L3", data)
+        pub.send("spBv1.0/plant1/NDATA/L4", orphan)  # no birth seen for L4
+        wait_for(
+            lambda: (
+                _count(engine, sa.select(sa.func.count()).select_from(messages)) == 2
+                and list_quarantined(engine)
+            ),
+            20,
+            "two applied and one quarantined",
+        )
+    finally:
+        listener.stop()
+        if pub:
+            pub.close()
+    with engine.db.connect() as conn:
+        payloads = [
+            json.loads(p)
+            for p in conn.execute(sa.select(inbox.c.payload).order_by(inbox.c.id)).scalars()
+        ]
+    assert [(p["line"], p["state"], p["good"], p["type"]) for p in payloads] == [
+        ("L3", "running", 10, "NBIRTH"),
+        ("L3", "down", 11, "NDATA"),
+    ]
+    [bad] = list_quarantined(engine)
+    assert bad["source"] == "spBv1.0/plant1/NDATA/L4"
+    assert "metric alias 7 of plant1/L4 is unknown" in bad["reason"]
+    engine.close()
