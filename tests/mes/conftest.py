@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import socket
 import subprocess
 import threading
@@ -21,7 +22,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(
+    condition: Callable[[], Any],
+    timeout: float,
+    what: str,
+    state: Callable[[], Any] | None = None,
+) -> Any:
     """Poll ``condition`` until it is truthy; fail naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     pause = threading.Event()
@@ -30,7 +36,8 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            seen = f" (now: {state()})" if state is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{seen}")
         pause.wait(0.02)
 
 
@@ -45,7 +52,10 @@ class Broker:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {folder}/\n"
             "max_queued_messages 0\nmax_inflight_messages 0\n"
-            "log_type none\n",
+            "log_type none\n"
+            # started as root, mosquitto would switch to the `mosquitto` user, which cannot
+            # write its persistence file into our temporary folder: stay who we are
+            f"user {getpass.getuser()}\n",
             encoding="utf-8",
         )
         self.proc: subprocess.Popen[bytes] | None = None

@@ -171,13 +171,16 @@ def _good(i: int) -> tuple[str, bytes]:
     return f"plant1/line/{line}/state", json.dumps(body).encode()
 
 
-MALFORMED = [
-    ("plant1/line/L1/shift", b"{not json"),
-    ("plant1/line/L2/shift", b""),
-    ("plant1/line/L3/shift", json.dumps({"planned_h": 8}).encode()),  # no date
-    ("plant1/line/L4/state", json.dumps({"good": 1, "seq": 1}).encode()),  # no state
-    ("plant1/line/L5/shift", json.dumps({"date": "2026-02-30", "planned_h": 8}).encode()),
-]
+def _malformed(i: int) -> tuple[str, bytes]:
+    """Fifty different bad messages, ten of each kind (a repeated one is the same message)."""
+    kind, n = i % 5, i // 5
+    return [
+        (f"plant1/line/L{n}/shift", b"{not json " + str(n).encode()),
+        (f"plant1/line/X{n}/shift", b""),  # an empty (retained-clearing) payload
+        (f"plant1/line/L{n}/shift", json.dumps({"planned_h": 8, "n": n}).encode()),  # no date
+        (f"plant1/line/L{n}/state", json.dumps({"good": 1, "seq": n}).encode()),  # no state
+        (f"plant1/line/L{n}/shift", json.dumps({"date": "2026-02-30", "planned_h": n}).encode()),
+    ][kind]
 
 
 @pytest.mark.slow
@@ -190,7 +193,7 @@ def test_5000_messages_across_two_broker_restarts_are_each_applied_once(
     applied = sa.select(sa.func.count()).select_from(messages)
     quarantined = sa.select(sa.func.count()).select_from(quarantine_table)
     good = [_good(i) for i in range(4950)]
-    bad = [MALFORMED[i % len(MALFORMED)] for i in range(50)]
+    bad = [_malformed(i) for i in range(50)]
     sequence: list[tuple[str, bytes]] = []
     for i, msg in enumerate(good):
         sequence.append(msg)
@@ -223,6 +226,13 @@ def test_5000_messages_across_two_broker_restarts_are_each_applied_once(
             lambda: _count(engine, applied) == 4950 and _count(engine, quarantined) == 50,
             120,
             "4950 applied and 50 quarantined",
+            lambda: (
+                _count(engine, applied),
+                _count(engine, quarantined),
+                pub.all_published(),
+                len(pub.acked),
+                listener.sources[0].connected.is_set(),
+            ),
         )
         undelivered = sa.select(sa.func.count()).select_from(inbox).where(inbox.c.status != "done")
         wait_for(lambda: _count(engine, undelivered) == 0, 60, "every event to be delivered")

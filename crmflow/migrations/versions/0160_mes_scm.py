@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("id", ID, nullable=False),
         sa.Column("connector", sa.String(length=100), nullable=False),
         sa.Column("source", sa.String(length=500), nullable=False),
+        sa.Column("key", sa.String(length=300), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
@@ -38,6 +39,8 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("retried_at", TS, nullable=True),
         sa.PrimaryKeyConstraint("id"),
+        # a bad message redelivered (reconnect, broker restart) is quarantined once
+        sa.UniqueConstraint("connector", "key", name="uq_connector_quarantine_key"),
     )
     op.create_index(
         "ix_connector_quarantine_status", "connector_quarantine", ["status", "connector"]

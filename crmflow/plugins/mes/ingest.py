@@ -6,14 +6,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from crmflow.core.domain.imports import import_rows
 from crmflow.core.domain.records import CapacityDay
-from crmflow.core.engine.inbox import drain, enqueue
+from crmflow.core.engine.inbox import drain, inbox
 
 from .mapping import MappingError, Subscription, decode_json, message_key
 from .sparkplug import AliasBook
@@ -26,6 +26,8 @@ __all__ = ["Applied", "Incoming", "Ingestor", "deliver_events", "dumps_values"]
 
 log = logging.getLogger("crmflow.mes")
 
+#: how long the inbox rows of a batch stay claimed by the listener that delivers them
+CLAIM = timedelta(minutes=5)
 _CAPACITY_FIELDS = ("line", "date", "planned_hours", "worker_hours", "efficiency", "output")
 
 
@@ -48,6 +50,8 @@ class Applied:
     applied: int = 0
     repeated: int = 0
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    #: the events queued in the inbox, ``(name, payload, key)``, delivered after the commit
+    events: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
 
 
 @dataclass
@@ -117,15 +121,52 @@ class Ingestor:
                 done.applied += part.applied
                 done.repeated += part.repeated
                 done.quarantined += part.quarantined
+                done.events += part.events
         for item in items:
             if item.ack is not None:
                 try:
                     item.ack()
                 except Exception:  # the broker redelivers; the key makes it a no-op
                     log.warning("ack failed for a message on %s", item.source, exc_info=True)
-        if deliver and done.applied:
-            deliver_events(self.engine)
+        if deliver and done.events:
+            self.deliver(done.events)
         return done
+
+    def deliver(self, events: list[tuple[str, dict[str, Any], str]]) -> None:
+        """Deliver a committed batch's events at once and mark their inbox rows done.
+
+        The rows were queued claimed by this connector for :data:`CLAIM`, so a
+        worker leaves them alone meanwhile; if delivery fails or the process
+        dies, the workers deliver them after the lease (each key once).
+        """
+        try:
+            results = self.engine.emit_many(events, actor=self.actor)
+        except Exception:
+            log.exception(
+                "%s: delivering %d events failed; the workers retry them",
+                self.connector,
+                len(events),
+            )
+            return
+        now = self.engine.now()
+        rows = [
+            {"b_key": key, "b_result": json.dumps({"started": r.started, "moved": r.moved})}
+            for (_name, _payload, key), r in zip(events, results, strict=True)
+        ]
+        with self.engine.db.begin() as conn:
+            conn.execute(
+                inbox.update()
+                .where(inbox.c.key == sa.bindparam("b_key"), inbox.c.status == "pending")
+                .values(
+                    status="done",
+                    attempts=1,
+                    result=sa.bindparam("b_result"),
+                    done_at=now,
+                    claimed_by=None,
+                    claimed_until=None,
+                ),
+                rows,
+            )
 
     def _quarantine(self, conn: sa.Connection, item: Incoming, reason: str, done: Applied) -> None:
         if self.keep_bad:
@@ -144,24 +185,36 @@ class Ingestor:
                     taken.add(r.key)
                     fresh.append(r)
             refused = self._write_capacity(conn, [r for r in fresh if _is_capacity(r)])
+            taken_rows: list[dict[str, Any]] = []
+            queued: list[dict[str, Any]] = []
             for r in fresh:
                 if id(r) in refused:
                     bad.append((r.item, refused[id(r)]))
                     continue
-                conn.execute(
-                    messages.insert().values(key=r.key, connector=self.connector, applied_at=now)
-                )
+                taken_rows.append({"key": r.key, "connector": self.connector, "applied_at": now})
                 payload = dict(r.data)
                 payload.setdefault("received_at", now.isoformat())
-                enqueue(
-                    self.engine,
-                    event=r.item.subscription.event,
-                    data=payload,
-                    key=f"{self.kind}:{r.key}",
-                    actor=self.actor,
-                    conn=conn,
+                event, key = r.item.subscription.event, f"{self.kind}:{r.key}"
+                queued.append(
+                    {
+                        "instance_id": None,
+                        "trigger": None,
+                        "event": event,
+                        "payload": json.dumps(payload, default=str),
+                        "key": key,
+                        "actor": self.actor,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "claimed_by": self.connector,
+                        "claimed_until": now + CLAIM,
+                    }
                 )
+                done.events.append((event, payload, key))
                 done.applied += 1
+            if taken_rows:
+                conn.execute(messages.insert(), taken_rows)
+                conn.execute(inbox.insert(), queued)
             for item, reason in bad:
                 self._quarantine(conn, item, reason, done)
             report_status(

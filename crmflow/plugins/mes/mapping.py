@@ -36,6 +36,7 @@ KINDS = ("mqtt", "opcua")
 # A field the payload lacks renders empty (an optional field stays empty; a required one is
 # named in the quarantine reason); arithmetic on it, or any other failure, is a template error.
 _env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+_SEP = "\x1f"  # ASCII unit separator: never in a field a machine sends, checked anyway
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 
 
@@ -55,17 +56,13 @@ class Subscription:
     qos: int = 1
     stamp: Any = None  # template of the device's timestamp or sequence number
     where: str = ""
+    joined: Any = None  # every data template in one, split by _SEP: one render per message
 
     def render(self, context: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """The event's data and the device stamp; :class:`MappingError` says why not."""
-        data: dict[str, Any] = {}
-        for name, template in self.data.items():
-            try:
-                data[name] = _coerce(template.render(context))
-            except TemplateError as exc:
-                raise MappingError(f"data.{name}: template failed: {exc}") from None
-            except Exception as exc:  # a filter or a method of the payload raised
-                raise MappingError(f"data.{name}: template failed: {exc!r}") from None
+        data = self._render_joined(context)
+        if data is None:
+            data = self._render_each(context)
         missing = [f for f in REQUIRED.get(self.event, ()) if data.get(f) in (None, "")]
         if missing:
             raise MappingError(
@@ -79,6 +76,28 @@ class Subscription:
             except Exception as exc:
                 raise MappingError(f"stamp: template failed: {exc}") from None
         return data, stamp
+
+    def _render_joined(self, context: dict[str, Any]) -> dict[str, Any] | None:
+        if self.joined is None:
+            return None
+        try:
+            parts = self.joined.render(context).split(_SEP)
+        except Exception:
+            return None  # rendered field by field, which names the field that fails
+        if len(parts) != len(self.data):
+            return None  # a value holds the separator itself
+        return {name: _coerce(part) for name, part in zip(self.data, parts, strict=True)}
+
+    def _render_each(self, context: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, template in self.data.items():
+            try:
+                data[name] = _coerce(template.render(context))
+            except TemplateError as exc:
+                raise MappingError(f"data.{name}: template failed: {exc}") from None
+            except Exception as exc:  # a filter or a method of the payload raised
+                raise MappingError(f"data.{name}: template failed: {exc!r}") from None
+        return data
 
 
 @dataclass
@@ -171,6 +190,7 @@ def _subscription(kind: str, raw: Any, where: str) -> Subscription:
         raise ConfigError(f"{where}.format: must be one of {', '.join(FORMATS)}")
     sub = Subscription(
         event=event,
+        joined=_template(_SEP.join(str(v) for v in data.values()), f"{where}.data"),
         data={k: _template(v, f"{where}.data.{k}") for k, v in data.items()},
         format=fmt,
         qos=int(raw.get("qos", 1)),

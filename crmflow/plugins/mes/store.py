@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -45,12 +46,14 @@ quarantine_table = sa.Table(
     sa.Column("id", _ID, primary_key=True),
     sa.Column("connector", sa.String(100), nullable=False),
     sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("key", sa.String(300), nullable=False),
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("retried_at", _TS, nullable=True),
+    sa.UniqueConstraint("connector", "key", name="uq_connector_quarantine_key"),
 )
 connector_state = sa.Table(
     "connector_state",
@@ -90,21 +93,22 @@ def taken_keys(conn: sa.Connection, keys: Iterable[str]) -> set[str]:
 def quarantine(
     conn: sa.Connection, connector: str, source: str, payload: bytes, reason: str, now: datetime
 ) -> int:
-    """Keep a message that could not be applied, with its reason; return its id."""
+    """Keep a message that could not be applied, with its reason; return its id.
+
+    The same message (source and payload) delivered again is kept once.
+    """
+    key = hashlib.sha256(source.encode() + b"\0" + payload).hexdigest()
+    t = quarantine_table
+    found = conn.execute(
+        sa.select(t.c.id).where(t.c.connector == connector, t.c.key == key)
+    ).scalar()
+    if found is not None:
+        return int(found)
     row = {
-        "connector": connector,
-        "source": source[:500],
-        "payload": payload,
-        "reason": reason,
-        "status": "open",
-        "attempts": 0,
-        "created_at": now,
-    }
-    return int(
-        conn.execute(
-            quarantine_table.insert().values(**row).returning(quarantine_table.c.id)
-        ).scalar_one()
-    )
+        "connector": connector, "source": source[:500], "key": key, "payload": payload,
+        "reason": reason, "status": "open", "attempts": 0, "created_at": now,
+    }  # fmt: skip
+    return int(conn.execute(t.insert().values(**row).returning(t.c.id)).scalar_one())
 
 
 def list_quarantined(
@@ -119,6 +123,7 @@ def list_quarantined(
     with reading(engine.db) as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
     for row in rows:
+        row.pop("key")
         payload = bytes(row.pop("payload"))
         row["payload"] = payload.decode("utf-8", "replace")
         row["created_at"] = _iso(row["created_at"])
