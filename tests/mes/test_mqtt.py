@@ -352,3 +352,35 @@ def test_sparkplug_b_births_and_data_with_aliases_decode(tmp_path: Path, broker:
     assert bad["source"] == "spBv1.0/plant1/NDATA/L4"
     assert "metric alias 7 of plant1/L4 is unknown" in bad["reason"]
     engine.close()
+
+
+def test_the_worker_includes_the_listener(tmp_path: Path, broker: Broker) -> None:
+    from crmflow.core.engine.worker import Worker
+    from crmflow.plugins.mes import stop_listener
+
+    engine = mes_engine(tmp_path, broker.port, [SHIFT])
+    pub = None
+    try:
+        Worker(engine).run_once()  # its first round starts the MES listener
+        Worker(engine).run_once()  # and only once
+        pub = Publisher(broker.port)
+        wait_for(
+            lambda: (
+                connector_status(engine) and connector_status(engine)[0]["state"] == "connected"
+            ),
+            20,
+            "the listener to subscribe",
+        )
+        body = {"date": "2026-01-08", "planned_h": 12}
+        pub.send("plant1/line/L2/shift", json.dumps(body).encode())
+        wait_for(
+            lambda: _count(engine, sa.select(sa.func.count()).select_from(messages)) == 1,
+            20,
+            "the message to be applied",
+        )
+    finally:
+        assert stop_listener(engine) is True
+        assert stop_listener(engine) is False
+        if pub:
+            pub.close()
+    engine.close()

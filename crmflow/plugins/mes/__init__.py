@@ -20,6 +20,7 @@ __all__ = [
     "register_functions",
     "register_settings",
     "run_scheduled",
+    "stop_listener",
 ]
 
 register_retry("mqtt", retry_message)
@@ -79,3 +80,13 @@ def run_scheduled(engine: Any, now: datetime) -> None:
         if engine in _listeners:
             return
         _listeners[engine] = Listener(engine, connectors_of(engine)).start()
+
+
+def stop_listener(engine: Any) -> bool:
+    """Stop the listener a worker started for ``engine``; True when there was one."""
+    with _lock:
+        listener = _listeners.pop(engine, None)
+    if listener is None:
+        return False
+    listener.stop()
+    return True
