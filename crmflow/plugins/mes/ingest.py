@@ -140,7 +140,7 @@ class Ingestor:
         dies, the workers deliver them after the lease (each key once).
         """
         try:
-            results = self.engine.emit_many(events, actor=self.actor)
+            results: list[Any] = self.engine.emit_many(events, actor=self.actor)
         except Exception:
             log.exception(
                 "%s: delivering %d events failed; the workers retry them",
@@ -149,10 +149,10 @@ class Ingestor:
             )
             return
         now = self.engine.now()
-        rows = [
-            {"b_key": key, "b_result": json.dumps({"started": r.started, "moved": r.moved})}
-            for (_name, _payload, key), r in zip(events, results, strict=True)
-        ]
+        rows: list[dict[str, Any]] = []
+        for (_name, _payload, key), result in zip(events, results, strict=True):
+            outcome = {"started": result.started, "moved": result.moved}
+            rows.append({"b_key": key, "b_result": json.dumps(outcome)})
         with self.engine.db.begin() as conn:
             conn.execute(
                 inbox.update()

@@ -52,8 +52,10 @@ class MqttSource:
             manual_ack=True,
         )
         self.client.max_inflight_messages_set(int(s.get("max_inflight", 1000)))
+        # paho types the delays as int but sleeps on floats; a sub-second first retry matters
         self.client.reconnect_delay_set(
-            float(s.get("reconnect_min", 0.2)), float(s.get("reconnect_max", 30))
+            float(s.get("reconnect_min", 0.2)),  # type: ignore[arg-type]
+            float(s.get("reconnect_max", 30)),  # type: ignore[arg-type]
         )
         user = s.get("username")
         if user:

@@ -213,14 +213,14 @@ def connector_status(engine: Engine) -> list[dict[str, Any]]:
     q = quarantine_table
     with reading(engine.db) as conn:
         states = [dict(r._mapping) for r in conn.execute(sa.select(connector_state))]
-        open_counts = dict(
+        open_counts: dict[str, int] = dict(
             conn.execute(
                 sa.select(q.c.connector, sa.func.count())
                 .where(q.c.status == "open")
                 .group_by(q.c.connector)
             ).all()
         )
-        per_minute = dict(
+        per_minute: dict[str, int] = dict(
             conn.execute(
                 sa.select(messages.c.connector, sa.func.count())
                 .where(messages.c.applied_at >= since)
