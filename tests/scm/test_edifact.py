@@ -144,3 +144,19 @@ def test_a_desadv_for_an_unknown_order_is_rejected(edi_engine: Engine, tmp_path:
 
 def test_a_file_that_is_not_edifact_is_rejected(edi_engine: Engine, tmp_path: Path) -> None:
     assert "neither EDIFACT" in _broken("hello supplier\n", tmp_path, edi_engine)
+
+
+def test_the_worker_polls_every_minute(edi_engine: Engine, tmp_path: Path) -> None:
+    from crmflow.core.engine.worker import Worker
+
+    out = tmp_path / "edi" / "out"
+    approved_request(edi_engine, "B1", 40)
+    Worker(edi_engine).run_once()
+    assert [p.name for p in out.iterdir()] == ["ORDERS_PR000001_1.edi"]
+    approved_request(edi_engine, "B2", 10)
+    Worker(edi_engine).run_once()  # the same minute: not yet
+    assert len(list(out.iterdir())) == 1
+    edi_engine.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    Worker(edi_engine).run_once()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ORDERS_PR000001_1.edi", "ORDERS_PR000002_2.edi"]  # fmt: skip
