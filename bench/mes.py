@@ -143,6 +143,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=20_000)
     ap.add_argument("--paced", type=int, default=300)
     ap.add_argument("--db", default=None)
+    ap.add_argument("--batch", type=int, default=500, help="messages per transaction at most")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crmflow-bench-mes-"))
     broker, port = start_broker(tmp)
@@ -169,7 +170,7 @@ def main() -> None:
             factory=factory,
             load_entry_points=False,
         )
-        listener = Listener(engine).start()
+        listener = Listener(engine, batch=args.batch).start()
         while not listener.sources[0].connected.is_set():
             time.sleep(0.05)
         applied = sa.select(sa.func.count()).select_from(messages)
