@@ -68,6 +68,7 @@ class FactoryConfig:
     secrets: dict[str, str] = field(default_factory=dict)
     #: the `notify:` section: channels (mail, wecom, dingtalk, feishu) and defaults
     notify: dict[str, Any] = field(default_factory=dict)
+    #: the raw `connectors:` section; each connector plugin validates its own part
     connectors: dict[str, Any] = field(default_factory=dict)
     file: Path | None = None
     marks: Any = field(default=None, repr=False, compare=False)

@@ -93,6 +93,7 @@ KINDS: dict[str, Kind] = {
             _opt("reorder_point", _nonneg),
             _opt("line", as_text),
             _opt("units_per_hour", as_number(positive=True)),
+            _opt("supplier", as_text),
         ),
         Product,
     ),

@@ -23,7 +23,7 @@ from .writer import deliver_pending, domain_write
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
 
-__all__ = ["IMPORT_KINDS", "ImportReport", "import_csv", "import_records"]
+__all__ = ["IMPORT_KINDS", "ImportReport", "import_csv", "import_records", "import_rows"]
 
 IMPORT_KINDS = tuple(KINDS)
 
@@ -169,6 +169,52 @@ def import_records(
     if emit:
         report.events_failed = deliver_pending(engine).failed
     return report
+
+
+def import_rows(
+    engine: Engine,
+    kind: str,
+    records: list[dict[str, Any]],
+    *,
+    actor: str,
+    source: str = "records",
+    conn: sa.Connection | None = None,
+) -> tuple[ImportReport, list[Event]]:
+    """Check and upsert records given as mappings (connectors), as :func:`import_csv` would.
+
+    Values are parsed like CSV cells (strings from templates are fine), each
+    record is line ``i + 1`` of ``source`` in the report. With ``conn`` the
+    rows are written in the caller's transaction; the domain events are
+    returned, not emitted: the caller emits them after its commit.
+    """
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise InputError(f"unknown record kind {kind!r}", field="kind")
+    report = ImportReport(kind=kind, file=source)
+    rows: Rows = []
+    for line, raw in enumerate(records, start=1):
+        try:
+            values: dict[str, Any] = {}
+            for col in spec.columns:
+                cell = raw.get(col.name)
+                if cell is None or not str(cell).strip():
+                    if col.required:
+                        raise InputError("is required and missing", field=col.name)
+                    continue
+                values[col.name] = col.parse(col.name, cell)
+        except InputError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        rows.append((line, values))
+    stamp = {"updated_at": engine.now(), "updated_by": actor}
+    if conn is None:
+        with engine.db.begin() as own:
+            events = _WRITERS[kind](own, spec, _CHECKS[kind](own, rows, report), report, stamp,
+                                    actor)  # fmt: skip
+    else:
+        events = _WRITERS[kind](conn, spec, _CHECKS[kind](conn, rows, report), report, stamp, actor)
+    report.rejected.sort()
+    return report, events
 
 
 def _read(spec: Kind, path: Path, report: ImportReport, encoding: str | None) -> Rows:

@@ -191,7 +191,9 @@ def open_flows(
     )
     for due, qty in conn.execute(plans):
         flows["production"][day(due)] += float(qty)
-    pos = sa.select(_purchases.c.due_date, _purchases.c.quantity,
+    # A supplier's despatch advice (EDI) replaces the ordered quantity; its date is due_date.
+    advised = sa.func.coalesce(_purchases.c.advised_quantity, _purchases.c.quantity)
+    pos = sa.select(_purchases.c.due_date, advised,
                     _purchases.c.received_quantity).where(
         _purchases.c.sku == sku, _purchases.c.received_date.is_(None),
         _purchases.c.due_date < end)  # fmt: skip

@@ -90,6 +90,7 @@ class Product(SQLModel, table=True):
     reorder_point: float | None = None
     line: str | None = Field(default=None, max_length=100)  # default line for made parts
     units_per_hour: float | None = None
+    supplier: str | None = Field(default=None, max_length=200)  # default for purchase requests
     updated_at: dt.datetime | None = _ts()
     updated_by: str | None = Field(default=None, max_length=200)
 
@@ -293,6 +294,8 @@ class Purchase(SQLModel, table=True):
     due_date: dt.date
     received_date: dt.date | None = None
     received_quantity: float | None = None
+    advised_quantity: float | None = None  # from the supplier's despatch advice (EDI)
+    advised_date: dt.date | None = None
     updated_at: dt.datetime | None = _ts()
     updated_by: str | None = Field(default=None, max_length=200)
 

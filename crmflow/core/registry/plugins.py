@@ -30,6 +30,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "crmflow.plugins.kpi",
     "crmflow.plugins.connectors",
     "crmflow.plugins.erp",
+    "crmflow.plugins.mes",
+    "crmflow.plugins.scm",
 )
 
 

@@ -113,25 +113,43 @@ def list_kpis(ctx: click.Context, as_json: bool) -> None:
 
     specs = engine_kpis(_engine(ctx))
     rows = [
-        {"key": s.key, "keys": s.keys, "unit": s.unit, "plugin": s.plugin,
-         "description": s.description}
+        {
+            "key": s.key,
+            "keys": s.keys,
+            "unit": s.unit,
+            "plugin": s.plugin,
+            "description": s.description,
+        }
         for s in specs
     ]
     if as_json:
         _dump(rows)
         return
     for row in rows:
-        click.echo(f"{row['key']:<30} {row['unit'] or '':<9} {row['plugin']:<10} "
-                   f"{row['description'] or ''}")
+        click.echo(
+            f"{row['key']:<30} {row['unit'] or '':<9} {row['plugin']:<10} "
+            f"{row['description'] or ''}"
+        )
 
 
 @kpi.command("snapshot")
-@click.option("--period", "kind", type=click.Choice(KINDS), default="month", show_default=True,
-              help="store the last full period of this kind")
+@click.option(
+    "--period",
+    "kind",
+    type=click.Choice(KINDS),
+    default="month",
+    show_default=True,
+    help="store the last full period of this kind",
+)
 @click.option("--from", "start", metavar="DATE", help="or an explicit period: first day")
 @click.option("--to", "end", metavar="DATE", help="day after the last (exclusive)")
-@click.option("--by", "dims", multiple=True, type=click.Choice(DIMENSIONS),
-              help="breakdowns to store (repeat; default: plugins.kpi.snapshot_by)")
+@click.option(
+    "--by",
+    "dims",
+    multiple=True,
+    type=click.Choice(DIMENSIONS),
+    help="breakdowns to store (repeat; default: plugins.kpi.snapshot_by)",
+)
 @click.option("--due-only", is_flag=True, help="only what the snapshot_cron schedule says is due")
 @click.option("--now", metavar="ISO8601", help="the time to act at (default: now)")
 @click.option("--json", "as_json", is_flag=True)
@@ -174,9 +192,11 @@ def snapshot(
         click.echo("no snapshot due")
     for item in results:
         p = item["period"]
-        click.echo(f"stored {item['rows']} values for {p['from']} .. {p['to']}"
-                   f" ({', '.join(item['dimensions']) or 'total only'});"
-                   f" {len(item['events'])} threshold event(s)")
+        click.echo(
+            f"stored {item['rows']} values for {p['from']} .. {p['to']}"
+            f" ({', '.join(item['dimensions']) or 'total only'});"
+            f" {len(item['events'])} threshold event(s)"
+        )
 
 
 @kpi.command("trend")
@@ -201,9 +221,7 @@ def trend(
 
     if group is not None and dimension is None:
         raise click.UsageError("--group needs --by")
-    rows = read_trend(
-        _engine(ctx), key, kind=kind, dimension=dimension, group=group, limit=limit
-    )
+    rows = read_trend(_engine(ctx), key, kind=kind, dimension=dimension, group=group, limit=limit)
     if as_json:
         _dump(rows)
         return
@@ -220,7 +238,10 @@ def trend(
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def pilot(
-    ctx: click.Context, departments: tuple[str, ...], start: str | None, end: str | None,
+    ctx: click.Context,
+    departments: tuple[str, ...],
+    start: str | None,
+    end: str | None,
     as_json: bool,
 ) -> None:
     """KPIs of the pilot departments against the rest, and before/after the pilot started.
@@ -229,14 +250,14 @@ def pilot(
     """
     from .pilot import pilot_comparison
 
-    result = pilot_comparison(
-        _engine(ctx), departments, _date(start, "--from"), _date(end, "--to")
-    )
+    result = pilot_comparison(_engine(ctx), departments, _date(start, "--from"), _date(end, "--to"))
     if as_json:
         _dump(result)
         return
-    click.echo(f"pilot: {', '.join(result['pilot_departments'])}"
-               f" (start {result['pilot_start']}); rest: {', '.join(result['rest_departments'])}")
+    click.echo(
+        f"pilot: {', '.join(result['pilot_departments'])}"
+        f" (start {result['pilot_start']}); rest: {', '.join(result['rest_departments'])}"
+    )
     for label in ("period", "before", "after"):
         side = result if label == "period" else result.get(label)
         if not side:

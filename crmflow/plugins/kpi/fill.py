@@ -116,16 +116,20 @@ def _delivery_facts(ctx: KpiContext) -> DeliveryFacts:
     # all its figures at once.
     facts = (
         sa.select(
-            c.grp, c.order_id, c.sku, c.qty, c.due, c.order_date, c.cost, c.is_due,
+            c.grp,
+            c.order_id,
+            c.sku,
+            c.qty,
+            c.due,
+            c.order_date,
+            c.cost,
+            c.is_due,
             summed(day <= c.due).label("by_due"),
             summed(day < ctx.start).label("before"),
             summed(day < ctx.end).label("upto"),
-            sa.func.max(sa.case((sa.and_(day < ctx.end, qty > 0), day), else_=None))
-            .label("last"),
+            sa.func.max(sa.case((sa.and_(day < ctx.end, qty > 0), day), else_=None)).label("last"),
         )  # fmt: skip
-        .select_from(
-            candidates.outerjoin(d, sa.and_(d.c.order_id == c.order_id, d.c.sku == c.sku))
-        )
+        .select_from(candidates.outerjoin(d, sa.and_(d.c.order_id == c.order_id, d.c.sku == c.sku)))
         .group_by(c.grp, c.order_id, c.sku, c.qty, c.due, c.order_date, c.cost, c.is_due)
         # computed once per line, not once per use below
         .cte("line_facts")

@@ -73,7 +73,12 @@ def pilot_comparison(
         def side(p: Period) -> dict[str, Any]:
             return _sides(
                 compute(
-                    conn, specs, p, breakdown=breakdown, factory=factory, settings=settings,
+                    conn,
+                    specs,
+                    p,
+                    breakdown=breakdown,
+                    factory=factory,
+                    settings=settings,
                     with_total=False,
                 )  # fmt: skip
             )

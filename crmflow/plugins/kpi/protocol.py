@@ -15,6 +15,7 @@ from .periods import Period
 
 __all__ = ["Calculator", "KpiContext", "KpiValue", "NONE_GROUP", "ratio"]
 
+
 @dataclass(frozen=True)
 class KpiValue:
     """One KPI value for one group, with what it was computed from.

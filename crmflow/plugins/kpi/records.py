@@ -138,8 +138,9 @@ def lines(breakdown: Breakdown | None, *, cost: bool = True) -> sa.Subquery:
             order_lines.c.order_id,
             order_lines.c.sku,
             order_lines.c.quantity.label("qty"),
-            sa.func.coalesce(order_lines.c.promised_date, order_lines.c.requested_date)
-            .label("due"),
+            sa.func.coalesce(order_lines.c.promised_date, order_lines.c.requested_date).label(
+                "due"
+            ),
             order_lines.c.requested_date,
             orders.c.order_date,
             *([products.c.unit_cost.label("cost")] if cost else []),

@@ -111,8 +111,10 @@ def check_thresholds(engine: Any, result: SnapshotResult) -> list[dict[str, Any]
                 "value": value,
                 "threshold": th.limit,
                 "direction": th.direction,
-                "period": {"from": result.period.start.isoformat(),
-                           "to": result.period.end.isoformat()},
+                "period": {
+                    "from": result.period.start.isoformat(),
+                    "to": result.period.end.isoformat(),
+                },
                 "period_kind": result.kind,
                 "periods": th.periods,
                 "dimension": dimension,

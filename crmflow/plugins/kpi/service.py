@@ -242,9 +242,7 @@ def today(engine: Any) -> dt.date:
     return now.astimezone(factory_timezone(getattr(engine, "factory", None))).date()
 
 
-def resolve_period(
-    engine: Any, start: dt.date | None = None, end: dt.date | None = None
-) -> Period:
+def resolve_period(engine: Any, start: dt.date | None = None, end: dt.date | None = None) -> Period:
     """``[start, end)``: no dates mean the last full month; one date alone spans a month."""
     if start is None and end is None:
         return last_full("month", today(engine))

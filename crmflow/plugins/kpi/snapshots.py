@@ -293,4 +293,3 @@ def previous_periods(kind: str, period: Period, n: int) -> list[Period]:
     while len(out) < n:
         out.append(previous(kind, out[-1]))
     return out
-
