@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from crmflow import Engine
 from crmflow.core.domain.imports import import_csv
 from crmflow.core.domain.records import CapacityDay
-from crmflow.core.engine.repository import notifications
 from crmflow.core.factory import FactoryConfig
 from crmflow.testing import FakeClock
 
@@ -71,12 +70,11 @@ def test_a_line_down_long_enough_tells_the_planner_and_tasks_the_reps(tmp_path: 
         ("O2", "M1", "tom"),
     ]
     assert all(a["new_ctp_date"] for a in affected["orders"])
+    from crmflow.notifications import inbox
+
+    planner = inbox(engine, "planner")
+    rita, tom = inbox(engine, "rita"), inbox(engine, "tom")
     with engine.db.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                notifications.c.recipient, notifications.c.channel, notifications.c.text
-            ).order_by(notifications.c.id)
-        ).all()
         today = conn.execute(
             sa.select(CapacityDay.__table__.c.planned_hours).where(  # type: ignore[attr-defined]
                 CapacityDay.__table__.c.line == "L1",
@@ -84,11 +82,11 @@ def test_a_line_down_long_enough_tells_the_planner_and_tasks_the_reps(tmp_path: 
             )
         ).scalar_one()
     assert today == 0.0  # the day's 8 hours are lost (machine_down_expected_hours)
-    planner = [r for r in rows if r.recipient == "planner"]
-    assert len(planner) == 1 and "Line L1 is down" in planner[0].text and "O1 M1" in planner[0].text
-    tasks = sorted((r.recipient, r.channel) for r in rows if r.channel == "task")
-    assert tasks == [("rita", "task"), ("tom", "task")]
-    assert "tell customer C1 about order O1" in next(r.text for r in rows if r.recipient == "rita")
+    assert len(planner) == 1 and "Line L1 is down" in planner[0]["text"]
+    assert "O1 M1" in planner[0]["text"]
+    assert len(rita) == 1 and len(tom) == 1  # one task per affected order, for its rep
+    assert "tell customer C1 about order O1" in rita[0]["text"]
+    assert "about order O2" in tom[0]["text"] and rita[0]["link"].endswith("/orders/O1")
     engine.emit("machine.state_changed", {"line": "L1", "state": "running"})
     assert engine.get(iid).state == "recovered"
     engine.close()
@@ -102,6 +100,7 @@ def test_a_short_stop_ends_quietly(tmp_path: Path) -> None:
     engine.emit("machine.state_changed", {"line": "L2", "state": "running"})
     assert engine.get(iid).state == "recovered"
     engine.tick(clock.advance(minutes=60))
-    with engine.db.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(notifications)).scalar() == 0
+    from crmflow.notifications import inbox
+
+    assert inbox(engine, "planner") == []  # nobody is told about a short stop
     engine.close()

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from crmflow.errors import InputError
+from crmflow.errors import InputError, NotFoundError
 
-from .status import RetryHandler, connectors_status, failures, retry_failures
+from .status import RetryHandler, connectors_status, failures, retry_failures, retry_messages
 
 __all__ = ["add_commands", "retry_handlers"]
 
@@ -80,7 +80,16 @@ def add_commands(cli: click.Group) -> None:
         if (failure_id is None) == (not all_):
             raise InputError("give a failure ID or --all (not both)", field="ID")
         engine = _engine(ctx)
-        results = retry_failures(engine, failure_id, handlers=retry_handlers(engine))
+        try:
+            results = retry_failures(engine, failure_id, handlers=retry_handlers(engine))
+        except NotFoundError:
+            results = []  # not a failed push: a quarantined message of a subscription?
+        if failure_id is None or not results:
+            for r in retry_messages(engine, failure_id):
+                results.append({"id": r["id"], "connector": r.get("connector", "message"),
+                                "key": r.get("key", ""),
+                                "status": "resolved" if r["status"] == "applied" else "failed",
+                                "error": r.get("reason")})  # fmt: skip
         if as_json:
             click.echo(json.dumps(results, indent=2))
         else:

@@ -214,6 +214,14 @@ def connectors_status(engine: Engine) -> list[dict[str, Any]]:
                           "last_attempt": None, "last_success": None, "last_error": None,
                           "last_error_at": None, "errors": 0, "records": "{}",
                           "lag_seconds": None}  # fmt: skip
+    extra: list[dict[str, Any]] = []
+    for item in _providers(engine):
+        found = list(item.option("status")(engine))
+        extra.extend(found)
+        if found:  # the provider reports for these config keys itself
+            for key in item.option("covers") or ():
+                if rows.get(key, {}).get("state") == "never run":
+                    rows.pop(key)
     out = []
     now = engine.now()
     for name in sorted(rows):
@@ -230,7 +238,32 @@ def connectors_status(engine: Engine) -> list[dict[str, Any]]:
             "records": json.loads(row["records"] or "{}"),
             "quarantined": int(failed.get(name, 0)),
         })  # fmt: skip
-    return out
+    base = {"last_attempt": None, "lag_seconds": None, "last_error_at": None, "records": {}}
+    out.extend({**base, **row} for row in extra)
+    return sorted(out, key=lambda r: r["name"])
+
+
+def _providers(engine: Engine) -> list[Any]:
+    """Connectors registered with ``status=`` (a plugin keeping its own health records)."""
+    registry = getattr(engine, "registry", None)
+    items = getattr(registry, "connectors", {}) or {}
+    return [item for item in items.values() if item.option("status") is not None]
+
+
+def retry_messages(engine: Engine, item: int | None) -> list[dict[str, Any]]:
+    """Quarantined messages of connectors registered with ``retry_messages=``, retried."""
+    results: list[dict[str, Any]] = []
+    for provider in _providers(engine):
+        again = provider.option("retry_messages")
+        if again is None:
+            continue
+        try:
+            results.extend(again(engine, item))
+        except NotFoundError:
+            continue
+    if item is not None and not results:
+        raise NotFoundError(f"no connector failure or quarantined message {item}")
+    return results
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -36,9 +36,22 @@ def register_commands(cli: Any) -> None:
 
 
 @hookimpl
+def register_connectors(register: Any) -> None:
+    from .store import connector_status, retry
+
+    # MES subscriptions and the EDI connector keep their health in this store;
+    # `crmflow connectors` lists it and `connectors retry` re-delivers its messages.
+    register(
+        "mes", dict, status=connector_status, retry_messages=retry, covers=("mes", "scm"),
+        description="MQTT and OPC UA subscriptions, EDI files: state, messages, quarantine",
+    )  # fmt: skip
+
+
+@hookimpl
 def register_actions(register: Any) -> None:
     for name, (func, description) in ACTIONS.items():
-        register(name, func, description=description)
+        # a task is a notification, written after the step's commit like `notify`
+        register(name, func, description=description, outbox=name == "mes.task_reps")
 
 
 @hookimpl

@@ -11,7 +11,6 @@ from crmflow import ActionContext
 from crmflow.core.domain.ctp import capable_to_promise
 from crmflow.core.domain.imports import import_rows
 from crmflow.core.domain.records import CapacityDay, Order, OrderLine, Product, ProductionPlan
-from crmflow.core.engine.repository import notifications
 
 __all__ = ["ACTIONS", "FUNCTIONS", "affected_orders", "mark_down", "minutes_since", "task_reps"]
 
@@ -138,8 +137,13 @@ def affected_orders(ctx: ActionContext, line: Any, **_: Any) -> dict[str, Any]:
 
 
 def task_reps(ctx: ActionContext, affected: Any = None, line: Any = "", **_: Any) -> dict[str, Any]:
-    """One task per order for its sales rep: tell the customer the new date."""
-    conn = _conn(ctx)
+    """One task per order for its sales rep: tell the customer the new date.
+
+    Runs from the outbox after the step's commit; each task is a notification
+    keyed by the step and the order, so a retried step writes it once.
+    """
+    from crmflow.notifications import notify
+
     tasks = []
     for a in (affected or {}).get("orders", []):
         if not a.get("sales_rep"):
@@ -149,21 +153,16 @@ def task_reps(ctx: ActionContext, affected: Any = None, line: Any = "", **_: Any
             f"{a['order_id']} ({a['sku']}, due {a['due']}); it can now be promised for "
             f"{a['new_ctp_date'] or 'no date within the horizon'}"
         )
-        nid = conn.execute(
-            notifications.insert()
-            .values(
-                instance_id=ctx.instance_id,
-                recipient=a["sales_rep"],
-                text=text,
-                channel="task",
-                created_at=ctx.now,
-            )
-            .returning(notifications.c.id)
-        ).scalar_one()
+        nid = notify(
+            ctx.engine, a["sales_rep"], text, urgent=True, instance_id=ctx.instance_id,
+            key=f"mes.task:{ctx.idempotency_key}:{a['order_id']}:{a['sku']}",
+            link=f"/orders/{a['order_id']}",
+        )  # fmt: skip
         tasks.append({"id": int(nid), "to": a["sales_rep"], "order_id": a["order_id"]})
     return {"tasks": tasks}
 
 
+#: name -> (function, description, runs from the outbox after the commit)
 ACTIONS = {
     "mes.mark_down": (mark_down, "When a line was seen down"),
     "mes.affected_orders": (affected_orders, "Open orders a line's downtime affects, new CTP"),
