@@ -98,19 +98,22 @@ def test_duplicate_header_columns_refuse_the_file(factory_data, tmp_path: Path) 
         import_csv(factory_data, "orders", path, actor="erp")
 
 
-def test_over_delivery_and_early_delivery_are_rejected(factory_data, tmp_path: Path) -> None:
+def test_gross_over_delivery_and_early_delivery_are_rejected(factory_data, tmp_path: Path) -> None:
     path = _write(tmp_path / "o.csv", (HEAD + f"O1,C1,{d(-5)},M1,5,20,{d(10)}\n").encode())
     import_csv(factory_data, "orders", path, actor="erp")
     deliveries = (
         "delivery_id,order_id,sku,delivered_date,quantity\n"
-        f"D1,O1,M1,{d(1)},5000\nD2,O1,M1,{d(-9)},1\nD3,O1,M1,{d(1)},5\n"
+        f"D1,O1,M1,{d(1)},5000\nD2,O1,M1,{d(-9)},1\nD3,O1,M1,{d(1)},5\nD4,O1,M1,{d(2)},2\n"
     )
     report = import_csv(factory_data, "deliveries",
                         _write(tmp_path / "d.csv", deliveries.encode()), actor="erp")  # fmt: skip
     reasons = dict(report.rejected)
     assert "5000 delivered in all against 5 ordered" in reasons[2]
     assert "before the order date" in reasons[3]
-    assert report.added == 1
+    assert report.added == 2  # a lot overrun (7 against 5) loads, with a warning
+    assert dict(report.warnings)[5] == (
+        "quantity: 7 delivered in all against 5 ordered for O1/M1 (over-delivery)"
+    )
 
 
 def test_plans_for_bought_parts_are_rejected(factory_data, tmp_path: Path) -> None:

@@ -346,9 +346,10 @@ def _check_orders(conn: sa.Connection, rows: Rows, report: ImportReport) -> Rows
     return kept
 
 
-#: A delivery may exceed the ordered quantity by this share (overrun of a production lot);
-#: beyond it the row is a typo (5,000 delivered against 5 ordered) and is rejected.
-OVER_DELIVERY = 0.10
+#: Delivered (or received) beyond the ordered quantity is a warning (lot overruns happen, and
+#: every delivered unit counts in the KPIs); beyond this many times the order it is a typo
+#: (5,000 delivered against 5 ordered) and the row is rejected.
+OVER_DELIVERY_FACTOR = 10
 
 
 def _check_deliveries(conn: sa.Connection, rows: Rows, report: ImportReport) -> Rows:
@@ -390,14 +391,20 @@ def _check_deliveries(conn: sa.Connection, rows: Rows, report: ImportReport) -> 
                 (line, f"delivered_date: {iso(row['delivered_date'])} is before the order "
                        f"date {iso(ordered_on)}")
             )  # fmt: skip
-        elif delivered.get(pair, 0.0) + row["quantity"] > known[pair] * (1 + OVER_DELIVERY):
-            total = delivered.get(pair, 0.0) + row["quantity"]
+        elif (total := delivered.get(pair, 0.0) + row["quantity"]) > known[pair] * (
+            OVER_DELIVERY_FACTOR
+        ):
             report.rejected.append(
                 (line, f"quantity: {total:g} delivered in all against {known[pair]:g} ordered "
-                       f"for {pair[0]}/{pair[1]} (more than {OVER_DELIVERY:.0%} over)")
+                       f"for {pair[0]}/{pair[1]} (more than {OVER_DELIVERY_FACTOR}× the order)")
             )  # fmt: skip
         else:
-            delivered[pair] = delivered.get(pair, 0.0) + row["quantity"]
+            if total > known[pair] + 1e-9:
+                report.warnings.append(
+                    (line, f"quantity: {total:g} delivered in all against {known[pair]:g} "
+                           f"ordered for {pair[0]}/{pair[1]} (over-delivery)")
+                )  # fmt: skip
+            delivered[pair] = total
             kept.append((line, row))
     return kept
 
@@ -425,12 +432,17 @@ def _check_purchases(conn: sa.Connection, rows: Rows, report: ImportReport) -> R
         received = row.get("received_date")
         if received is not None and received < row["order_date"]:
             report.rejected.append((line, "received_date: is before order_date"))
-        elif row.get("received_quantity", 0) > row["quantity"] * (1 + OVER_DELIVERY):
+        elif row.get("received_quantity", 0) > row["quantity"] * OVER_DELIVERY_FACTOR:
             report.rejected.append(
-                (line, f"received_quantity: {row['received_quantity']:g} is more than the "
-                       f"{row['quantity']:g} ordered")
+                (line, f"received_quantity: {row['received_quantity']:g} is more than "
+                       f"{OVER_DELIVERY_FACTOR}× the {row['quantity']:g} ordered")
             )  # fmt: skip
         else:
+            if row.get("received_quantity", 0) > row["quantity"]:
+                report.warnings.append(
+                    (line, f"received_quantity: {row['received_quantity']:g} is more than the "
+                           f"{row['quantity']:g} ordered")
+                )  # fmt: skip
             kept.append((line, row))
     return kept
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Delivered",
+    "Event",
     "DomainWrite",
     "MAX_KEY",
     "deliver_pending",
