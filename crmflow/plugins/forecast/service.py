@@ -85,8 +85,11 @@ def _as_date(value: Any) -> dt.date:
 def monthly_history(conn: sa.Connection, until: dt.date) -> MonthlyHistory:
     """Read accepted order lines requested before ``until`` (cancelled ones excluded)."""
     history = MonthlyHistory()
+    months_of: dict[Any, dt.date] = {}  # a few thousand distinct days among many lines
     for sku, requested, qty, segment, family in conn.execute(_ORDER_LINES, {"until": until}):
-        month = month_start(_as_date(requested))
+        month = months_of.get(requested)
+        if month is None:
+            month = months_of[requested] = month_start(_as_date(requested))
         months = history.months.setdefault(sku, {})
         months[month] = months.get(month, 0.0) + float(qty)
         seg = history.segments.setdefault(sku, {})
