@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from .extension import EngineExtension, engine_ext
+from .security import SESSION_LIFETIME
 
 __all__ = ["EngineExtension", "create_app", "engine_ext"]
 
@@ -28,6 +29,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         FACTORY=None,
         ENGINE=None,
         MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",  # set CRMFLOW_SESSION_COOKIE_SECURE=true behind TLS
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.config.from_prefixed_env("CRMFLOW")
     if config:

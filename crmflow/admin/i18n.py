@@ -47,7 +47,7 @@ def _locale() -> str:
 
 
 def html_lang() -> str:
-    return "zh-CN" if str(get_locale()) == "zh_CN" else "en"
+    return "zh-CN" if str(get_locale()).startswith("zh") else "en"
 
 
 def _number(value: Any, digits: int = 0) -> str:

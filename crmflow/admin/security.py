@@ -172,9 +172,6 @@ def _csrf_failed(exc: CSRFError) -> Any:
 
 def init_security(app: Flask) -> None:
     """Sign-in on every route, CSRF, headers; blueprints added later are covered too."""
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # the guard decides when
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's lifetime bounds it
     app.config.setdefault("WTF_CSRF_SSL_STRICT", False)  # _same_origin checks the origin

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -75,6 +75,10 @@ def _idempotent(run: Callable[[], tuple[int, Any]], body: Any) -> Any:
     key = request.headers.get("Idempotency-Key")
     signature = f"{request.method} {request.path} " + json.dumps(body, sort_keys=True, default=str)
     status, answer = remembered(current_person().username, key, signature, run)
+    if status >= 400:  # a Response passes flask-smorest's success schema untouched
+        response = jsonify(answer)
+        response.status_code = status
+        return response
     return answer, status
 
 
