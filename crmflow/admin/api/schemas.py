@@ -57,7 +57,7 @@ class InstanceQuery(_Strict):
 
 class HistoryOut(_Strict):
     trigger = fields.String(required=True)
-    from_ = fields.String(data_key="from", allow_none=True, required=True)
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True, required=True)
     to = fields.String(required=True)
     at = fields.String(required=True)
     actor = fields.String(allow_none=True, required=True)
