@@ -42,6 +42,9 @@ def demo_app(demo_template: Path, tmp_path: Path, web_clock: FakeClock) -> Itera
     engine = Engine.open(f"sqlite:///{path}", factory=str(DEMO), clock=web_clock)
     app = create_app({"TESTING": True, "ENGINE": engine, "SECRET_KEY": "test"})
     yield app
+    live = app.extensions.get("crmflow.live")
+    if live is not None:
+        live.stop()
     engine.close()
 
 
