@@ -9,6 +9,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crmflow.core.people.accounts import set_language
@@ -85,10 +86,31 @@ def _date(value: Any) -> str:
     return format_date(value, "medium", locale=get_locale())
 
 
+#: Names of the shipped workflows' triggers, for workflows that give no trigger title.
+TRIGGERS = {
+    "approve": _l("Approve"), "reject": _l("Reject"), "accept": _l("Accept"),
+    "escalate": _l("Escalate"), "cancel": _l("Cancel"), "submit": _l("Submit"),
+    "schedule": _l("Schedule"), "start_production": _l("Start production"), "ship": _l("Ship"),
+    "deliver": _l("Deliver"), "assess": _l("Assess"), "confirm": _l("Confirm"),
+    "close": _l("Close"), "replenish": _l("Replenish"), "received": _l("Received"),
+}  # fmt: skip
+
+
+def trigger_label(workflow: str, trigger: str) -> str:
+    """The workflow's title of a trigger in this language, else a known name, else the name."""
+    from crmflow.core.people.titles import trigger_title
+
+    titled = trigger_title(engine_ext.get(), workflow, trigger, html_lang())
+    if titled != trigger:
+        return titled
+    return str(TRIGGERS.get(trigger, trigger))
+
+
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     babel.init_app(app, locale_selector=_locale)
     app.jinja_env.filters.update(
         number=_number, money=_money, percent=_percent, date=_date
     )  # fmt: skip
-    app.jinja_env.globals.update(html_lang=html_lang, languages=list(LANGUAGES))
+    app.jinja_env.globals.update(html_lang=html_lang, languages=list(LANGUAGES),
+                                 trigger_label=trigger_label)  # fmt: skip

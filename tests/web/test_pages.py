@@ -79,7 +79,8 @@ def test_pages_render_escaped_and_in_both_languages(web, demo_engine):
 def test_every_string_is_translated_and_the_catalog_compiles(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
-                    "-F", str(TRANSLATIONS.parent / "babel.cfg"), "-k", "_", "-k", "gettext",
+                    "-F", str(TRANSLATIONS.parent / "babel.cfg"),
+                    "-k", "_", "-k", "gettext", "-k", "_l",
                     "-o", str(pot), str(TRANSLATIONS.parent),
                     str(TRANSLATIONS.parents[1] / "plugins" / "kpi")], check=True)  # fmt: skip
     with pot.open("rb") as template:

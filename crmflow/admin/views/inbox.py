@@ -8,6 +8,7 @@ from flask import Blueprint, render_template, request
 
 from crmflow.core.people.worklist import inbox, open_alerts, search
 
+from ..i18n import html_lang
 from ..security import current_person
 from .common import engine
 
@@ -22,7 +23,7 @@ ALERT_ROLES = {"planner", "purchasing", "supervisor", "manager"}
 @bp.get("/")
 def home() -> Any:
     person = current_person()
-    items = inbox(engine(), person)
+    items = inbox(engine(), person, language=html_lang())
     alerts = open_alerts(engine(), limit=10) if person.roles & ALERT_ROLES else []
     return render_template("inbox/home.html", items=items, alerts=alerts, person=person)
 

@@ -8,9 +8,11 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
-from crmflow.core.people.authz import available_triggers, fire_as, state_title
+from crmflow.core.people.authz import available_triggers, fire_as
+from crmflow.core.people.titles import state_title, workflow_title
 from crmflow.errors import CrmflowError
 
+from ..i18n import html_lang
 from ..security import current_person
 from .common import engine, instance_id
 
@@ -39,7 +41,8 @@ def _page(iid: int, message: str | None = None, error: str | None = None, status
     definition = eng.catalog.newest(inst.workflow).definition
     return render_template(
         "instances/show.html", inst=inst, definition=definition,
-        title=state_title(eng, inst.workflow, inst.state, person.language),
+        title=state_title(eng, inst.workflow, inst.state, html_lang()),
+        workflow_title=workflow_title(eng, inst.workflow, html_lang()),
         triggers=available_triggers(eng, person, inst), message=message, error=error,
         form_key=uuid.uuid4().hex,
     ), status  # fmt: skip

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crmflow.core.engine.expressions import MissingField
 from crmflow.core.engine.results import FireResult, Instance
 from crmflow.core.store import reading
-from crmflow.errors import CrmflowError, InputError, NotFoundError
+from crmflow.errors import CrmflowError, InputError
 
 from .accounts import Account
 
@@ -32,7 +32,6 @@ __all__ = [
     "person_for",
     "require",
     "start_as",
-    "state_title",
     "workflow_roles",
 ]
 
@@ -107,22 +106,6 @@ def workflow_roles(definition: WorkflowDef) -> set[str]:
     for t in definition.transitions:
         roles.update(t.roles or ())
     return roles
-
-
-def state_title(engine: Engine, workflow: str, state: str, language: str | None) -> str:
-    """A state's title in the language (``title_zh`` where the YAML gives it), else its name."""
-    try:
-        definition = engine.catalog.newest(workflow).definition
-    except NotFoundError:
-        return state
-    sdef = definition.states.get(state)
-    if sdef is None:
-        return state
-    if language and language.startswith("zh"):
-        zh = getattr(sdef, "title_zh", None) or (getattr(sdef, "titles", None) or {}).get("zh-CN")
-        if zh:
-            return str(zh)
-    return sdef.title or state
 
 
 def _allows(tdef: Any, roles: frozenset[str]) -> bool:

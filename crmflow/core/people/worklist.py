@@ -14,7 +14,8 @@ from crmflow.core.engine.tables import InstanceRow, TimerRow
 from crmflow.core.store import reading
 from crmflow.errors import InputError, NotFoundError
 
-from .authz import Person, available_triggers, require, state_title
+from .authz import Person, available_triggers, require
+from .titles import state_title, workflow_title
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
@@ -61,8 +62,14 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
-def inbox(engine: Engine, person: Person, *, limit: int = INBOX_LIMIT) -> list[dict[str, Any]]:
-    """Open steps the person owns or may act on, soonest deadline first, overdue marked."""
+def inbox(
+    engine: Engine, person: Person, *, limit: int = INBOX_LIMIT, language: str | None = None
+) -> list[dict[str, Any]]:
+    """Open steps the person owns or may act on, soonest deadline first, overdue marked.
+
+    Titles are in ``language`` (default: the person's saved choice).
+    """
+    language = language or person.language
     pairs = _steps_for(engine, person)
     if not pairs:
         return []
@@ -98,8 +105,8 @@ def inbox(engine: Engine, person: Person, *, limit: int = INBOX_LIMIT) -> list[d
         sdef = definition.states.get(row.state)
         items.append({
             "instance_id": row.id, "workflow": row.workflow, "state": row.state,
-            "title": state_title(engine, row.workflow, row.state, person.language),
-            "workflow_title": definition.title or row.workflow,
+            "title": state_title(engine, row.workflow, row.state, language),
+            "workflow_title": workflow_title(engine, row.workflow, language),
             "owner": sdef.owner if sdef else None,
             "due": deadline.isoformat() if deadline else None,
             "overdue": bool(deadline and deadline < now),
