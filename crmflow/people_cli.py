@@ -76,6 +76,30 @@ def register(cli: click.Group) -> None:
         disable_user(open_engine(ctx), username)
         click.echo(f"login {username} disabled")
 
+    @cli.command("change")
+    @click.argument("order_id")
+    @click.argument("sku")
+    @click.argument("field", type=click.Choice(["quantity", "requested_date", "promised_date"]))
+    @click.argument("new")
+    @click.option("--reason", required=True, help="Why (a reason code such as customer_request).")
+    @click.option("--as", "actor", required=True, metavar="USER",
+                  help="Who records it (a login, a factory user or a role).")
+    @click.option("--preview", is_flag=True, help="Print the impact only; record nothing.")
+    @click.pass_context
+    def change(ctx: click.Context, order_id: str, sku: str, field: str, new: str, reason: str,
+               actor: str, preview: bool) -> None:  # fmt: skip
+        """Record a demand change of an order line (JSON: change id, state, impact)."""
+        from crmflow.core.people.authz import person_named
+        from crmflow.core.people.worklist import preview_change, record_change
+
+        engine = open_engine(ctx)
+        person = person_named(engine, actor)
+        if preview:
+            result = preview_change(engine, person, order_id, sku, field, new)
+        else:
+            result = record_change(engine, person, order_id, sku, field, new, reason)
+        click.echo(json.dumps(result, default=str))
+
     @cli.group()
     def token() -> None:
         """API tokens (stored hashed; shown once)."""

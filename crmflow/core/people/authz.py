@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crmflow.core.engine.expressions import MissingField
 from crmflow.core.engine.results import FireResult, Instance
 from crmflow.core.store import reading
-from crmflow.errors import CrmflowError, InputError
+from crmflow.errors import CrmflowError, InputError, NotFoundError
 
 from .accounts import Account
 
@@ -30,6 +30,7 @@ __all__ = [
     "delegate_as",
     "fire_as",
     "person_for",
+    "person_named",
     "require",
     "start_as",
     "workflow_roles",
@@ -202,3 +203,15 @@ def delegate_as(
                              now=now.replace(tzinfo=None))  # fmt: skip
     return {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v)
             for k, v in row.items()}  # fmt: skip
+
+
+def person_named(engine: Engine, name: str) -> Person:
+    """The person a command line's ``--as`` names: a login, a factory user, or a bare role."""
+    from .accounts import get_account
+
+    try:
+        return person_for(engine, get_account(engine, name))
+    except NotFoundError:
+        pass
+    departments = tuple(d.id for d in engine.factory.departments if name in d.members)
+    return Person(name, engine.roles_of(name), departments)
