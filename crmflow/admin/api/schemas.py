@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 _no_nul = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
-_name = validate.And(validate.Length(min=1, max=200), _no_nul)
+_name = [validate.Length(min=1, max=200), _no_nul]
 
 
 class _Strict(Schema):
@@ -49,8 +49,8 @@ class MeOut(_Strict):
 
 
 class InstanceQuery(_Strict):
-    workflow = fields.String(validate=validate.And(validate.Length(max=100), _no_nul))
-    state = fields.String(validate=validate.And(validate.Length(max=100), _no_nul))
+    workflow = fields.String(validate=[validate.Length(max=100), _no_nul])
+    state = fields.String(validate=[validate.Length(max=100), _no_nul])
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
 
@@ -129,13 +129,11 @@ class EventOut(_Strict):
 
 
 class ChangeIn(_Strict):
-    sku = fields.String(required=True, validate=validate.And(validate.Length(min=1, max=100),
-                                                             _no_nul))
+    sku = fields.String(required=True, validate=[validate.Length(min=1, max=100), _no_nul])
     field = fields.String(required=True, validate=validate.OneOf(
         ["quantity", "requested_date", "promised_date"]))  # fmt: skip
     new = fields.Raw(required=True, allow_none=False)
-    reason = fields.String(required=True, validate=validate.And(validate.Length(min=1, max=500),
-                                                                _no_nul))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), _no_nul])
 
 
 class ChangeOut(_Strict):
@@ -154,4 +152,4 @@ class ImpactIn(_Strict):
 class KpiQuery(_Strict):
     from_ = fields.Date(data_key="from")
     to = fields.Date()
-    by = fields.String(validate=validate.And(validate.Length(max=50), _no_nul))
+    by = fields.String(validate=[validate.Length(max=50), _no_nul])
