@@ -158,3 +158,22 @@ def test_supervisor_approves_from_the_inbox(browser, server, demo_engine, size, 
         boss.close()
     done = demo_engine.get(waiting.id)
     assert done.state == "plan_adjusted" and done.history[-1].actor == "sam"
+
+
+def test_the_api_page_lists_every_route_from_vendored_assets(browser, server, demo_engine):
+    add_user(demo_engine, "mia", PASSWORD)
+    manager = Person(browser, server, "desk", "en", "api")
+    errors: list[str] = []
+    manager.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    requested: list[str] = []
+    manager.page.on("request", lambda r: requested.append(r.url))
+    try:
+        manager.sign_in("mia")
+        manager.page.goto(f"{server}/docs/api")
+        manager.page.wait_for_selector(".opblock", timeout=30000)
+        assert manager.page.locator(".opblock").count() >= 12
+        manager.shot("api")
+    finally:
+        manager.close()
+    assert all(url.startswith(server) for url in requested), "a request left the app"
+    assert not [e for e in errors if "Content Security Policy" in e], errors
