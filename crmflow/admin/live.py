@@ -37,6 +37,7 @@ class Broker:
         self.max_streams = max_streams
         self._subscribers: set[queue.Queue[dict[str, Any]]] = set()
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one poll at a time: each row is published once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         with engine.db.connect() as conn:
@@ -62,14 +63,19 @@ class Broker:
 
     def poll(self) -> int:
         """Publish history rows after the last one seen; return how many."""
-        query = (
-            sa.select(_history.c.id, _history.c.instance_id, _history.c.from_state,
-                      _history.c.to_state, _history.c.at, _instances.c.workflow)
-            .join(_instances, _instances.c.id == _history.c.instance_id)
-            .where(_history.c.id > self.last_id).order_by(_history.c.id).limit(1000)
-        )  # fmt: skip
-        with self.engine.db.connect() as conn:
-            rows = conn.execute(query).all()
+        with self._reading:
+            query = (
+                sa.select(_history.c.id, _history.c.instance_id, _history.c.from_state,
+                          _history.c.to_state, _history.c.at, _instances.c.workflow)
+                .join(_instances, _instances.c.id == _history.c.instance_id)
+                .where(_history.c.id > self.last_id).order_by(_history.c.id).limit(1000)
+            )  # fmt: skip
+            with self.engine.db.connect() as conn:
+                rows = conn.execute(query).all()
+            self._publish_rows(rows)
+        return len(rows)
+
+    def _publish_rows(self, rows: list[Any]) -> None:
         for row in rows:
             self.last_id = max(self.last_id, int(row.id))
             if row.from_state is None:
@@ -77,7 +83,6 @@ class Broker:
             message = {"id": row.instance_id, "workflow": row.workflow, "from": row.from_state,
                        "to": row.to_state, "at": row.at.isoformat()}  # fmt: skip
             self.publish(message)
-        return len(rows)
 
     def publish(self, message: dict[str, Any]) -> None:
         with self._lock:
