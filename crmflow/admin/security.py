@@ -31,6 +31,8 @@ __all__ = [
 SESSION_LIFETIME = dt.timedelta(hours=12)
 #: Paths answered without sign-in (besides the static folders).
 PUBLIC = ("/login", "/healthz", "/api/openapi.json")
+#: Paths outside /api that also take a bearer token (scrapers, scripts).
+BEARER_PATHS = ("/metrics", "/events/stream")
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -114,7 +116,7 @@ def _guard() -> Response | None:
     auth = request.headers.get("Authorization", "")
     path = request.path
     is_api = path == "/api" or path.startswith("/api/")
-    if auth.startswith("Bearer ") and is_api:
+    if auth.startswith("Bearer ") and (is_api or path in BEARER_PATHS):
         account = user_by_token(engine_ext.get(), auth[7:].strip())
         if account is None:
             return json_error(401, "unauthorized", "the API token is unknown, revoked or disabled")
@@ -123,7 +125,6 @@ def _guard() -> Response | None:
         return None  # a token is not a browser session: no CSRF for it
     if current_user.is_authenticated and _expired():
         session.clear()
-        current_user_ = None  # noqa: F841 (the request continues signed out)
         return _anonymous(is_api, path, expired=True)
     unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
     if unsafe and not _same_origin():
@@ -155,6 +156,8 @@ _CSP = (
 
 
 def _headers(response: Response) -> Response:
+    if g.get("bearer"):
+        session.clear()  # a token signs one request in; it never starts a browser session
     response.headers.setdefault("Content-Security-Policy", _CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"

@@ -104,6 +104,8 @@ def test_tokens_authenticate_until_revoked_or_disabled(web, demo_engine):
     bearer = {"Authorization": f"Bearer {secret}"}
     me = web.get("/api/me", headers=bearer).get_json()
     assert me["username"] == "mia" and "manager" in me["roles"]
+    assert web.get("/api/me").status_code == 401  # a token never starts a browser session
+    assert web.get("/metrics", headers=bearer).status_code == 200
     revoke_token(demo_engine, tid)
     assert web.get("/api/me", headers=bearer).status_code == 401
     _, other = create_token(demo_engine, "mia")

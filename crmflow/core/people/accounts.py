@@ -221,6 +221,7 @@ def authenticate(engine: Engine, username: str, password: str) -> Account | None
             sa.select(web_users).where(web_users.c.username == username[:200])
         ).first()
     stored = row.password_hash if row is not None and row.password_hash else _DUMMY
+    ok: bool
     try:
         ok = _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
@@ -241,10 +242,11 @@ def create_token(engine: Engine, username: str, name: str | None = None) -> tupl
         raise InputError(f"login {username!r} is disabled", field="username")
     token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.db.begin() as conn:
-        tid = conn.execute(api_tokens.insert().values(
+        inserted = conn.execute(api_tokens.insert().values(
             username=username, name=name, token_hash=_digest(token),
-            created_at=_naive(engine.now()))).inserted_primary_key[0]  # fmt: skip
-    return int(tid), token
+            created_at=_naive(engine.now()))).inserted_primary_key  # fmt: skip
+    assert inserted is not None
+    return int(inserted[0]), token
 
 
 def revoke_token(engine: Engine, token_id: int) -> None:

@@ -113,19 +113,23 @@ def _allows(tdef: Any, roles: frozenset[str]) -> bool:
     return tdef.roles is None or not roles.isdisjoint(tdef.roles)
 
 
-def available_triggers(engine: Engine, person: Person, inst: Instance) -> list[str]:
+def available_triggers(
+    engine: Engine, person: Person, inst: Instance, definition: WorkflowDef | None = None
+) -> list[str]:
     """The triggers ``person`` may fire on ``inst`` now (role and guard pass), in file order.
 
     The same rule the engine applies when firing: the first transition whose
-    source, roles and guard match is taken.
+    source, roles and guard match is taken. ``definition`` (the instance's
+    workflow version) saves a read when the caller has it.
     """
     if inst.finished:
         return []
     engine_api = getattr(engine, "available_triggers", None)
     if callable(engine_api):  # a newer engine answers itself (approval votes, regions)
         return list(engine_api(inst, actor=person.username))
-    with reading(engine.db) as conn:
-        definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
+    if definition is None or (definition.id, definition.version) != (inst.workflow, inst.version):
+        with reading(engine.db) as conn:
+            definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
     context = engine.expression_context(inst.data, {}, inst.state, engine.now())
     found: list[str] = []
     for tdef in definition.transitions:

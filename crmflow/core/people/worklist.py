@@ -91,6 +91,8 @@ def inbox(
     )
     with reading(engine.db) as conn:
         rows = conn.execute(query).all()
+        versions = {(r.workflow, r.version) for r in rows}
+        definitions = {v: engine.catalog.get(conn, *v).definition for v in versions}
     now = engine.now()
     items = []
     for row in rows:
@@ -110,7 +112,8 @@ def inbox(
             "owner": sdef.owner if sdef else None,
             "due": deadline.isoformat() if deadline else None,
             "overdue": bool(deadline and deadline < now),
-            "triggers": available_triggers(engine, person, inst),
+            "triggers": available_triggers(engine, person, inst,
+                                           definitions[(row.workflow, row.version)]),
             "subject": _subject(data),
         })  # fmt: skip
     return items
