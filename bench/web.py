@@ -29,10 +29,42 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def _scale(url: str, factor: int) -> None:
+    """Copies of the orders and lines (new ids), and finished instances with history."""
+    db = sa.create_engine(url)
+    with db.begin() as conn:
+        for k in range(1, factor):
+            conn.execute(sa.text(
+                "INSERT INTO orders SELECT order_id || '-x' || :k, customer_id, order_date, "
+                "priority, sales_rep, status, created_at, updated_at, updated_by FROM orders "
+                "WHERE order_id NOT LIKE '%-x%'"), {"k": k})
+            conn.execute(sa.text(
+                "INSERT INTO order_lines SELECT order_id || '-x' || :k, sku, quantity, "
+                "unit_price, requested_date, promised_date, status, updated_at, updated_by "
+                "FROM order_lines WHERE order_id NOT LIKE '%-x%'"), {"k": k})
+        first = int(conn.execute(sa.text("SELECT max(id) FROM instances")).scalar() or 0) + 1
+        count = 10_000 * factor
+        now = "2026-01-01 00:00:00.000000"
+        conn.execute(sa.text(
+            "INSERT INTO instances (id, workflow, version, state, data, rev, finished, "
+            "created_at, updated_at, entered_at) VALUES (:id, 'rush_order', 1, 'delivered', "
+            "'{}', 10, 1, :t, :t, :t)"), [{"id": first + i, "t": now} for i in range(count)])
+        states = ["received", "capacity_check", "in_production", "shipped", "delivered"]
+        rows = [{"i": first + i, "tr": f"step{j}", "f": states[j % 5], "to": states[(j + 1) % 5],
+                 "t": now} for i in range(count) for j in range(10)]  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO history (instance_id, trigger, from_state, to_state, actor, at) "
+            "VALUES (:i, :tr, :f, :to, 'bench', :t)"), rows)
+    db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", help="a database with the demo loaded (default: load it)")
     parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--scale", type=int, default=1,
+                        help="copy the demo's orders and lines N times and add finished "
+                             "instances up to 100,000 x N/10 with 10 history rows each")
     args = parser.parse_args()
 
     from crmflow.admin import create_app
@@ -49,6 +81,10 @@ def main() -> None:
         load_demo(loader, seed=7)
         print(json.dumps({"demo_loaded_s": round(time.perf_counter() - started, 1)}))
         loader.close()
+    if args.scale > 1:
+        started = time.perf_counter()
+        _scale(url, args.scale)
+        print(json.dumps({"scaled_s": round(time.perf_counter() - started, 1)}))
     engine = Engine.open(url, factory=str(DEMO))
     app = create_app({"ENGINE": engine, "SECRET_KEY": "bench"})
     client = app.test_client()
