@@ -122,13 +122,17 @@ class Broker:
             driver.execute(f"LISTEN {CHANNEL}")
             self.poll()  # rows written before LISTEN took effect
             while not self._stop.is_set():
-                if list(driver.notifies(timeout=5.0, stop_after=1)):
+                if list(driver.notifies(timeout=1.0, stop_after=1)):
                     self.poll()
         finally:
             raw.close()
 
     def stop(self) -> None:
+        """End the listener thread (within a second)."""
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
 
     @staticmethod
     def format(message: dict[str, Any]) -> str:
