@@ -109,7 +109,8 @@ class Instances(MethodView):
     @_errors(422)
     def get(self, args: dict[str, Any]) -> Any:
         """Instances, newest first, without history (``show`` objects)."""
-        found = engine().list(workflow=args.get("workflow"), state=args.get("state"),
+        found = engine().list(workflow=args.get("workflow") or None,
+                              state=args.get("state") or None,
                               limit=args["limit"] + args["offset"])  # fmt: skip
         return [i.as_json(history=False) for i in found[args["offset"]:]]
 

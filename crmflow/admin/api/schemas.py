@@ -52,7 +52,8 @@ class InstanceQuery(_Strict):
     workflow = fields.String(validate=[validate.Length(max=100), _no_nul])
     state = fields.String(validate=[validate.Length(max=100), _no_nul])
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
+    # The engine lists newest first without an SQL offset: pages past 10,000 rows are refused.
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000))
 
 
 class HistoryOut(_Strict):
