@@ -116,6 +116,11 @@ def _guard() -> Response | None:
     auth = request.headers.get("Authorization", "")
     path = request.path
     is_api = path == "/api" or path.startswith("/api/")
+    if "\x00" in path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        # No database stores NUL in text (PostgreSQL refuses it): refuse it at the door.
+        message = "NUL characters are not allowed in the path or query"
+        return (json_error(400, "malformed", message) if is_api
+                else Response(message, 400, mimetype="text/plain"))  # fmt: skip
     if auth.startswith("Bearer ") and (is_api or path in BEARER_PATHS):
         account = user_by_token(engine_ext.get(), auth[7:].strip())
         if account is None:

@@ -35,10 +35,12 @@ def test_me_and_inbox(web, paul):
 def test_instances_list_validates_every_parameter(web, paul):
     assert len(web.get("/api/instances?limit=3", headers=paul).get_json()) == 3
     for bad in ("limit=0", "limit=-1", "limit=abc", "limit=99999999999999999999", "offset=-1",
-                "workflow=%00x"):
+                "offset=10001", "limit=1.5"):
         answer = web.get(f"/api/instances?{bad}", headers=paul)
         assert answer.status_code == 422, bad
         assert set(answer.get_json()["error"]) >= {"code", "message", "field"}
+    nul = web.get("/api/instances?workflow=%00x", headers=paul)
+    assert nul.status_code == 400 and nul.get_json()["error"]["code"] == "malformed"
 
 
 def test_instance_shows_triggers_the_caller_may_fire(web, paul, rita, demo_engine):

@@ -107,3 +107,13 @@ def test_health_metrics_and_the_event_stream(web, demo_app, demo_engine):
     demo_app.extensions["crmflow.live"].poll()
     body = b"".join(stream.response).decode()
     assert "event: instance" in body and f'"id": {inst.id}' in body and '"to": "rejected"' in body
+
+
+def test_bad_parameters_are_4xx_on_pages_too(web, demo_engine):
+    sign_in(web, demo_engine, "mia")
+    for path in ("/kpi/?from=0001-01-01", "/kpi/report.json?from=9999-12-31",
+                 "/kpi/trend.json?key=line_fill_rate&limit=0",
+                 "/kpi/trend.json?key=line_fill_rate&limit=99999999999999999999",
+                 "/kpi/trend.json?key=%00", "/search?q=%00", "/orders/%00",
+                 f"/instances/{2**63}", "/orders/X?sku=Y&field=quantity&new=1e400"):
+        assert 400 <= web.get(path).status_code < 500, path
