@@ -125,6 +125,7 @@ def _guard() -> Response | None:
         account = user_by_token(engine_ext.get(), auth[7:].strip())
         if account is None:
             return json_error(401, "unauthorized", "the API token is unknown, revoked or disabled")
+        g.session_before = dict(session)
         login_user(WebUser(account, person_for(engine_ext.get(), account)))
         g.bearer = True
         return None  # a token is not a browser session: no CSRF for it
@@ -162,7 +163,9 @@ _CSP = (
 
 def _headers(response: Response) -> Response:
     if g.get("bearer"):
-        session.clear()  # a token signs one request in; it never starts a browser session
+        # A token signs one request in: the browser session (if any) stays as it was.
+        session.clear()
+        session.update(g.get("session_before") or {})
     response.headers.setdefault("Content-Security-Policy", _CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"

@@ -105,6 +105,9 @@ def test_tokens_authenticate_until_revoked_or_disabled(web, demo_engine):
     me = web.get("/api/me", headers=bearer).get_json()
     assert me["username"] == "mia" and "manager" in me["roles"]
     assert web.get("/api/me").status_code == 401  # a token never starts a browser session
+    sign_in(web, demo_engine, "rita")
+    assert web.get("/api/me", headers=bearer).get_json()["username"] == "mia"
+    assert web.get("/api/me").get_json()["username"] == "rita"  # nor ends or changes one
     assert web.get("/metrics", headers=bearer).status_code == 200
     revoke_token(demo_engine, tid)
     assert web.get("/api/me", headers=bearer).status_code == 401
