@@ -1,6 +1,17 @@
-"""The minimal admin page: workflows and instances, on desktop and phone."""
+"""The instance pages and the plugin pages, signed in, on desktop and phone."""
 
 from __future__ import annotations
+
+import pytest
+
+from tests.web.pages import sign_in
+
+
+@pytest.fixture
+def client(app):
+    client = app.test_client()
+    sign_in(client, app.extensions["crmflow"], "pat", roles=("planner",))
+    return client
 
 
 def test_index_lists_workflows_and_instances(app, client):
@@ -8,7 +19,7 @@ def test_index_lists_workflows_and_instances(app, client):
     iid = engine.start("order", data={"order": {"number": "SO-1", "quantity": 2}})
     engine.fire(iid, "confirm")
 
-    page = client.get("/")
+    page = client.get("/instances")
 
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -36,7 +47,7 @@ def test_json_api_matches_show(app, client):
     one = client.get(f"/api/instances/{iid}").get_json()
 
     assert [i["id"] for i in listed] == [iid]
-    assert one == engine.get(iid).as_json()
+    assert one == {**engine.get(iid).as_json(), "triggers": ["confirm"]}
     assert client.get("/api/instances/999").status_code == 404
 
 
@@ -78,6 +89,8 @@ def test_plugin_blueprints_are_mounted_with_their_menu_entry(sqlite_url, workflo
     engine = Engine.open(sqlite_url, workflows_dir, plugins=[plugin])
     try:
         client = create_app({"ENGINE": engine}).test_client()
+        assert client.get("/board/").status_code == 302  # signed-in only, like every page
+        sign_in(client, engine, "pat")
         assert client.get("/board/").get_data(as_text=True) == "capacity board"
         assert '<a href="/board">Capacity</a>' in client.get("/").get_data(as_text=True)
     finally:

@@ -20,13 +20,15 @@ __all__ = ["MAX_VERSION", "WORKFLOW_KEYS", "action_parameters", "parse_workflow"
 
 WORKFLOW_KEYS = (
     "workflow", "version", "title", "description", "entity", "initial",
-    "states", "transitions", "timers", "start_on", "correlate",
+    "states", "transitions", "timers", "start_on", "correlate", "title_zh", "titles",
 )  # fmt: skip
 STATE_KEYS = (
     "owner", "deadline", "on_timeout", "calendar", "on_enter", "on_exit", "final",
-    "title", "description",
+    "title", "description", "title_zh", "titles",
 )  # fmt: skip
-TRANSITION_KEYS = ("trigger", "from", "to", "when", "roles", "do", "title", "description")
+TRANSITION_KEYS = (
+    "trigger", "from", "to", "when", "roles", "do", "title", "description", "title_zh", "titles",
+)  # fmt: skip
 ACTION_KEYS = ("action", "with", "save_as")
 TIMER_KEYS = ("cron", "after", "calendar", "trigger", "in")
 START_KEYS = ("event", "when", "unique")

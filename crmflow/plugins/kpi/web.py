@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from crmflow.errors import CrmflowError
+from crmflow.errors import CrmflowError, InputError
 
 from .breakdown import DIMENSIONS
 from .periods import parse_date
@@ -25,10 +26,21 @@ def _engine() -> Any:
 
 def _dates() -> tuple[Any, Any]:
     start, end = request.args.get("from"), request.args.get("to")
-    return (
+    dates = (
         parse_date(start, "from") if start else None,
         parse_date(end, "to") if end else None,
     )
+    for name, day in zip(("from", "to"), dates, strict=True):
+        if day is not None and not dt.date(1900, 1, 1) <= day <= dt.date(2200, 1, 1):
+            raise InputError("must be between 1900-01-01 and 2200-01-01", field=name)
+    return dates
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "12")
+    if not raw.isdigit() or not 1 <= int(raw[:6]) <= 1000 or len(raw) > 6:
+        raise InputError("must be a whole number from 1 to 1000", field="limit")
+    return int(raw)
 
 
 @bp.errorhandler(CrmflowError)
@@ -73,7 +85,7 @@ def trend_json() -> Any:
             kind=request.args.get("period", "month"),
             dimension=request.args.get("by") or None,
             group=request.args.get("group") or None,
-            limit=request.args.get("limit", 12, type=int),
+            limit=_limit(),
         )
     )
 

@@ -1,0 +1,92 @@
+"""`crmflow user`/`token`/`change` commands, the demo's printed logins, SSE under waitress."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import re
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from crmflow.cli import cli
+
+from .pages import PASSWORD
+
+
+def _run(runner: CliRunner, *args: str, stdin: str | None = None) -> Any:
+    return runner.invoke(cli, list(args), input=stdin)
+
+
+def test_user_and_token_commands(runner):
+    added = _run(runner, "user", "add", "pat", "--password-stdin", "--roles", "planner,buyer",
+                 stdin="a long secret\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = json.loads(_run(runner, "user", "list", "--json").output)
+    assert listed[0]["username"] == "pat" and {"planner", "buyer"} <= set(listed[0]["roles"])
+    short = _run(runner, "user", "add", "kim", "--password-stdin", stdin="short\n")
+    assert short.exit_code == 2 and "at least 8" in short.output
+    made = _run(runner, "token", "create", "pat", "--name", "scanner")
+    assert made.exit_code == 0
+    secret = made.output.strip().splitlines()[-1]
+    assert secret.startswith("crm_") and " " not in secret
+    tid = re.search(r"token (\d+)", made.output).group(1)
+    assert _run(runner, "token", "revoke", tid).exit_code == 0
+    assert _run(runner, "token", "revoke", "999").exit_code == 4
+    assert _run(runner, "user", "disable", "pat").exit_code == 0
+    assert json.loads(_run(runner, "user", "list", "--json").output)[0]["active"] is False
+    assert _run(runner, "user", "disable", "nobody").exit_code == 4
+
+
+@pytest.mark.slow
+def test_demo_prints_one_login_per_user(runner):
+    result = _run(runner, "demo", "--load-only")
+    assert result.exit_code == 0, result.output
+    logins = re.findall(r"login: (\S+)\s+password: (\S+)", result.output)
+    assert {u for u, _ in logins} == {"rita", "omar", "lena", "ken", "paul", "petra", "sam",
+                                      "leo", "bea", "mia", "max"}  # fmt: skip
+    assert len({p for _, p in logins}) == len(logins)
+
+
+@pytest.fixture
+def served(demo_app: Any) -> Iterator[str]:
+    import waitress
+
+    server = waitress.create_server(demo_app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)
+
+
+def test_event_stream_reaches_an_open_page_under_waitress(served, demo_app, demo_engine):
+    from crmflow.core.people.accounts import add_user
+
+    add_user(demo_engine, "paul", PASSWORD)
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    login = opener.open(f"{served}/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    form = urllib.parse.urlencode({"username": "paul", "password": PASSWORD,
+                                   "csrf_token": token}).encode()  # fmt: skip
+    opener.open(urllib.request.Request(f"{served}/login", data=form,
+                                       headers={"Origin": served}), timeout=10)  # fmt: skip
+    stream = opener.open(f"{served}/events/stream", timeout=10)
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    assert stream.readline().startswith(b"retry:")  # the first chunk is flushed at once
+    inst = next(i for i in demo_engine.list(workflow="demand_change")
+                if i.state == "planner_review")  # fmt: skip
+    demo_engine.fire(inst.id, "reject", actor="paul")  # as another process would
+    demo_app.extensions["crmflow.live"].poll()
+    lines = [stream.readline() for _ in range(3)]  # ": connected", "", then the event
+    while lines[-1] != b"\n":
+        lines.append(stream.readline())
+    text = b"".join(lines).decode()
+    assert "event: instance" in text and f'"id": {inst.id}' in text and '"to": "rejected"' in text
+    stream.close()
