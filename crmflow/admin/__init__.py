@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         FACTORY=None,
         ENGINE=None,
         MAX_CONTENT_LENGTH=1024 * 1024,
+        NOTIFY_LAYOUT="base.html",  # the notifications page in the app's layout
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",  # set CRMFLOW_SESSION_COOKIE_SECURE=true behind TLS
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,

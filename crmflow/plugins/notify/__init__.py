@@ -11,7 +11,9 @@ from crmflow.hookspecs import hookimpl
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine import ActionContext
 
-__all__ = ["notify", "register_actions", "register_commands", "run_scheduled"]
+__all__ = [
+    "notify", "register_actions", "register_admin_blueprints", "register_commands", "run_scheduled",
+]
 
 log = logging.getLogger("crmflow.notify")
 
@@ -51,6 +53,13 @@ def register_actions(register: Any) -> None:
         "notify", notify, outbox=True, max_attempts=3,
         description="Notify people, roles or departments: in-app, mail, WeCom/DingTalk/Feishu",
     )  # fmt: skip
+
+
+@hookimpl
+def register_admin_blueprints(register: Any) -> None:
+    from .web import bp
+
+    register("notifications", bp)  # the bell in the app's header links to it
 
 
 @hookimpl
