@@ -59,7 +59,7 @@ def register_actions(register: Any) -> None:
 def register_admin_blueprints(register: Any) -> None:
     from .web import bp
 
-    register("notifications", bp)  # the bell in the app's header links to it
+    register(bp)  # the bell in the app's header links to it
 
 
 @hookimpl
