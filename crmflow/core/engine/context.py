@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["ActionContext"]
 

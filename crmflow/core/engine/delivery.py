@@ -16,7 +16,7 @@ from .expressions import MissingField
 from .results import EmitResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["emit", "emit_many"]
 

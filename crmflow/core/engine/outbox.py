@@ -17,7 +17,7 @@ from . import repository as repo
 from .context import ActionContext
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["backoff", "claim_outbox", "retry_dead", "run_outbox"]
 

@@ -16,7 +16,7 @@ from .machine import SYSTEM
 from .schedule import next_cron
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["BATCH", "claim_due", "fire_due", "tick", "timer_key"]
 
@@ -95,7 +95,7 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
     else:
         log.error("due timers kept conflicting with other writers; left for the next tick")
         return 0, 0
-    engine._after_commit(records, queued)
+    engine.after_commit(records, queued)
     fired = 0
     for timer, result in zip(chosen, results, strict=True):
         late = now - repo.utc(timer.due)

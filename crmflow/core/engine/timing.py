@@ -12,7 +12,7 @@ from .definition import WorkflowDef
 from .schedule import add_working_time, next_cron
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["arm_timers", "due_after", "has_timers", "timer_rows"]
 
