@@ -184,7 +184,7 @@ def _seed_timers(engine: Engine, pending: int, due: int, now: datetime) -> None:
     """Instances in `waiting` with one deadline each, seeded in one transaction."""
     sqlite = engine.db.dialect.name == "sqlite"
     created = db_time(now - timedelta(hours=2), sqlite)
-    engine.catalog.remember(engine.db, engine.workflow("timed"))
+    engine.catalog.remember(engine.db, engine.catalog.newest("timed").definition)
     with engine.db.begin() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None

@@ -28,6 +28,6 @@ def validate_workflows(
     config = load_factory(find_factory(str(factory)), names) if factory else FactoryConfig()
     registry = build_registry(pm, enabled_plugins(pm, config.plugins))
     env = make_environment({n: r.obj for n, r in registry.functions.items()})
-    definitions, problems = validate_paths(list(paths), env, set(registry.actions))
+    definitions, problems = validate_paths(list(paths), env, registry.actions)
     files = len(definitions) + len({p.file for p in problems if p.severity == "error"})
     return problems, files

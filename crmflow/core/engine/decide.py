@@ -189,7 +189,7 @@ def loop_refusal(path: list[str]) -> Refusal:
     seen: list[str] = []
     for name in path:
         if name in seen:
-            loop = seen[seen.index(name):] + [name]
+            loop = seen[seen.index(name) :] + [name]
             break
         seen.append(name)
     else:

@@ -183,9 +183,7 @@ class Batch:
         today = self.now.astimezone(self.engine.factory.timezone).date()
         day: Any = today.isoformat() if self.st.sqlite else today
         self.cur.execute(self.st.select_delegations, (actor, actor, day, day))
-        return [
-            Delegation(r[0], r[1], _day(r[2]), _day(r[3]), r[4]) for r in self.cur.fetchall()
-        ]
+        return [Delegation(r[0], r[1], _day(r[2]), _day(r[3]), r[4]) for r in self.cur.fetchall()]
 
     # -- one event -----------------------------------------------------------
 

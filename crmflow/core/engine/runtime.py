@@ -104,7 +104,7 @@ class Engine:
         registry = build_registry(pm, enabled_plugins(pm, config.plugins))
         env = make_environment({n: r.obj for n, r in registry.functions.items()})
         folder = Catalog.resolve_folder(workflows, config.workflows)
-        catalog = Catalog(folder, env, set(registry.actions))
+        catalog = Catalog(folder, env, registry.actions)
         db = make_db(database_url, factory=config.name if config.file else None)
         if run_migrations:
             migrate(db, [str(r.obj) for r in registry.migrations.values()])

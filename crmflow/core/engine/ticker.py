@@ -18,7 +18,7 @@ from .schedule import next_cron
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import EngineLike as Engine
 
-__all__ = ["BATCH", "claim_due", "fire_due", "tick", "timer_key"]
+__all__ = ["BATCH", "MAX_ROUNDS", "claim_due", "fire_due", "tick", "timer_key"]
 
 log = logging.getLogger("crmflow.scheduler")
 
@@ -40,14 +40,26 @@ def claim_due(engine: Engine, now: datetime, limit: int = BATCH) -> list[Any]:
         )
 
 
+#: rounds of due timers one tick takes before it leaves the rest to the next tick
+MAX_ROUNDS = 1000
+
+
 def tick(engine: Engine, now: datetime, *, limit: int = BATCH) -> int:
-    """Fire everything due by ``now``; return the number of timers that fired."""
+    """Fire everything due by ``now``, until nothing is due; return how many timers fired.
+
+    A batch fires one timer per instance (the first may move it and cancel the
+    others); a move may arm a deadline that is already due by ``now``. So the
+    rounds go on until no row is due, each round in its own transaction,
+    bounded by :data:`MAX_ROUNDS` (a cron every second over a year stops there).
+    """
     fired = 0
-    while True:
+    for _round in range(MAX_ROUNDS):
         taken, seen = fire_due(engine, now, limit)
         fired += taken
-        if seen < limit:
+        if seen == 0:
             return fired
+    log.warning("tick stopped after %d rounds; the next tick fires the rest", MAX_ROUNDS)
+    return fired
 
 
 def timer_key(timer: Any) -> str:

@@ -13,6 +13,7 @@ from crmflow.errors import ExpressionError, Problem
 from .definition import ActionSpec, StartRule, StateDef, TimerDef, TransitionDef, WorkflowDef
 from .durations import DurationError, is_valid_cron, parse_duration
 from .expressions import _Env, compile_expression, compile_template, compile_value
+from .language import approval_def, check_actions_params, check_autos, check_names
 from .yamlmarks import Marks, YamlSyntaxError, load_with_marks
 
 __all__ = ["WORKFLOW_KEYS", "parse_workflow"]
@@ -23,7 +24,7 @@ WORKFLOW_KEYS = (
 )  # fmt: skip
 STATE_KEYS = (
     "owner", "deadline", "on_timeout", "calendar", "on_enter", "on_exit", "final",
-    "title", "description",
+    "title", "description", "approval",
 )  # fmt: skip
 TRANSITION_KEYS = ("trigger", "from", "to", "when", "roles", "do", "title", "description")
 ACTION_KEYS = ("action", "with", "save_as")
@@ -220,7 +221,9 @@ def parse_workflow(
 
     for name, state in states.items():
         if state.on_timeout is not None:
-            accepted = {t.trigger for t in transitions if name in t.sources}
+            accepted = {t.trigger for t in transitions if name in t.sources and not t.auto}
+            if state.approval is not None:
+                accepted.update(("approve", "reject"))
             if state.on_timeout not in accepted:
                 c.error(
                     f"on_timeout {state.on_timeout!r} is not a trigger that state {name!r} "
@@ -230,6 +233,9 @@ def parse_workflow(
                 )
             if state.deadline is None and "deadline" not in (states_raw.get(name) or {}):
                 c.error(f"state {name!r} has on_timeout but no deadline", ("states", name))
+    check_autos(c, doc.get("transitions") or [], transitions)
+    check_names(c, doc, env.globals)
+    check_actions_params(c, doc, actions)
     timers = _timers(c, doc.get("timers"), states_raw, transitions)
     start_on = _start_rules(c, doc.get("start_on"))
     correlate = {}
@@ -294,6 +300,11 @@ def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
             on_timeout = None
         if final is True and (deadline or on_timeout):
             c.warning(f"final state {name!r} has a deadline that can never fire", path)
+        approval = None
+        if "approval" in body:
+            approval = approval_def(c, body["approval"], (*path, "approval"), raw)
+            if final is True:
+                c.error(f"final state {name!r} cannot hold an approval", (*path, "approval"))
         states[name] = StateDef(
             name=name,
             owner=owner if isinstance(owner, str) else None,
@@ -304,6 +315,7 @@ def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
             on_exit=c.actions_list(body.get("on_exit"), (*path, "on_exit")),
             final=final is True,
             title=body.get("title"),
+            approval=approval,
         )
     return states
 
@@ -323,7 +335,8 @@ def _transitions(
             c.error("a transition must be a mapping with trigger, from, to", path, at="value")
             continue
         c.unknown_keys(item, TRANSITION_KEYS, path, "transition")
-        trigger = item.get("trigger")
+        auto = "trigger" not in item
+        trigger = "auto" if auto else item.get("trigger")
         if not isinstance(trigger, str) or not _NAME.match(trigger):
             c.error(
                 "transition has no valid 'trigger:' name",
@@ -341,6 +354,14 @@ def _transitions(
             c.error(f"transition {trigger!r} has no 'from:'", path, at="value")
             continue
         sources = c.state_names(item["from"], (*path, "from"), states_raw, "from")
+        voting = [s for s in sources if states.get(s) and states[s].approval is not None]
+        if trigger in ("approve", "reject") and voting and not auto:
+            c.error(
+                f"approval state {voting[0]!r} takes {trigger!r} itself (votes); name this "
+                "trigger otherwise or use on_approved/on_rejected",
+                (*path, "trigger"),
+                at="value",
+            )
         for source in sources:
             if states.get(source) and states[source].final and item["from"] != "*":
                 c.error(
@@ -363,7 +384,7 @@ def _transitions(
             else:
                 roles = tuple(names)
         do = c.actions_list(item.get("do"), (*path, "do"))
-        result.append(TransitionDef(i, trigger, tuple(sources), dest, when, roles, do))
+        result.append(TransitionDef(i, trigger, tuple(sources), dest, when, roles, do, auto))
     return result
 
 
@@ -374,16 +395,20 @@ def _reachability(
     frontier = [initial]
     while frontier:
         state = frontier.pop()
-        for t in transitions:
-            if state in t.sources and t.dest and t.dest not in seen:
-                seen.add(t.dest)
-                frontier.append(t.dest)
+        targets = [t.dest for t in transitions if state in t.sources and t.dest]
+        approval = states[state].approval if state in states else None
+        if approval is not None:
+            targets += [approval.on_approved, approval.on_rejected or ""]
+        for dest in targets:
+            if dest and dest in states and dest not in seen:
+                seen.add(dest)
+                frontier.append(dest)
     for name, state in states.items():
         if name not in seen:
             c.error(
                 f"state {name!r} is unreachable from initial state {initial!r}", ("states", name)
             )
-        elif not state.final and not any(
+        elif not state.final and state.approval is None and not any(
             name in t.sources and t.dest and t.dest != name for t in transitions
         ):
             c.warning(f"state {name!r} is not final and has no way out", ("states", name))
