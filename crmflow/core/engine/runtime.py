@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,15 @@ from . import repository as repo
 from .actionrun import OUTBOX_COLUMNS, outbox_row, render_params, run_inline
 from .catalog import Catalog
 from .decide import SYSTEM
+from .delegation import delegate as _delegate
 from .delivery import emit as _emit
 from .delivery import emit_many as _emit_many
 from .direct import release
 from .eventrows import deep_merge
 from .expressions import make_environment
 from .machine import CompiledWorkflow
+from .migration import MigrationReport
+from .migration import migrate_instances as _migrate
 from .outbox import run_outbox as _run_outbox
 from .results import EmitResult, FireResult, Instance, TransitionRecord
 from .ticker import tick as _tick
@@ -467,6 +470,20 @@ class Engine:
         return enqueue(
             self, instance_id, trigger, data, event=event, key=key, actor=actor
         )  # fmt: skip
+
+    def delegate(
+        self, from_person: str, to_person: str, start: date | str, until: date | str, *,
+        reason: str | None = None, by: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Hand ``from_person``'s approval votes to ``to_person`` (both days included)."""
+        return _delegate(self, from_person, to_person, start, until, reason=reason, by=by)
+
+    def migrate_instances(
+        self, workflow: str, to_version: int, mapping: dict[str, str] | None = None, *,
+        dry_run: bool = False, actor: str | None = None,
+    ) -> MigrationReport:  # fmt: skip
+        """Move the open instances of ``workflow`` to ``to_version`` (see migration.py)."""
+        return _migrate(self, workflow, to_version, mapping, dry_run=dry_run, actor=actor)
 
     def run_outbox(self, now: datetime | None = None, limit: int = 100) -> int:
         """Run due side effects from the outbox; return how many were attempted."""
