@@ -113,6 +113,10 @@ class Batch:
         # Records are for on_transition listeners only: none, none built.
         self.listened = bool(engine.hook("on_transition").get_hookimpls())
 
+    def set_time(self, now: datetime) -> None:
+        """The time the next events happen at (a timer fires as of its due time)."""
+        self.now, self.at = now, db_time(now, self.st.sqlite)
+
     # -- reading -------------------------------------------------------------
 
     def _load(self, row: Any) -> _Inst:
@@ -375,32 +379,36 @@ def _day(value: Any) -> date:
 
 def fire_batch(
     engine: Engine, conn: sa.Connection, events: Iterable[Event], actor: str | None,
-    now: datetime, *, raise_errors: bool = False,
+    now: datetime, *, raise_errors: bool = False, times: list[datetime] | None = None,
 ) -> Fired:  # fmt: skip
     """Apply a batch in the caller's transaction; raise repo.Conflict if it must be retried.
 
     An event refused or failing with a CrmflowError gets its own result and
     leaves the others alone, as if each event had its own savepoint (unless
     ``raise_errors``: a single fire lets the error reach its caller).
+    ``times`` gives each event its own time (timers: their due times).
     """
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with dbapi_errors(conn.dialect):
             batch = Batch(engine, conn, statements(conn), cur, now)
-            return _run_batch(batch, events, actor, raise_errors)
+            return _run_batch(batch, events, actor, raise_errors, times)
     finally:
         cur.close()
 
 
 def _run_batch(
-    batch: Batch, events: Iterable[Event], actor: str | None, raise_errors: bool
-) -> Fired:
+    batch: Batch, events: Iterable[Event], actor: str | None, raise_errors: bool,
+    times: list[datetime] | None = None,
+) -> Fired:  # fmt: skip
     items = list(events)
     results: list[FireResult] = []
     records: list[TransitionRecord] = []
     queued = False
     batch.preload(items)
-    for iid, trigger, data, key in items:
+    for number, (iid, trigger, data, key) in enumerate(items):
+        if times is not None:
+            batch.set_time(times[number])
         try:
             result, taken, q = batch.fire(int(iid), trigger, data, key, actor)
         except CrmflowError as exc:

@@ -96,7 +96,12 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
                         chosen.append(row)
                 conn.execute(t.delete().where(t.c.id.in_([r.id for r in chosen])))
                 events = [(r.instance_id, r.trigger, {}, timer_key(r)) for r in chosen]
-                results, records, queued = groupcommit.fire_batch(engine, conn, events, SYSTEM, now)
+                # A timer fires as of its due time (never later than now): a deadline it
+                # arms counts from then, so a chain of overdue deadlines fires in one tick.
+                times = [min(now, repo.utc(r.due)) for r in chosen]
+                results, records, queued = groupcommit.fire_batch(
+                    engine, conn, events, SYSTEM, now, times=times
+                )
                 for timer, result in zip(chosen, results, strict=True):
                     if timer.kind == "cron" and (not result.taken or result.state == timer.state):
                         _rearm_cron(conn, engine, timer, now)
