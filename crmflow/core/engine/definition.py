@@ -74,9 +74,18 @@ class TimerDef:
     cron: str | None = None
     after: timedelta | None = None
     calendar: str | None = None
+    #: `after` counted from `start` or the first entry into a state, across states
+    since: str | None = None
+    #: repeats every period while the instance stays in `states`, at most `max` times
+    every: timedelta | None = None
+    max: int | None = None
 
     @property
     def name(self) -> str:
+        if self.since:
+            return f"since:{self.index}"
+        if self.every:
+            return f"every:{self.index}"
         return f"{'cron' if self.cron else 'after'}:{self.index}"
 
 

@@ -46,7 +46,7 @@ class _Inst:
 
     __slots__ = (
         "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
-        "timers_in_db", "dirty", "final", "pending_timers", "memo", "started_by",
+        "timers_in_db", "dirty", "final", "pending_timers", "memo", "started_by", "created_at",
     )  # fmt: skip
 
     def __init__(self, row: Any, memo: Memo) -> None:
@@ -60,6 +60,7 @@ class _Inst:
         self.finished = bool(row[6])
         self.entered_at = row[7]
         self.started_by: str | None = row[8]
+        self.created_at = row[9]
         self.timers_in_db = timed(memo, self.state) and not self.finished
         self.dirty = self.final = False
         self.pending_timers: list[tuple[Any, ...]] = []
@@ -289,10 +290,11 @@ class Batch:
                 self.drop_timers.append((inst.id,))
                 inst.timers_in_db = False
             if not final and timed(memo, last.target):
+                since = self._since(inst, last.target, steps)
                 inst.pending_timers.extend(
                     (r["instance_id"], r["name"], r["kind"], r["trigger"], r["state"],
                      db_time(r["due"], self.st.sqlite))
-                    for r in timer_rows(engine, inst.id, definition, last.target, now)
+                    for r in timer_rows(engine, inst.id, definition, last.target, now, since)
                 )  # fmt: skip
             inst.entered_at = self.at
         if not plain:
@@ -302,6 +304,22 @@ class Batch:
             inst.finished = inst.final = True
         result = FireResult(True, last.target, instance_id=inst.id, history_id=work.history[0][0])
         return result, work.records, bool(work.outbox)
+
+    def _since(self, inst: _Inst, state: str, steps: list[Step]) -> dict[str, datetime] | None:
+        """Where the `since:` timers of ``state`` count from: the start, or a first entry."""
+        wanted = {t.since for t in inst.memo.definition.timers_for(state) if t.since}
+        if not wanted:
+            return None
+        found: dict[str, datetime] = {"start": _aware(inst.created_at)}
+        for name in wanted - {"start"}:
+            self.cur.execute(self.st.first_entry, (inst.id, name))
+            first = self.cur.fetchone()[0]
+            pending = [h[6] for h in self.history if h[1] == inst.id and h[4] == name]
+            if first is not None:
+                found[name] = _aware(first)
+            elif pending or any(s.target == name for s in steps):
+                found[name] = _aware(pending[0]) if pending else self.now
+        return found
 
     def _step(
         self, inst: _Inst, snap: Snapshot, step: Step, hid: int, data: dict[str, Any],

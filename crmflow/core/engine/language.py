@@ -22,6 +22,7 @@ __all__ = [
     "check_actions_params",
     "check_autos",
     "check_names",
+    "timer_extras",
 ]
 
 #: the names every expression sees besides the entity, `save_as` names and functions
@@ -300,3 +301,33 @@ def _parameters(fn: Any) -> set[str] | None:
         for p in params
         if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     }
+
+
+def timer_extras(
+    c: _Checker, item: Mapping[str, Any], path: Path, states_raw: Mapping[Any, Any]
+) -> tuple[str | None, int | None]:
+    """Check a timer's `since:` (with `after:`) and `max:` (with `every:`)."""
+    since = item.get("since")
+    if since is not None:
+        if "after" not in item:
+            c.error("'since:' counts an 'after:' timer; add 'after:'", (*path, "since"))
+            since = None
+        elif since != "start" and (not isinstance(since, str) or since not in states_raw):
+            options = ["start", *(str(s) for s in states_raw)]
+            hint = difflib.get_close_matches(str(since), options, n=1, cutoff=0.6)
+            advice = f"; did you mean {hint[0]!r}?" if hint else ""
+            c.error(
+                f"since must be 'start' or a state name, not {since!r}{advice}",
+                (*path, "since"),
+                at="value",
+            )
+            since = None
+    limit = item.get("max")
+    if limit is not None:
+        if "every" not in item:
+            c.error("'max:' limits an 'every:' timer; add 'every:'", (*path, "max"))
+            limit = None
+        elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            c.error("max must be a whole number from 1 up", (*path, "max"), at="value")
+            limit = None
+    return since, limit

@@ -301,7 +301,8 @@ class Engine:
                 .values(data=repo.dumps(data))
             )
         if not initial.final:
-            arm_timers(conn, self, iid, definition, initial.name, now)
+            arm_timers(conn, self, iid, definition, initial.name, now,
+                       {"start": now, initial.name: now})  # fmt: skip
         record = TransitionRecord(
             iid, definition.id, definition.version, "start", None, initial.name, actor, now,
             data, hid,

@@ -14,7 +14,9 @@ __all__ = [
     "statements_for",
 ]
 
-_INSTANCE_COLUMNS = "id, workflow, version, state, data, rev, finished, entered_at, created_by"
+_INSTANCE_COLUMNS = (
+    "id, workflow, version, state, data, rev, finished, entered_at, created_by, created_at"
+)
 _HISTORY_COLUMNS = 'instance_id, "trigger", from_state, to_state, actor, at, payload, "key"'
 _OUTBOX_COLUMNS = (
     'instance_id, history_id, action_index, action, params, save_as, "key", status, attempts, '
@@ -50,6 +52,9 @@ class Statements:
         self.lock = "" if self.sqlite else " ORDER BY id FOR UPDATE"
         self.history_by_key = (
             f'SELECT id, to_state, "trigger" FROM history WHERE instance_id = {p} AND "key" = {p}'
+        )
+        self.first_entry = (
+            f"SELECT MIN(at) FROM history WHERE instance_id = {p} AND to_state = {p}"
         )
         self.select_votes = (
             f"SELECT voter, for_person, decision, at, comment, state FROM votes "

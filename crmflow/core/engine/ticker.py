@@ -14,6 +14,7 @@ from . import groupcommit
 from . import repository as repo
 from .machine import SYSTEM
 from .schedule import next_cron
+from .timing import due_after, every_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import EngineLike as Engine
@@ -63,7 +64,13 @@ def tick(engine: Engine, now: datetime, *, limit: int = BATCH) -> int:
 
 
 def timer_key(timer: Any) -> str:
-    """The idempotency key of a timer row's firing: one row fires once."""
+    """The idempotency key of a timer row's firing: one row fires once.
+
+    A `since:` timer is armed again at the same due time when the instance
+    moves between its states: its key leaves out the row, so it fires once.
+    """
+    if timer.kind == "since":
+        return f"timer:{timer.name}:{repo.utc(timer.due).isoformat()}"
     return f"timer:{timer.id}:{timer.name}:{repo.utc(timer.due).isoformat()}"
 
 
@@ -105,6 +112,8 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
                 for timer, result in zip(chosen, results, strict=True):
                     if timer.kind == "cron" and (not result.taken or result.state == timer.state):
                         _rearm_cron(conn, engine, timer, now)
+                    elif timer.kind == "every" and (not result.taken or not result.duplicate):
+                        _rearm_every(conn, engine, timer, now)
         except (repo.Conflict, sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             log.info("timer batch rolled back (%s); trying again", exc)
             continue
@@ -160,3 +169,36 @@ def _rearm_cron(conn: sa.Connection, engine: Engine, timer: Any, now: datetime) 
             }
         ],
     )
+
+
+def _rearm_every(conn: sa.Connection, engine: Engine, timer: Any, now: datetime) -> None:
+    """The next period of an `every:` timer while the instance stays in its states.
+
+    Periods missed while no worker ran fire once: the next due time is the
+    first period boundary after ``now``; the count stops at ``max``.
+    """
+    row = repo.select_instance(conn, timer.instance_id)
+    if row is None or row.finished:
+        return
+    compiled = engine.catalog.get(conn, row.workflow, row.version)
+    _kind, index, count = timer.name.split(":")
+    tdef = next((t for t in compiled.definition.timers if t.index == int(index)), None)
+    if tdef is None or tdef.every is None or row.state not in tdef.states:
+        return
+    t = repo.timers
+    prefix = f"{tdef.name}:"
+    armed = conn.execute(
+        sa.select(t.c.id).where(t.c.instance_id == timer.instance_id, t.c.name.like(prefix + "%"))
+    ).first()
+    if armed is not None:
+        return  # the transition entered one of its states anew and armed it already
+    fired = int(count)
+    if tdef.max is not None and fired >= tdef.max:
+        return
+    due = repo.utc(timer.due)
+    while due <= now:
+        due = due_after(engine, due, tdef.every, tdef.calendar)
+    repo.insert_timers(conn, [{
+        "instance_id": timer.instance_id, "name": every_name(tdef, fired + 1), "kind": "every",
+        "trigger": timer.trigger, "state": row.state, "due": due,
+    }])  # fmt: skip

@@ -13,7 +13,13 @@ from crmflow.errors import ExpressionError, Problem
 from .definition import ActionSpec, StartRule, StateDef, TimerDef, TransitionDef, WorkflowDef
 from .durations import DurationError, is_valid_cron, parse_duration
 from .expressions import _Env, compile_expression, compile_template, compile_value
-from .language import approval_def, check_actions_params, check_autos, check_names
+from .language import (
+    approval_def,
+    check_actions_params,
+    check_autos,
+    check_names,
+    timer_extras,
+)
 from .yamlmarks import Marks, YamlSyntaxError, load_with_marks
 
 __all__ = ["WORKFLOW_KEYS", "parse_workflow"]
@@ -28,7 +34,7 @@ STATE_KEYS = (
 )  # fmt: skip
 TRANSITION_KEYS = ("trigger", "from", "to", "when", "roles", "do", "title", "description")
 ACTION_KEYS = ("action", "with", "save_as")
-TIMER_KEYS = ("cron", "after", "calendar", "trigger", "in")
+TIMER_KEYS = ("cron", "after", "every", "max", "since", "calendar", "trigger", "in")
 START_KEYS = ("event", "when", "unique")
 REQUIRED = ("workflow", "version", "initial", "states", "transitions")
 CALENDARS = ("working",)
@@ -431,10 +437,12 @@ def _timers(
             )
             continue
         c.unknown_keys(item, TIMER_KEYS, path, "timer")
-        cron, after = item.get("cron"), item.get("after")
-        if (cron is None) == (after is None):
-            c.error("a timer needs exactly one of 'cron:' or 'after:'", path, at="value")
+        cron, after, every = item.get("cron"), item.get("after"), item.get("every")
+        if [cron, after, every].count(None) != 2:
+            c.error("a timer needs exactly one of 'cron:', 'after:' or 'every:'", path, at="value")
             continue
+        since, limit = timer_extras(c, item, path, states_raw)
+        period = c.duration(every, (*path, "every")) if every is not None else None
         if cron is not None and not is_valid_cron(cron):
             c.error(
                 f"cron expression {cron!r} is malformed (croniter syntax, e.g. '0 8 * * MON-FRI')",
@@ -470,6 +478,9 @@ def _timers(
                 cron if isinstance(cron, str) else None,
                 delay,
                 calendar if calendar in CALENDARS else None,
+                since,
+                period,
+                limit,
             )
         )
     return result
