@@ -113,10 +113,16 @@ class Batch:
         self.memos: dict[tuple[str, int], Memo] = {}
         # Records are for on_transition listeners only: none, none built.
         self.listened = bool(engine.hook("on_transition").get_hookimpls())
+        self.due: datetime | None = None
 
-    def set_time(self, now: datetime) -> None:
-        """The time the next events happen at (a timer fires as of its due time)."""
-        self.now, self.at = now, db_time(now, self.st.sqlite)
+    def set_time(self, due: datetime | None) -> None:
+        """Where the timers the next event arms count from (a timer's due time), not now.
+
+        A timeout that fires late still arms the next deadline from the moment
+        it was due, so a chain of overdue deadlines fires in one tick; actions
+        and history keep the real time.
+        """
+        self.due = due
 
     # -- reading -------------------------------------------------------------
 
@@ -294,7 +300,9 @@ class Batch:
                 inst.pending_timers.extend(
                     (r["instance_id"], r["name"], r["kind"], r["trigger"], r["state"],
                      db_time(r["due"], self.st.sqlite))
-                    for r in timer_rows(engine, inst.id, definition, last.target, now, since)
+                    for r in timer_rows(
+                        engine, inst.id, definition, last.target, self.due or now, since
+                    )
                 )  # fmt: skip
             inst.entered_at = self.at
         if not plain:

@@ -103,8 +103,8 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
                         chosen.append(row)
                 conn.execute(t.delete().where(t.c.id.in_([r.id for r in chosen])))
                 events = [(r.instance_id, r.trigger, {}, timer_key(r)) for r in chosen]
-                # A timer fires as of its due time (never later than now): a deadline it
-                # arms counts from then, so a chain of overdue deadlines fires in one tick.
+                # A deadline a timer arms counts from the timer's due time (never later
+                # than now), so a chain of overdue deadlines fires in one tick.
                 times = [min(now, repo.utc(r.due)) for r in chosen]
                 results, records, queued = groupcommit.fire_batch(
                     engine, conn, events, SYSTEM, now, times=times
