@@ -415,11 +415,12 @@ def _in_flight(engine: Engine, short: list[tuple[str, str]]) -> None:
         )
     _run_timers(engine, engine.now() + dt.timedelta(seconds=2))
     changes = {i.data["change"]["order_id"]: i.id for i in engine.list(workflow="demand_change")}
-    for oid, path in (("DEMO-004", [("accept", "paul")]),
-                      ("DEMO-005", [("accept", "paul"), ("approve", "sam")]),
+    # demand_change v2: the planner's and the supervisor's votes are approval states
+    for oid, path in (("DEMO-004", [("approve", "paul")]),
+                      ("DEMO-005", [("approve", "paul"), ("approve", "sam")]),
                       ("DEMO-006", [("reject", "petra")])):  # fmt: skip
         for trigger, who in path:
-            if trigger == "accept" and engine.get(changes[oid]).state != "planner_review":
+            if engine.get(changes[oid]).state not in ("planner_review", "supervisor_approval"):
                 continue
             _fire(engine, changes[oid], trigger, who)
     # Production adjustment approvals: pending, approved (two approvers), rejected.

@@ -65,7 +65,7 @@ def decide_change(ctx: ActionContext, change_id: int, approve: bool = True,
 
 
 def _decider(ctx: ActionContext, conn: sa.Connection, change_id: int) -> str:
-    return _last_approver(ctx, conn, f"demand_change:{change_id}:%")
+    return _last_voter(ctx) or _last_approver(ctx, conn, f"demand_change:{change_id}:%")
 
 
 def _last_approver(ctx: ActionContext, conn: sa.Connection, subject: str) -> str:
@@ -76,6 +76,16 @@ def _last_approver(ctx: ActionContext, conn: sa.Connection, subject: str) -> str
     last = conn.execute(sa.select(a.c.approver).where(a.c.subject.like(subject))
                         .order_by(a.c.id.desc())).scalar()  # fmt: skip
     return str(last or "system")
+
+
+def _last_voter(ctx: ActionContext) -> str | None:
+    """Who cast the deciding vote of the instance's approval state (None: no votes)."""
+    if ctx.actor and ctx.actor != "system":
+        return ctx.actor
+    if ctx.instance_id is None:
+        return None
+    votes = ctx.engine.get(ctx.instance_id).approvals
+    return str(votes[-1]["by"]) if votes else None
 
 
 def adjust_plan(ctx: ActionContext, change_id: int) -> dict[str, Any]:
@@ -171,7 +181,11 @@ def record_approval(
     decision: str = "approved",
     comment: str | None = None,
 ) -> dict[str, Any]:
-    """One approver's decision (the actor); self-approval and outsiders are refused."""
+    """One approver's decision (the actor); self-approval and outsiders are refused.
+
+    Kept for instances still running on workflow versions written before
+    approval states (`approval:` in a state does this in the engine now).
+    """
     return approvals.record_approval(
         _conn(ctx),
         str(subject),
@@ -195,7 +209,7 @@ def decide_proposal(ctx: ActionContext, subject: str, approve: Any = True) -> di
             conn,
             str(subject),
             approve=_bool(approve),
-            by=_last_approver(ctx, conn, f"{subject}"),
+            by=_last_voter(ctx) or _last_approver(ctx, conn, f"{subject}"),
             now=ctx.now,
         )
     return {"subject": done["subject"], "status": done["status"]}
