@@ -42,7 +42,8 @@ def outbox_row(
 def run_inline(
     engine: EngineLike, conn: sa.Connection, iid: int, definition: WorkflowDef, hid: int,
     index: int, state: str, spec: ActionSpec, params: Any, data: dict[str, Any],
-    actor: str | None, now: datetime,
+    actor: str | None, now: datetime, *, started_by: str | None = None,
+    started_at: datetime | None = None,
 ) -> None:  # fmt: skip
     """Run an action inside the transaction; ``save_as`` stores its result in ``data``."""
     registered = engine.registry.actions[spec.action]
@@ -50,6 +51,7 @@ def run_inline(
         engine=engine, instance_id=iid, workflow=definition.id, state=state, data=data,
         actor=actor, idempotency_key=f"{iid}:{hid}:{index}", now=now,
         settings=engine.plugin_settings(registered.plugin), connection=conn,
+        started_by=started_by, started_at=started_at,
     )  # fmt: skip
     try:
         result = registered.obj(ctx, **params)

@@ -30,3 +30,6 @@ class ActionContext:
     settings: dict[str, Any] = field(default_factory=dict)
     connection: sa.Connection | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("crmflow.actions"))
+    #: who started the instance, and when (aware UTC); None outside an instance
+    started_by: str | None = None
+    started_at: datetime | None = None

@@ -341,7 +341,8 @@ class Batch:
                 work.outbox.append(outbox_row(engine, inst.id, hid, index, spec, params, self.at))
             else:
                 run_inline(engine, self.conn, inst.id, definition, hid, index, state, spec,
-                           params, data, actor, now)  # fmt: skip
+                           params, data, actor, now, started_by=inst.started_by,
+                           started_at=_aware(inst.created_at))  # fmt: skip
         work.history.append(
             (hid, inst.id, step.trigger, step.source, step.target, actor, self.at,
              repo.dumps(payload) if payload and not work.history else "{}", key)

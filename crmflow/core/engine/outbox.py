@@ -100,6 +100,8 @@ def _attempt(engine: Engine, row: Any, now: datetime) -> None:
             idempotency_key=row.key,
             now=now,
             settings=engine.plugin_settings(registered.plugin),
+            started_by=instance.created_by if instance else None,
+            started_at=repo.utc(instance.created_at) if instance else None,
         )
         result = registered.obj(ctx, **json.loads(row.params))
     except Exception as exc:  # any failure of another system is retried, then dead-lettered

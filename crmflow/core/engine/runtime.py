@@ -292,7 +292,7 @@ class Engine:
             else:
                 run_inline(
                     self, conn, iid, definition, hid, index, initial.name, spec, params, data,
-                    actor, now,
+                    actor, now, started_by=actor, started_at=now,
                 )  # fmt: skip
         if initial.on_enter:
             conn.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +14,6 @@ from crmflow.core.domain.ctp import capable_to_promise
 from crmflow.core.domain.impact import change_impact, order_exposure
 from crmflow.core.domain.inventory import product
 from crmflow.core.domain.settings import settings
-from crmflow.core.engine.tables import InstanceRow
 
 __all__ = ["ACTIONS"]
 
@@ -244,13 +242,9 @@ def ctp(ctx: ActionContext, sku: str, quantity: Any, from_date: Any = None,
 
 def response_time(ctx: ActionContext) -> dict[str, Any]:
     """Hours since the instance started: the response time of a rush order."""
-    i = InstanceRow.__table__  # type: ignore[attr-defined]
-    started = _conn(ctx).execute(sa.select(i.c.created_at).where(
-        i.c.id == ctx.instance_id)).scalar()  # fmt: skip
+    started = ctx.started_at
     if started is None:
         return {"hours": None}
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=dt.UTC)
     return {
         "hours": round((ctx.now - started).total_seconds() / 3600, 3),
         "at": ctx.now.isoformat(),
