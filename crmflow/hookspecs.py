@@ -11,7 +11,8 @@ from pluggy import HookimplMarker, HookspecMarker
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import click
 
-    from crmflow.core.engine.runtime import Engine, TransitionRecord
+    from crmflow.core.engine.ports import EngineLike as Engine
+    from crmflow.core.engine.results import TransitionRecord
 
 __all__ = ["hookimpl", "hookspec"]
 

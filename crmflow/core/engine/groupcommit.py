@@ -7,9 +7,8 @@ One fired event is a batch of one; ``fire_many``, timers, the worker and
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,11 +17,11 @@ from crmflow.errors import CrmflowError, NotFoundError, RefusedError
 
 from . import repository as repo
 from .actionrun import outbox_row, render_params, run_inline
-from .approval import Delegation, Vote
 from .dbapi import NO_CONNECTION, Fallback, dbapi_errors
 from .decide import MAX_AUTO, Decision, Snapshot, decide, loop_refusal, next_auto
 from .direct import run_direct
 from .eventrows import deep_merge
+from .heldrow import HeldInstance, aware, delegations_of, since_bases, votes_of
 from .results import FireResult, TransitionRecord
 from .routing import Memo, Step, memo_of, runs_inline, timed
 from .sqlstatements import Statements, db_time, statements, statements_for
@@ -35,47 +34,6 @@ __all__ = ["Batch", "fire_batch", "fire_batch_direct", "settle"]
 
 Event = tuple[int, str, dict[str, Any] | None, str | None]
 Fired = tuple[list[FireResult], list[TransitionRecord], bool]
-
-
-class _Inst:
-    """An instance row as a batch holds it between its read and its write.
-
-    ``text`` is the stored JSON while the data is unchanged: the data is parsed
-    only when something reads it, and written back as it was read otherwise.
-    """
-
-    __slots__ = (
-        "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
-        "timers_in_db", "dirty", "final", "pending_timers", "memo", "started_by", "created_at",
-    )  # fmt: skip
-
-    def __init__(self, row: Any, memo: Memo) -> None:
-        self.memo = memo
-        self.id = int(row[0])
-        self.state = row[3]
-        stored = row[4]
-        self.text: str | None = stored if isinstance(stored, str) else None
-        self._data: dict[str, Any] | None = None if self.text is not None else stored
-        self.rev = self.db_rev = int(row[5])
-        self.finished = bool(row[6])
-        self.entered_at = row[7]
-        self.started_by: str | None = row[8]
-        self.created_at = row[9]
-        self.timers_in_db = timed(memo, self.state) and not self.finished
-        self.dirty = self.final = False
-        self.pending_timers: list[tuple[Any, ...]] = []
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = json.loads(self.text)  # type: ignore[arg-type]
-        return self._data
-
-    def set_data(self, data: dict[str, Any]) -> None:
-        self._data, self.text = data, None
-
-    def dumped(self) -> str:
-        return self.text if self.text is not None else repo.dumps(self._data)
 
 
 class _Work:
@@ -100,7 +58,7 @@ class Batch:
         self.cur = cur
         self.now = now
         self.at = db_time(now, self.st.sqlite)
-        self.insts: dict[int, _Inst] = {}
+        self.insts: dict[int, HeldInstance] = {}
         self.keys: dict[tuple[int, str], tuple[int, str, str]] = {}
         self.history: list[tuple[Any, ...]] = []
         self.outbox: list[tuple[Any, ...]] = []
@@ -126,12 +84,12 @@ class Batch:
 
     # -- reading -------------------------------------------------------------
 
-    def _load(self, row: Any) -> _Inst:
+    def _load(self, row: Any) -> HeldInstance:
         version = (row[1], row[2])
         memo = self.memos.get(version)
         if memo is None:
             memo = self.memos[version] = memo_of(self.engine.catalog.get(self.conn, *version))
-        inst = self.insts[int(row[0])] = _Inst(row, memo)
+        inst = self.insts[int(row[0])] = HeldInstance(row, memo)
         return inst
 
     def preload(self, events: list[Event]) -> None:
@@ -149,7 +107,7 @@ class Batch:
                 self.keys[(int(iid), key)] = (int(hid), to_state, trigger)
         self._need = len(events)
 
-    def reload(self, iid: int) -> _Inst | None:
+    def reload(self, iid: int) -> HeldInstance | None:
         found = self.insts.get(iid)
         if found is not None:
             return found
@@ -171,30 +129,16 @@ class Batch:
             self._ids = [int(r[0]) for r in self.cur.fetchall()][::-1]
         return self._ids.pop()
 
-    def _snapshot(self, inst: _Inst, trigger: str, actor: str | None) -> Snapshot:
+    def _snapshot(self, inst: HeldInstance, trigger: str, actor: str | None) -> Snapshot:
         snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
         sdef = inst.memo.definition.states[inst.state]
         if sdef.approval is not None and trigger in ("approve", "reject"):
             if self.conn is NO_CONNECTION:
                 raise Fallback()  # votes are read through the Connection's cursor
-            snap.votes = self._votes(inst)
-            snap.delegations = self._delegations(actor)
+            snap.votes = votes_of(self.cur, self.st, inst, self.votes, self.now)
+            today = self.now.astimezone(self.engine.factory.timezone).date()
+            snap.delegations = delegations_of(self.cur, self.st, actor, today)
         return snap
-
-    def _votes(self, inst: _Inst) -> list[Vote]:
-        self.cur.execute(self.st.select_votes, (inst.id, inst.state, inst.entered_at))
-        return [
-            Vote(r[0], r[1], r[2], _aware(r[3]), r[4], r[5]) for r in self.cur.fetchall()
-        ] + [
-            Vote(v[3], v[4], v[5], self.now, v[7], v[2])
-            for v in self.votes if v[0] == inst.id and v[2] == inst.state
-        ]  # fmt: skip
-
-    def _delegations(self, actor: str | None) -> list[Delegation]:
-        today = self.now.astimezone(self.engine.factory.timezone).date()
-        day: Any = today.isoformat() if self.st.sqlite else today
-        self.cur.execute(self.st.select_delegations, (actor, actor, day, day))
-        return [Delegation(r[0], r[1], _day(r[2]), _day(r[3]), r[4]) for r in self.cur.fetchall()]
 
     # -- one event -----------------------------------------------------------
 
@@ -232,7 +176,7 @@ class Batch:
         return self.apply(inst, snap, decision, trigger, payload, key, actor)
 
     def apply(
-        self, inst: _Inst, snap: Snapshot, decision: Decision, trigger: str,
+        self, inst: HeldInstance, snap: Snapshot, decision: Decision, trigger: str,
         payload: dict[str, Any], key: str | None, actor: str | None,
     ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
         first = decision.step
@@ -296,7 +240,9 @@ class Batch:
                 self.drop_timers.append((inst.id,))
                 inst.timers_in_db = False
             if not final and timed(memo, last.target):
-                since = self._since(inst, last.target, steps)
+                targets = [s.target for s in steps]
+                since = since_bases(self.cur, self.st, inst, last.target, targets, self.history,
+                                    self.now)  # fmt: skip
                 inst.pending_timers.extend(
                     (r["instance_id"], r["name"], r["kind"], r["trigger"], r["state"],
                      db_time(r["due"], self.st.sqlite))
@@ -313,24 +259,8 @@ class Batch:
         result = FireResult(True, last.target, instance_id=inst.id, history_id=work.history[0][0])
         return result, work.records, bool(work.outbox)
 
-    def _since(self, inst: _Inst, state: str, steps: list[Step]) -> dict[str, datetime] | None:
-        """Where the `since:` timers of ``state`` count from: the start, or a first entry."""
-        wanted = {t.since for t in inst.memo.definition.timers_for(state) if t.since}
-        if not wanted:
-            return None
-        found: dict[str, datetime] = {"start": _aware(inst.created_at)}
-        for name in wanted - {"start"}:
-            self.cur.execute(self.st.first_entry, (inst.id, name))
-            first = self.cur.fetchone()[0]
-            pending = [h[6] for h in self.history if h[1] == inst.id and h[4] == name]
-            if first is not None:
-                found[name] = _aware(first)
-            elif pending or any(s.target == name for s in steps):
-                found[name] = _aware(pending[0]) if pending else self.now
-        return found
-
     def _step(
-        self, inst: _Inst, snap: Snapshot, step: Step, hid: int, data: dict[str, Any],
+        self, inst: HeldInstance, snap: Snapshot, step: Step, hid: int, data: dict[str, Any],
         payload: dict[str, Any], key: str | None, actor: str | None, work: _Work,
     ) -> None:  # fmt: skip
         engine, now = self.engine, self.now
@@ -342,7 +272,7 @@ class Batch:
             else:
                 run_inline(engine, self.conn, inst.id, definition, hid, index, state, spec,
                            params, data, actor, now, started_by=inst.started_by,
-                           started_at=_aware(inst.created_at))  # fmt: skip
+                           started_at=aware(inst.created_at))  # fmt: skip
         work.history.append(
             (hid, inst.id, step.trigger, step.source, step.target, actor, self.at,
              repo.dumps(payload) if payload and not work.history else "{}", key)
@@ -392,16 +322,6 @@ class Batch:
                 cur.executemany(statement, rows)
                 if cur.rowcount != len(rows):
                     raise repo.Conflict()
-
-
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return repo.utc(value)
-
-
-def _day(value: Any) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def fire_batch(

@@ -18,8 +18,8 @@ from crmflow.errors import CrmflowError, InputError
 
 from . import groupcommit
 from . import repository as repo
+from .backoff import backoff
 from .machine import SYSTEM
-from .outbox import backoff
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import EngineLike as Engine

@@ -5,15 +5,12 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Collection, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jinja2 import TemplateSyntaxError, meta
 
 from .definition import ApprovalDef, TransitionDef
 from .expressions import Expression
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .validate import _Checker
 
 __all__ = [
     "APPROVAL_KEYS",
@@ -30,6 +27,22 @@ VARIABLES = ("data", "event", "state", "now", "factory", "actor", "actor_roles",
 APPROVAL_KEYS = ("approvers", "required", "four_eyes", "on_approved", "on_rejected")
 
 Path = tuple[str | int, ...]
+
+
+class _Checker(Protocol):
+    """What these checks use of validate's checker: where problems go, shape checks."""
+
+    env: Any
+
+    def error(self, message: str, path: Path, *, at: str = "key") -> None: ...
+
+    def mapping(self, value: Any, path: Path, what: str) -> dict[Any, Any] | None: ...
+
+    def unknown_keys(
+        self, value: dict[Any, Any], allowed: tuple[str, ...], path: Path, what: str
+    ) -> None: ...
+
+    def expression(self, value: Any, path: Path) -> Any: ...
 
 
 def approval_def(

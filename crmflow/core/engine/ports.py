@@ -9,7 +9,6 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from crmflow.core.factory import FactoryConfig
-from crmflow.core.registry import Registry
 
 from .catalog import Catalog
 from .results import EmitResult, FireResult, Instance, TransitionRecord
@@ -22,7 +21,7 @@ class EngineLike(Protocol):
 
     db: sa.Engine
     factory: FactoryConfig
-    registry: Registry
+    registry: Any  # crmflow.core.registry.Registry (its hooks import this Protocol)
     catalog: Catalog
     settings: dict[str, Any]
     clock: Callable[[], datetime]
@@ -65,6 +64,11 @@ class EngineLike(Protocol):
     ) -> EmitResult: ...  # fmt: skip
 
     def get(self, iid: int) -> Instance: ...
+
+    def list(
+        self, workflow: str | None = None, state: str | None = None, *,
+        finished: bool | None = None, limit: int | None = None,
+    ) -> list[Instance]: ...  # fmt: skip
 
     def tick(self, now: datetime | None = None) -> int: ...
 

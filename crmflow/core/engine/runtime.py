@@ -24,7 +24,6 @@ from crmflow.errors import ConcurrencyError, NotFoundError
 
 from . import groupcommit
 from . import repository as repo
-from .actionrun import OUTBOX_COLUMNS, outbox_row, render_params, run_inline
 from .catalog import Catalog
 from .decide import SYSTEM
 from .delegation import delegate as _delegate
@@ -33,13 +32,12 @@ from .delivery import emit_many as _emit_many
 from .direct import release
 from .eventrows import deep_merge
 from .expressions import make_environment
-from .machine import CompiledWorkflow
 from .migration import MigrationReport
 from .migration import migrate_instances as _migrate
 from .outbox import run_outbox as _run_outbox
 from .results import EmitResult, FireResult, Instance, TransitionRecord
+from .starting import existing_start, start_in
 from .ticker import tick as _tick
-from .timing import arm_timers
 
 __all__ = ["Engine", "deep_merge"]
 
@@ -211,108 +209,16 @@ class Engine:
         when = repo.utc(now) if now else self.now()
         try:
             with self.db.begin() as conn:
-                iid, records, queued = self._start_in(
-                    conn, compiled, data or {}, actor, key, open_key, when
+                iid, records, queued = start_in(
+                    self, conn, compiled, data or {}, actor, key, open_key, when
                 )
         except sa.exc.IntegrityError:
-            existing = self._existing_start(workflow, key, open_key)
+            existing = existing_start(self.db, workflow, key, open_key)
             if existing is None:
                 raise
             return existing, False
         self.after_commit(records, queued)
         return iid, bool(records)
-
-    def _existing_start(self, workflow: str, key: str | None, open_key: str | None) -> int | None:
-        i = repo.instances
-        with reading(self.db) as conn:
-            for column, value in ((i.c.start_key, key), (i.c.open_key, open_key)):
-                if value is None:
-                    continue
-                found = conn.execute(
-                    sa.select(i.c.id).where(i.c.workflow == workflow, column == value)
-                ).scalar()
-                if found is not None:
-                    return int(found)
-        return None
-
-    def _start_in(
-        self,
-        conn: sa.Connection,
-        compiled: CompiledWorkflow,
-        data: dict[str, Any],
-        actor: str | None,
-        key: str | None,
-        open_key: str | None,
-        now: datetime,
-    ) -> tuple[int, list[TransitionRecord], bool]:
-        definition = compiled.definition
-        if key is not None:
-            found = conn.execute(
-                sa.select(repo.instances.c.id).where(
-                    repo.instances.c.workflow == definition.id,
-                    repo.instances.c.start_key == key,
-                )
-            ).scalar()
-            if found is not None:
-                return int(found), [], False
-        initial = definition.states[definition.initial]
-        data = copy.deepcopy(data)
-        iid = int(
-            conn.execute(
-                repo.instances.insert()
-                .values(
-                    workflow=definition.id,
-                    version=definition.version,
-                    state=initial.name,
-                    data=repo.dumps(data),
-                    rev=1,
-                    finished=initial.final,
-                    open_key=None if initial.final else open_key,
-                    start_key=key,
-                    created_at=now,
-                    updated_at=now,
-                    entered_at=now,
-                    created_by=actor,
-                )
-                .returning(repo.instances.c.id)
-            ).scalar_one()
-        )
-        hid = repo.insert_history(
-            conn, iid=iid, trigger="start", from_state=None, to_state=initial.name,
-            actor=actor, at=now, payload=data, key=key,
-        )  # fmt: skip
-        queued = False
-        for index, spec in enumerate(initial.on_enter):
-            params = render_params(self, spec, data, data, initial.name, now, actor, actor)
-            if self.registry.actions[spec.action].option("outbox", False):
-                row = outbox_row(self, iid, hid, index, spec, params, now)
-                values = dict(zip(OUTBOX_COLUMNS, row, strict=True))
-                conn.execute(repo.outbox.insert().values(values))
-                queued = True
-            else:
-                run_inline(
-                    self, conn, iid, definition, hid, index, initial.name, spec, params, data,
-                    actor, now, started_by=actor, started_at=now,
-                )  # fmt: skip
-        if initial.on_enter:
-            conn.execute(
-                repo.instances.update()
-                .where(repo.instances.c.id == iid)
-                .values(data=repo.dumps(data))
-            )
-        if not initial.final:
-            arm_timers(conn, self, iid, definition, initial.name, now,
-                       {"start": now, initial.name: now})  # fmt: skip
-        record = TransitionRecord(
-            iid, definition.id, definition.version, "start", None, initial.name, actor, now,
-            data, hid,
-        )  # fmt: skip
-        records = [record]
-        if definition.autos_from(initial.name):
-            _result, more, moved_queued = groupcommit.settle(self, conn, iid, data, actor, now)
-            records.extend(more)
-            queued = queued or moved_queued
-        return iid, records, queued
 
     # -- fire ------------------------------------------------------------------
 
