@@ -51,10 +51,10 @@ def emit_many(
     """
     wanted = {(name, key) for name, _p, key in events if key is not None}
     earlier = _earlier(engine, wanted)
-    for name, key in sorted(wanted):
-        other = earlier.get(("", key))
-        if (name, key) not in earlier and other is not None:
-            raise RefusedError(f"key {key} was used for {other.event}", reason="key")
+    for wanted_name, wanted_key in sorted(wanted):
+        other = earlier.get(("", wanted_key))
+        if (wanted_name, wanted_key) not in earlier and other is not None:
+            raise RefusedError(f"key {wanted_key} was used for {other.event}", reason="key")
     results: list[EmitResult] = []
     delivered: list[tuple[str, dict[str, Any], str | None, EmitResult]] = []
     for name, payload, key in events:

@@ -23,7 +23,7 @@ from .direct import run_direct
 from .eventrows import deep_merge
 from .heldrow import HeldInstance, aware, delegations_of, since_bases, votes_of
 from .results import FireResult, TransitionRecord
-from .routing import Memo, Step, memo_of, runs_inline, timed
+from .routing import Memo, Step, autos, memo_of, runs_inline, timed
 from .sqlstatements import Statements, db_time, statements, statements_for
 from .timing import timer_rows
 
@@ -184,7 +184,7 @@ class Batch:
         memo, engine, now = inst.memo, self.engine, self.now
         definition = memo.definition
         # Plain event, nothing to run: the stored text is written back as it was read.
-        plain = not payload and not first.actions and not memo.definition.autos_from(first.target)
+        plain = not payload and not first.actions and not autos(memo, first.target)
         data = inst.data if plain else deep_merge(copy.deepcopy(inst.data), payload)
         work = _Work()
         steps = [first]

@@ -87,13 +87,6 @@ def approval_def(
         if required < 1:
             c.error("required must be 1 or more", (*path, "required"), at="value")
             ok = False
-        elif isinstance(approvers, list) and required > len(approvers) and _all_people(c, names):
-            c.error(
-                f"required {required} is more than the {len(names)} people listed",
-                (*path, "required"),
-                at="value",
-            )
-            ok = False
     elif required != "all":
         compiled = c.expression(required, (*path, "required"))
         if compiled is None:
@@ -102,17 +95,12 @@ def approval_def(
     if not ok:
         return None
     return ApprovalDef(
-        approvers=tuple(names),
+        approvers=tuple(str(n) for n in names),
         required=required,
         on_approved=str(body["on_approved"]),
         on_rejected=body.get("on_rejected"),
         four_eyes=four_eyes,
     )
-
-
-def _all_people(c: _Checker, names: list[Any]) -> bool:
-    people = getattr(c, "people", None)
-    return bool(people) and all(n in people for n in names)
 
 
 def check_autos(c: _Checker, raw: list[Any], transitions: list[TransitionDef]) -> None:

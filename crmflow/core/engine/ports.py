@@ -34,6 +34,8 @@ class EngineLike(Protocol):
 
     def roles_of(self, actor: str | None) -> frozenset[str]: ...
 
+    def is_person(self, name: str) -> bool: ...
+
     def expression_context(
         self, data: dict[str, Any], event: dict[str, Any] | None, state: str | None,
         now: datetime, *, actor: str | None = None, started_by: str | None = None,

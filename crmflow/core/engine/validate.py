@@ -409,12 +409,12 @@ def _reachability(
             if dest and dest in states and dest not in seen:
                 seen.add(dest)
                 frontier.append(dest)
-    for name, state in states.items():
+    for name, sdef in states.items():
         if name not in seen:
             c.error(
                 f"state {name!r} is unreachable from initial state {initial!r}", ("states", name)
             )
-        elif not state.final and state.approval is None and not any(
+        elif not sdef.final and sdef.approval is None and not any(
             name in t.sources and t.dest and t.dest != name for t in transitions
         ):
             c.warning(f"state {name!r} is not final and has no way out", ("states", name))
