@@ -210,6 +210,9 @@ def show(ctx: click.Context, instance_id: int, as_json: bool) -> None:
         )
     for t in inst.timers:
         click.echo(f"  timer {t.name}: {t.trigger} due {t.due:%Y-%m-%d %H:%M:%S}")
+    for v in inst.approvals:  # votes of approval states
+        behalf = f" for {v['for']}" if v["for"] != v["by"] else ""
+        click.echo(f"  vote {v['decision']} by {v['by']}{behalf} in {v['state']} at {v['at']}")
 
 
 @cli.command(name="list")

@@ -61,9 +61,7 @@ def test_four_eyes_refuses_the_starter_and_outsiders(make_engine, language_dir):
     assert engine.get(iid).approvals == []
 
 
-def test_required_comes_from_the_expression_and_reject_decides_at_once(
-    make_engine, language_dir
-):
+def test_required_comes_from_the_expression_and_reject_decides_at_once(make_engine, language_dir):
     engine, iid = _open(make_engine, language_dir, data=SMALL)
     assert engine.fire(iid, "approve", actor="bob").state == "approved"  # 200: one approval
     engine2, iid2 = _open(make_engine, language_dir)

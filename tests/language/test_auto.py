@@ -40,9 +40,7 @@ def test_new_data_while_in_the_state_is_routed_again(make_engine, language_dir):
     assert engine.get(iid).timers == []
 
 
-def test_a_loop_of_automatic_transitions_is_refused_and_changes_nothing(
-    make_engine, language_dir
-):
+def test_a_loop_of_automatic_transitions_is_refused_and_changes_nothing(make_engine, language_dir):
     engine = _engine(make_engine, language_dir)
     iid = engine.start("loop", data={"spin": True})
     before = engine.get(iid)

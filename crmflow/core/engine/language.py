@@ -239,9 +239,7 @@ def check_names(c: _Checker, doc: Mapping[str, Any], functions: Collection[str])
                 continue
             hint = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
             advice = (
-                f"; did you mean {hint[0]!r}?"
-                if hint
-                else f"; known: {', '.join(sorted(known))}"
+                f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(known))}"
             )
             c.error(f"unknown name {name!r} in {source!r}{advice}", path, at="value")
 

@@ -70,8 +70,7 @@ def migrate_instances(
         item = {"id": row.id, "from_version": row.version, "from": row.state, "to": state}
         if state not in target.states:
             item["reason"] = (
-                f"version {to_version} has no state {row.state!r}; "
-                f"give --map {row.state}=STATE"
+                f"version {to_version} has no state {row.state!r}; give --map {row.state}=STATE"
             )
             report.left.append(item)
             continue
@@ -100,8 +99,12 @@ def _move(
             i.update()
             .where(i.c.id == iid, i.c.rev == row.rev)
             .values(
-                version=target.version, state=new, rev=row.rev + 1, updated_at=now,
-                entered_at=now if changed else row.entered_at, finished=final,
+                version=target.version,
+                state=new,
+                rev=row.rev + 1,
+                updated_at=now,
+                entered_at=now if changed else row.entered_at,
+                finished=final,
                 open_key=None if final else row.open_key,
             )  # fmt: skip
         )

@@ -39,6 +39,7 @@ def existing_start(
                 return int(found)
     return None
 
+
 def start_in(
     engine: EngineLike,
     conn: sa.Connection,
@@ -101,9 +102,7 @@ def start_in(
             )  # fmt: skip
     if initial.on_enter:
         conn.execute(
-            repo.instances.update()
-            .where(repo.instances.c.id == iid)
-            .values(data=repo.dumps(data))
+            repo.instances.update().where(repo.instances.c.id == iid).values(data=repo.dumps(data))
         )
     if not initial.final:
         arm_timers(conn, engine, iid, definition, initial.name, now,
