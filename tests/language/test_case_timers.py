@@ -99,3 +99,25 @@ def test_every_periods_missed_while_no_worker_ran_fire_once(make_engine, sla_dir
     assert _triggers(engine, iid).count("remind") == 1
     nxt = [t.due for t in engine.get(iid).timers if t.trigger == "remind"]
     assert nxt == [entered + timedelta(hours=6)]
+
+
+def test_since_a_state_counts_from_its_first_entry(make_engine, workflows_dir, clock):
+    (workflows_dir / "since.yaml").write_text(
+        SLA.replace("workflow: sla", "workflow: since").replace(
+            "    since: start\n    trigger: sla_missed\n    in: [received, checking, waiting]",
+            "    since: checking\n    trigger: sla_missed\n    in: [checking, waiting]",
+        )
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("since")
+    clock.advance(hours=1)
+    engine.fire(iid, "check")  # first entry into `checking`: the count starts here
+    clock.advance(hours=1)
+    engine.fire(iid, "wait")
+    clock.advance(hours=1)
+    engine.fire(iid, "back")  # entering `checking` again does not move it
+    due = [t.due for t in engine.get(iid).timers if t.trigger == "sla_missed"]
+    assert due == [start + timedelta(hours=5)]
+    assert engine.tick(now=start + timedelta(hours=5)) == 1
+    assert [h.trigger for h in engine.get(iid).history].count("sla_missed") == 1
