@@ -121,3 +121,28 @@ def test_since_a_state_counts_from_its_first_entry(make_engine, workflows_dir, c
     assert due == [start + timedelta(hours=5)]
     assert engine.tick(now=start + timedelta(hours=5)) == 1
     assert [h.trigger for h in engine.get(iid).history].count("sla_missed") == 1
+
+
+def test_every_keeps_counting_across_moves_between_its_states(make_engine, workflows_dir, clock):
+    (workflows_dir / "ping.yaml").write_text(
+        "workflow: ping\nversion: 1\ninitial: a\n"
+        "states:\n  a: {}\n  b: {}\n  done: {final: true}\n"
+        "transitions:\n  - {trigger: swap, from: a, to: b}\n  - {trigger: swap, from: b, to: a}\n"
+        "  - {trigger: remind, from: [a, b]}\n  - {trigger: finish, from: [a, b], to: done}\n"
+        "timers:\n  - {every: 2h, max: 2, trigger: remind, in: [a, b]}\n"
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("ping")
+    clock.advance(hours=1)
+    engine.fire(iid, "swap")  # a -> b: the 2h period still ends at start + 2h
+    assert [t.due for t in engine.get(iid).timers] == [start + timedelta(hours=2)]
+    engine.tick(now=start + timedelta(hours=2))
+    clock.set(start + timedelta(hours=3))
+    engine.fire(iid, "swap")  # b -> a: the second (last) reminder stays at start + 4h
+    assert [(t.name, t.due) for t in engine.get(iid).timers] == [
+        ("every:0:2", start + timedelta(hours=4))
+    ]
+    engine.tick(now=start + timedelta(hours=8))
+    assert [h.trigger for h in engine.get(iid).history].count("remind") == 2
+    assert engine.get(iid).timers == []

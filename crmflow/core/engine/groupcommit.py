@@ -235,6 +235,7 @@ class Batch:
             self.keys[(inst.id, key)] = (work.history[0][0], last.target, trigger)
         final = definition.states[last.target].final
         if any(s.changed for s in steps) or final:
+            kept = self._every_kept(inst, steps[0].source, last.target) if not final else {}
             inst.pending_timers.clear()
             if inst.timers_in_db:
                 self.drop_timers.append((inst.id,))
@@ -243,13 +244,16 @@ class Batch:
                 targets = [s.target for s in steps]
                 since = since_bases(self.cur, self.st, inst, last.target, targets, self.history,
                                     self.now)  # fmt: skip
-                inst.pending_timers.extend(
-                    (r["instance_id"], r["name"], r["kind"], r["trigger"], r["state"],
-                     db_time(r["due"], self.st.sqlite))
-                    for r in timer_rows(
-                        engine, inst.id, definition, last.target, self.due or now, since
+                for r in timer_rows(
+                    engine, inst.id, definition, last.target, self.due or now, since
+                ):
+                    name, due = r["name"], db_time(r["due"], self.st.sqlite)
+                    carried = kept.get(name.rsplit(":", 1)[0]) if r["kind"] == "every" else None
+                    if carried is not None:
+                        name, due = carried  # still in its states: it keeps counting
+                    inst.pending_timers.append(
+                        (r["instance_id"], name, r["kind"], r["trigger"], r["state"], due)
                     )
-                )  # fmt: skip
             inst.entered_at = self.at
         if not plain:
             inst.set_data(data)
@@ -258,6 +262,22 @@ class Batch:
             inst.finished = inst.final = True
         result = FireResult(True, last.target, instance_id=inst.id, history_id=work.history[0][0])
         return result, work.records, bool(work.outbox)
+
+    def _every_kept(self, inst: HeldInstance, old: str, new: str) -> dict[str, tuple[Any, Any]]:
+        """`every:` timers of both states: their armed row (name with count, due) carries over.
+
+        A move between two of an `every:` timer's states keeps counting its periods.
+        """
+        shared = [t for t in inst.memo.definition.timers_for(new) if t.every and old in t.states]
+        if not shared or not (inst.timers_in_db or inst.pending_timers):
+            return {}
+        rows = [(t[1], t[5]) for t in inst.pending_timers if t[2] == "every"]
+        if inst.timers_in_db:
+            self.cur.execute(self.st.every_timers, (inst.id,))
+            rows += [(r[0], r[1]) for r in self.cur.fetchall()]
+        names = {t.name for t in shared}
+        return {name.rsplit(":", 1)[0]: (name, due) for name, due in rows
+                if name.rsplit(":", 1)[0] in names}  # fmt: skip
 
     def _step(
         self, inst: HeldInstance, snap: Snapshot, step: Step, hid: int, data: dict[str, Any],

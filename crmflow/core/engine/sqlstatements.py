@@ -53,6 +53,9 @@ class Statements:
         self.history_by_key = (
             f'SELECT id, to_state, "trigger" FROM history WHERE instance_id = {p} AND "key" = {p}'
         )
+        self.every_timers = (
+            f"SELECT name, due FROM timers WHERE instance_id = {p} AND kind = 'every'"
+        )
         self.first_entry = (
             f"SELECT MIN(at) FROM history WHERE instance_id = {p} AND to_state = {p}"
         )
