@@ -133,8 +133,6 @@ class Batch:
         snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
         sdef = inst.memo.definition.states[inst.state]
         if sdef.approval is not None and trigger in ("approve", "reject"):
-            if self.conn is NO_CONNECTION:
-                raise Fallback()  # votes are read through the Connection's cursor
             snap.votes = votes_of(self.cur, self.st, inst, self.votes, self.now)
             today = self.now.astimezone(self.engine.factory.timezone).date()
             snap.delegations = delegations_of(self.cur, self.st, actor, today)
