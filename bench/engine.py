@@ -62,6 +62,33 @@ transitions:
   - {trigger: ping, from: open}
   - {trigger: close, from: open, to: closed}
 """
+APPROVAL = """\
+workflow: board
+version: 1
+initial: voting
+states:
+  voting:
+    approval: {approvers: [manager], required: 3, on_approved: approved}
+  approved: {final: true}
+transitions: []
+"""
+ROUTED = """\
+workflow: routed
+version: 1
+entity: order
+initial: received
+states:
+  received: {}
+  checking: {}
+  big: {}
+  small: {final: true}
+transitions:
+  - {trigger: check, from: received, to: checking}
+  - {from: checking, to: big, when: "order.qty > 100"}
+  - {from: checking, to: small}
+"""
+FACTORY = "factory: bench\nusers:\n  m1: {roles: [manager]}\n  m2: {roles: [manager]}\n" \
+    "  m3: {roles: [manager]}\n"
 TRIGGERS = ("check", "approve", "produce", "ship", "deliver")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -153,6 +180,46 @@ def bench_fire(tmp: Path, workflows: Path, instances: int, rounds: int, chunk: i
         engine.close()
 
 
+def bench_language(tmp: Path, workflows: Path, instances: int, chunk: int) -> None:
+    """Per fire: a vote of a 3-vote approval and an automatic routing against a plain move."""
+    factory = tmp / "factory.yaml"
+    factory.write_text(FACTORY)
+    engine = open_engine(f"sqlite:///{tmp / 'language.sqlite3'}", workflows, factory=factory)
+    try:
+        plain_s = vote_s = routed_s = 0.0
+        plain = [engine.start("order", {"order": {"qty": 3}}) for _ in range(instances)]
+        boards = [engine.start("board") for _ in range(instances)]
+        routed = [engine.start("routed", {"order": {"qty": 3}}) for _ in range(instances)]
+        for step, voter in enumerate(("m1", "m2", "m3")):
+            for first in range(0, instances, chunk):
+                started = time.perf_counter()
+                for iid in plain[first : first + chunk]:
+                    engine.fire(iid, TRIGGERS[step])
+                plain_s += time.perf_counter() - started
+                started = time.perf_counter()
+                for iid in boards[first : first + chunk]:
+                    if not engine.fire(iid, "approve", actor=voter).taken:
+                        raise AssertionError(f"vote of {voter} refused on {iid}")
+                vote_s += time.perf_counter() - started
+                if step == 0:
+                    started = time.perf_counter()
+                    for iid in routed[first : first + chunk]:
+                        engine.fire(iid, "check")
+                    routed_s += time.perf_counter() - started
+        plain_per = plain_s / (3 * instances)
+        emit(
+            "approval_vote_sqlite", per_fire_ms=round(vote_s / (3 * instances) * 1000, 3),
+            plain_per_fire_ms=round(plain_per * 1000, 3),
+            ratio_to_plain=round(vote_s / (3 * instances) / plain_per, 3), target_ratio=1.5,
+        )  # fmt: skip
+        emit(
+            "automatic_routing_sqlite", per_fire_ms=round(routed_s / instances * 1000, 3),
+            ratio_to_plain=round(routed_s / instances / plain_per, 3),
+        )  # fmt: skip
+    finally:
+        engine.close()
+
+
 def bench_fire_many(tmp: Path, workflows: Path, instances: int, rounds: int) -> None:
     engine = open_engine(f"sqlite:///{tmp / 'many.sqlite3'}", workflows)
     try:
@@ -184,7 +251,7 @@ def _seed_timers(engine: Engine, pending: int, due: int, now: datetime) -> None:
     """Instances in `waiting` with one deadline each, seeded in one transaction."""
     sqlite = engine.db.dialect.name == "sqlite"
     created = db_time(now - timedelta(hours=2), sqlite)
-    engine.catalog.remember(engine.db, engine.workflow("timed"))
+    engine.catalog.remember(engine.db, engine.catalog.newest("timed").definition)
     with engine.db.begin() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
@@ -325,7 +392,10 @@ def main(argv: list[str] | None = None) -> None:
         (workflows / "order.yaml").write_text(WORKFLOW)
         (workflows / "timed.yaml").write_text(TIMED)
         (workflows / "queue.yaml").write_text(QUEUE)
+        (workflows / "board.yaml").write_text(APPROVAL)
+        (workflows / "routed.yaml").write_text(ROUTED)
         bench_fire(tmp, workflows, args.instances, args.rounds, args.chunk)
+        bench_language(tmp, workflows, args.instances // 2, args.chunk)
         bench_fire_many(tmp, workflows, args.instances, args.rounds)
         bench_tick(tmp, workflows, args.timers, args.due)
         if not args.skip_pg:

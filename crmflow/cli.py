@@ -162,13 +162,14 @@ class _Group(click.Group):
     def _load_plugin_commands(self) -> None:
         if _Group._plugins_loaded:
             return
-        from crmflow import operations
+        from crmflow import language_commands, operations
         from crmflow.core.registry import get_plugin_manager
 
         operations.register(self)
         from crmflow import people_cli
 
         people_cli.register(self)
+        language_commands.register(self, open_engine)
         get_plugin_manager().hook.register_commands(cli=self, helpers=HELPERS)
         for command in self.commands.values():
             common_options(command)
@@ -277,6 +278,9 @@ def show(ctx: click.Context, instance_id: int, as_json: bool) -> None:
         )
     for t in inst.timers:
         click.echo(f"  timer {t.name}: {t.trigger} due {t.due:%Y-%m-%d %H:%M:%S}")
+    for v in inst.approvals:  # votes of approval states
+        behalf = f" for {v['for']}" if v["for"] != v["by"] else ""
+        click.echo(f"  vote {v['decision']} by {v['by']}{behalf} in {v['state']} at {v['at']}")
 
 
 @cli.command(name="list")

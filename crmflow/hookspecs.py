@@ -12,7 +12,8 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import click
 
     from crmflow.cli_helpers import CliHelpers
-    from crmflow.core.engine.runtime import Engine, TransitionRecord
+    from crmflow.core.engine.ports import EngineLike as Engine
+    from crmflow.core.engine.results import TransitionRecord
 
 __all__ = ["hookimpl", "hookspec"]
 

@@ -10,11 +10,17 @@ from crmflow import Engine
 
 def main() -> None:
     db_url, workflows, plan_file, mode = sys.argv[1:5]
+    factory = sys.argv[5] if len(sys.argv) > 5 else None
     plan = json.loads(open(plan_file).read())
-    engine = Engine.open(db_url, workflows, run_migrations=False, load_entry_points=False)
+    engine = Engine.open(
+        db_url, workflows, factory, run_migrations=False, load_entry_points=False
+    )
     taken = 0
     for item in plan:
-        if mode == "fire":
+        if mode == "vote":
+            result = engine.fire(item["iid"], "approve", actor=item["actor"])
+            taken += int(result.taken)
+        elif mode == "fire":
             result = engine.fire(item["iid"], "bump", data={"n": item["key"]}, key=item["key"])
             taken += int(result.taken and not result.duplicate)
         else:

@@ -1,4 +1,4 @@
-"""The fast fire paths (fire_direct, fire_batch_direct) leave what the general path leaves."""
+"""The one write step, on a DB-API or a Connection transaction, in any batch: the same rows."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def folder(tmp_path: Path) -> Path:
     return path
 
 
-def test_fire_direct_matches_fire_in(crmflow_engine: Any, folder: Path) -> None:
+def test_direct_transaction_matches_the_connection_one(crmflow_engine: Any, folder: Path) -> None:
     fast, general = _open(crmflow_engine, folder), _open(crmflow_engine, folder)
     fast_ids, general_ids = _start(fast), _start(general)
     for n, trigger, data, key in EVENTS:

@@ -406,11 +406,14 @@ def _in_flight(engine: Engine, short: list[tuple[str, str]]) -> None:
             change_order_line(engine, oid, made[n], "quantity", 900, "customer_request", "rita")
         _run_timers(engine, engine.now() + dt.timedelta(seconds=2))
     changes = {i.data["change"]["order_id"]: i.id for i in engine.list(workflow="demand_change")}
+    # demand_change v2: the planner's and the supervisor's votes are approval states
     with _at(engine, 1):
-        for oid, path in (("DEMO-004", [("accept", "paul")]),
-                          ("DEMO-001", [("accept", "paul"), ("approve", "sam")]),
+        for oid, path in (("DEMO-004", [("approve", "paul")]),
+                          ("DEMO-001", [("approve", "paul"), ("approve", "sam")]),
                           ("DEMO-007", [("reject", "petra")])):  # fmt: skip
             for trigger, who in path:
+                if engine.get(changes[oid]).state not in ("planner_review", "supervisor_approval"):
+                    continue
                 _fire(engine, changes[oid], trigger, who)
     # Production adjustment approvals: pending, approved (two approvers), rejected.
     for amount, path in ((800.0, []), (3000.0, [("approve", "sam"), ("approve", "mia")]),

@@ -379,6 +379,7 @@ class Delegation(SQLModel, table=True):
     end_date: dt.date
     created_by: str = Field(max_length=200)
     created_at: dt.datetime = Field(sa_type=TS)
+    reason: str | None = Field(default=None, sa_type=sa.Text)  # migration 0110_language
 
 
 class KpiSnapshot(SQLModel, table=True):

@@ -184,6 +184,17 @@ class Catalog:
             )
         return self._compiled[(workflow, version)]
 
+    def definition(self, workflow: str, version: int) -> WorkflowDef:
+        """A version found in the workflow folder (to migrate instances to it)."""
+        found = self._compiled.get((workflow, version))
+        if found is None:
+            known = sorted(v for (wf, v) in self._compiled if wf == workflow)
+            raise NotFoundError(
+                f"no version {version} of workflow {workflow!r} in {self.folder} "
+                f"(versions found: {', '.join(map(str, known)) or 'none'})"
+            )
+        return found.definition
+
     def get(self, conn: sa.Connection, workflow: str, version: int) -> CompiledWorkflow:
         """The version a running instance is on: the YAML stored when it first started.
 

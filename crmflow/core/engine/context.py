@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["ActionContext"]
 
@@ -30,3 +30,6 @@ class ActionContext:
     settings: dict[str, Any] = field(default_factory=dict)
     connection: sa.Connection | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("crmflow.actions"))
+    #: who started the instance, and when (aware UTC); None outside an instance
+    started_by: str | None = None
+    started_at: datetime | None = None

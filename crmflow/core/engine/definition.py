@@ -10,6 +10,7 @@ from .expressions import Expression, Template
 
 __all__ = [
     "ActionSpec",
+    "ApprovalDef",
     "StartRule",
     "StateDef",
     "TimerDef",
@@ -28,6 +29,17 @@ class ActionSpec:
 
 
 @dataclass(frozen=True)
+class ApprovalDef:
+    """An `approval:` block: who votes, how many approvals, where the votes lead."""
+
+    approvers: tuple[str, ...]
+    required: int | str | Expression  # a number, "all", or an expression
+    on_approved: str
+    on_rejected: str | None = None
+    four_eyes: bool = True
+
+
+@dataclass(frozen=True)
 class StateDef:
     name: str
     owner: str | None = None
@@ -38,6 +50,7 @@ class StateDef:
     on_exit: tuple[ActionSpec, ...] = ()
     final: bool = False
     title: str | None = None
+    approval: ApprovalDef | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,8 @@ class TransitionDef:
     when: Expression | None = None
     roles: tuple[str, ...] | None = None
     do: tuple[ActionSpec, ...] = ()
+    #: no `trigger:` in the file: taken on entering (or new data in) its `from` state
+    auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,9 +74,18 @@ class TimerDef:
     cron: str | None = None
     after: timedelta | None = None
     calendar: str | None = None
+    #: `after` counted from `start` or the first entry into a state, across states
+    since: str | None = None
+    #: repeats every period while the instance stays in `states`, at most `max` times
+    every: timedelta | None = None
+    max: int | None = None
 
     @property
     def name(self) -> str:
+        if self.since:
+            return f"since:{self.index}"
+        if self.every:
+            return f"every:{self.index}"
         return f"{'cron' if self.cron else 'after'}:{self.index}"
 
 
@@ -92,13 +116,26 @@ class WorkflowDef:
 
     def triggers_in(self, state: str) -> list[str]:
         seen: dict[str, None] = {}
+        sdef = self.states.get(state)
+        if sdef is not None and sdef.approval is not None:
+            seen["approve"] = None
+            if sdef.approval.on_rejected:
+                seen["reject"] = None
         for t in self.transitions:
-            if state in t.sources:
+            if state in t.sources and not t.auto:
                 seen.setdefault(t.trigger, None)
         return list(seen)
 
     def accepts(self, trigger: str) -> bool:
-        return any(t.trigger == trigger for t in self.transitions)
+        if trigger in ("approve", "reject") and any(
+            s.approval is not None for s in self.states.values()
+        ):
+            return True
+        return any(t.trigger == trigger and not t.auto for t in self.transitions)
+
+    def autos_from(self, state: str) -> tuple[TransitionDef, ...]:
+        """The automatic transitions out of ``state``, in file order."""
+        return tuple(t for t in self.transitions if t.auto and state in t.sources)
 
     def timers_for(self, state: str) -> list[TimerDef]:
         return [t for t in self.timers if state in t.states]

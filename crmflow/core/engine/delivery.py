@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from crmflow.core.store import reading
-from crmflow.errors import ExpressionError
+from crmflow.errors import ExpressionError, RefusedError
 
 from . import repository as repo
 from .expressions import MissingField
 from .results import EmitResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["emit", "emit_many"]
 
@@ -56,7 +56,12 @@ def emit_many(
     written once for the batch. A crash in between loses nothing: every fire
     and start it caused carries the event key, so delivering again is a no-op.
     """
-    earlier = _earlier(engine, {(name, key) for name, _p, key in events if key is not None})
+    wanted = {(name, key) for name, _p, key in events if key is not None}
+    earlier = _earlier(engine, wanted)
+    for wanted_name, wanted_key in sorted(wanted):
+        other = earlier.get(("", wanted_key))
+        if (wanted_name, wanted_key) not in earlier and other is not None:
+            raise RefusedError(f"key {wanted_key} was used for {other.event}", reason="key")
     results: list[EmitResult] = []
     delivered: list[tuple[str, dict[str, Any], str | None, EmitResult]] = []
     for name, payload, key in events:
@@ -178,7 +183,10 @@ def _earlier(
                 sa.select(e.c.name, e.c.key, e.c.result).where(e.c.key.in_(keys[start:start + 500]))
             )
             for row in rows:
-                if (row.name, row.key) in wanted:
+                if (row.name, row.key) not in wanted:
+                    # the same key delivered another event: emit refuses to reuse it
+                    found.setdefault(("", row.key), EmitResult(row.name, duplicate=True))
+                else:
                     stored = json.loads(row.result or "{}")
                     found[(row.name, row.key)] = EmitResult(
                         row.name, stored.get("started", []), stored.get("moved", []),

@@ -1,103 +1,53 @@
-"""Group commit: a batch of events applied in memory, written with one statement per table."""
+"""The write step: decided steps applied in memory, written with one statement per table.
+
+One fired event is a batch of one; ``fire_many``, timers, the worker and
+``emit`` hand over more. Every event goes through the same :func:`decide`.
+"""
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from crmflow.errors import CrmflowError, NotFoundError
+from crmflow.errors import CrmflowError, NotFoundError, RefusedError
 
 from . import repository as repo
-from ._dbapi import _NO_CONNECTION, _Fallback, dbapi_errors
-from ._eventrows import _duplicate, _finished, _merge, _outbox_rows, _refusal, _timer_params
-from ._routing import _candidates, _inline, _Memo, _memo, _route, _timed
-from .hotpath import _direct, fire_one, resolve
-from .machine import CompiledWorkflow, Run
+from .actionrun import outbox_row, render_params, run_inline
+from .dbapi import NO_CONNECTION, Fallback, dbapi_errors
+from .decide import MAX_AUTO, Decision, Snapshot, decide, loop_refusal, next_auto
+from .direct import run_direct
+from .eventrows import deep_merge
+from .heldrow import HeldInstance, aware, delegations_of, since_bases, votes_of
 from .results import FireResult, TransitionRecord
+from .routing import Memo, Step, autos, memo_of, runs_inline, timed
 from .sqlstatements import Statements, db_time, statements, statements_for
+from .timing import timer_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
-__all__ = [
-    "fire_batch",
-    "fire_batch_direct",
-]
+__all__ = ["Batch", "fire_batch", "fire_batch_direct", "settle"]
 
-
-class _Inst:
-    """An instance row as a batch holds it between its read and its write.
-
-    ``text`` is the stored JSON while the data is unchanged: the data is parsed
-    only when something reads it, and written back as it was read otherwise.
-    """
-
-    __slots__ = (
-        "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
-        "timers_in_db", "dirty", "final", "pending_timers", "memo",
-    )  # fmt: skip
-
-    def __init__(self, row: Any, memo: _Memo, timed: bool) -> None:
-        self.memo = memo
-        self.id = int(row[0])
-        self.state = row[3]
-        stored = row[4]
-        self.text: str | None = stored if isinstance(stored, str) else None
-        self._data: dict[str, Any] | None = None if self.text is not None else stored
-        self.rev = self.db_rev = int(row[5])
-        self.finished = bool(row[6])
-        self.entered_at = row[7]
-        self.timers_in_db = timed and not self.finished
-        self.dirty = self.final = False
-        self.pending_timers: list[tuple[Any, ...]] = []
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = json.loads(self.text)  # type: ignore[arg-type]
-        return self._data
-
-    def set_data(self, data: dict[str, Any]) -> None:
-        self._data, self.text = data, None
-
-    def dumped(self) -> str:
-        return self.text if self.text is not None else repo.dumps(self._data)
+Event = tuple[int, str, dict[str, Any] | None, str | None]
+Fired = tuple[list[FireResult], list[TransitionRecord], bool]
 
 
-def _load(
-    engine: Engine, conn: sa.Connection, row: Any, memos: dict[tuple[str, int], _Memo]
-) -> tuple[_Inst, CompiledWorkflow]:
-    version = (row[1], row[2])
-    memo = memos.get(version)
-    if memo is None:
-        memo = memos[version] = _memo(engine.catalog.get(conn, row[1], row[2]))
-    compiled = memo.compiled
-    return _Inst(row, memo, _timed(compiled, row[3], memo)), compiled
+class _Work:
+    """What one event adds to the batch; appended only once nothing can fail."""
+
+    def __init__(self) -> None:
+        self.history: list[tuple[Any, ...]] = []
+        self.outbox: list[tuple[Any, ...]] = []
+        self.votes: list[tuple[Any, ...]] = []
+        self.records: list[TransitionRecord] = []
 
 
-def _decide(
-    engine: Engine, compiled: CompiledWorkflow, inst: _Inst, trigger: str,
-    payload: dict[str, Any], actor: str | None, now: datetime,
-) -> Run:  # fmt: skip
-    candidates = _candidates(_memo(compiled), inst.state, trigger)
-    # Only guards read the context: without one, building it is wasted work.
-    guarded = any(t.when is not None for t in candidates)
-    run = Run(
-        state=inst.state,
-        roles=engine.roles_of(actor),
-        context=engine.expression_context(inst.data, payload, inst.state, now) if guarded else {},
-    )
-    if not resolve(compiled, run, trigger):
-        run.taken = None
-    return run
-
-
-class _Batch:
-    """Events applied in memory, written with one statement per table at the end."""
+class Batch:
+    """Events applied in memory, written with one statement per table at :meth:`flush`."""
 
     def __init__(
         self, engine: Engine, conn: sa.Connection, st: Statements, cur: Any, now: datetime
@@ -108,34 +58,62 @@ class _Batch:
         self.cur = cur
         self.now = now
         self.at = db_time(now, self.st.sqlite)
-        self.insts: dict[int, tuple[_Inst, CompiledWorkflow]] = {}
-        self.keys: dict[tuple[int, str], tuple[int, str]] = {}
+        self.insts: dict[int, HeldInstance] = {}
+        self.keys: dict[tuple[int, str], tuple[int, str, str]] = {}
         self.history: list[tuple[Any, ...]] = []
         self.outbox: list[tuple[Any, ...]] = []
+        self.votes: list[tuple[Any, ...]] = []
         self.drop_timers: list[tuple[int]] = []
         self._ids: list[int] = []
         self._next_id = 0
         self._need = 0
         self.roles: dict[str | None, frozenset[str]] = {}
-        self.memos: dict[tuple[str, int], _Memo] = {}
+        self.memos: dict[tuple[str, int], Memo] = {}
         # Records are for on_transition listeners only: none, none built.
         self.listened = bool(engine.hook("on_transition").get_hookimpls())
+        self.due: datetime | None = None
 
-    def preload(self, events: list[tuple[int, str, dict[str, Any] | None, str | None]]) -> None:
+    def set_time(self, due: datetime | None) -> None:
+        """Where the timers the next event arms count from (a timer's due time), not now.
+
+        A timeout that fires late still arms the next deadline from the moment
+        it was due, so a chain of overdue deadlines fires in one tick; actions
+        and history keep the real time.
+        """
+        self.due = due
+
+    # -- reading -------------------------------------------------------------
+
+    def _load(self, row: Any) -> HeldInstance:
+        version = (row[1], row[2])
+        memo = self.memos.get(version)
+        if memo is None:
+            memo = self.memos[version] = memo_of(self.engine.catalog.get(self.conn, *version))
+        inst = self.insts[int(row[0])] = HeldInstance(row, memo)
+        return inst
+
+    def preload(self, events: list[Event]) -> None:
         ids = sorted({int(e[0]) for e in events})
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             self.cur.execute(self.st.select_instances(len(chunk)), chunk)
             for row in self.cur.fetchall():
-                inst, compiled = _load(self.engine, self.conn, row, self.memos)
-                self.insts[inst.id] = (inst, compiled)
+                self._load(row)
         keys = sorted({e[3] for e in events if e[3] is not None})
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             self.cur.execute(self.st.keys_of(len(chunk)), chunk)
-            for iid, key, hid, to_state in self.cur.fetchall():
-                self.keys[(int(iid), key)] = (int(hid), to_state)
+            for iid, key, hid, to_state, trigger in self.cur.fetchall():
+                self.keys[(int(iid), key)] = (int(hid), to_state, trigger)
         self._need = len(events)
+
+    def reload(self, iid: int) -> HeldInstance | None:
+        found = self.insts.get(iid)
+        if found is not None:
+            return found
+        self.cur.execute(self.st.select_instance, (iid,))
+        row = self.cur.fetchone()
+        return None if row is None else self._load(row)
 
     def _history_id(self) -> int:
         if self.st.sqlite:
@@ -151,121 +129,179 @@ class _Batch:
             self._ids = [int(r[0]) for r in self.cur.fetchall()][::-1]
         return self._ids.pop()
 
-    def reload(self, iid: int) -> tuple[_Inst, CompiledWorkflow] | None:
-        found = self.insts.get(iid)
-        if found is not None:
-            return found
-        self.cur.execute(self.st.select_instance, (iid,))
-        row = self.cur.fetchone()
-        if row is None:
-            return None
-        self.insts[iid] = _load(self.engine, self.conn, row, self.memos)
-        return self.insts[iid]
+    def _snapshot(self, inst: HeldInstance, trigger: str, actor: str | None) -> Snapshot:
+        snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
+        sdef = inst.memo.definition.states[inst.state]
+        if sdef.approval is not None and trigger in ("approve", "reject"):
+            snap.votes = votes_of(self.cur, self.st, inst, self.votes, self.now)
+            today = self.now.astimezone(self.engine.factory.timezone).date()
+            snap.delegations = delegations_of(self.cur, self.st, actor, today)
+        return snap
+
+    # -- one event -----------------------------------------------------------
 
     def fire(
         self, iid: int, trigger: str, data: dict[str, Any] | None, key: str | None,
         actor: str | None,
     ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
         self._need -= 1
-        loaded = self.reload(iid)
-        if loaded is None:
+        inst = self.reload(iid)
+        if inst is None:
             raise NotFoundError(f"no instance {iid}; `crmflow list` shows the instances")
         if key is not None:
             earlier = self.keys.get((iid, key))
             if earlier is not None:
-                return _duplicate(iid, earlier[0], earlier[1]), [], False
-        inst, compiled = loaded
+                if earlier[2] != trigger:
+                    reason = f"key: key {key} was used for {earlier[2]}"
+                    return FireResult(False, inst.state, reason, "key", iid), [], False
+                result = FireResult(
+                    True, earlier[1], instance_id=iid, duplicate=True, history_id=earlier[0]
+                )
+                return result, [], False
         if inst.finished:
-            return _finished(iid, inst.state), [], False
-        engine, now = self.engine, self.now
-        payload = data or {}
-        old_state = inst.state
+            reason = f"finished: instance {iid} is finished (state {inst.state!r}); nothing fires"
+            return FireResult(False, inst.state, reason, "finished", iid), [], False
         roles = self.roles.get(actor)
         if roles is None:
-            roles = self.roles[actor] = engine.roles_of(actor)
-        memo = inst.memo
-        route = _route(memo, old_state, trigger, roles)
-        if route is None:
-            run = _decide(engine, compiled, inst, trigger, payload, actor, now)
-            if run.taken is None:
-                return _refusal(iid, run), [], False
-            taken, new_state, plan = run.taken, run.state, tuple(run.plan)
-        else:
-            taken, new_state, plan = route
-        if plan and _inline(engine, compiled, plan):
-            return self._in_transaction(iid, trigger, data, key, actor)
-        definition = compiled.definition
-        changed = taken.dest is not None or new_state != old_state
-        new_data = _merge(inst.data, payload, copy_first=True) if payload else None
-        hid = self._history_id()
-        outbox: list[tuple[Any, ...]] = []
-        if plan:
-            merged = inst.data if new_data is None else new_data
-            outbox = _outbox_rows(engine, iid, hid, plan, merged, payload, now, self.at)
-        final = definition.states[new_state].final
+            roles = self.roles[actor] = self.engine.roles_of(actor)
+        payload = data or {}
+        snap = self._snapshot(inst, trigger, actor)
+        decision = decide(self.engine, inst.memo, snap, trigger, payload, actor, roles, self.now)
+        if decision.step is None:
+            assert decision.refusal is not None
+            refusal = decision.refusal
+            return FireResult(False, inst.state, refusal.message, refusal.code, iid), [], False
+        return self.apply(inst, snap, decision, trigger, payload, key, actor)
+
+    def apply(
+        self, inst: HeldInstance, snap: Snapshot, decision: Decision, trigger: str,
+        payload: dict[str, Any], key: str | None, actor: str | None,
+    ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+        first = decision.step
+        assert first is not None
+        memo, engine, now = inst.memo, self.engine, self.now
+        definition = memo.definition
+        # Plain event, nothing to run: the stored text is written back as it was read.
+        plain = not payload and not first.actions and not autos(memo, first.target)
+        data = inst.data if plain else deep_merge(copy.deepcopy(inst.data), payload)
+        work = _Work()
+        steps = [first]
+        nested = None
+        try:
+            step: Step | None = first
+            while step is not None:
+                if step.actions and runs_inline(memo, engine.registry.actions, step.actions):
+                    if self.conn is NO_CONNECTION:
+                        raise Fallback()
+                    if nested is None:
+                        self.flush()
+                        nested = self.conn.begin_nested()
+                hid = self._history_id()
+                self._step(inst, snap, step, hid, data, payload, key if step is first else None,
+                           actor, work)  # fmt: skip
+                if step is first and decision.vote is not None:
+                    v = decision.vote
+                    work.votes.append(
+                        (inst.id, hid, v.state, v.by, v.for_person, v.decision, self.at,
+                         v.comment)
+                    )  # fmt: skip
+                step = next_auto(engine, memo, snap, step.target, data, payload, actor, now)
+                if step is not None:
+                    steps.append(step)
+                    if len(steps) > MAX_AUTO + 1:
+                        path = [steps[0].source, *(s.target for s in steps)]
+                        refusal = loop_refusal(path)
+                        if nested is not None:
+                            nested.rollback()
+                            nested = None
+                        return (
+                            FireResult(False, inst.state, refusal.message, refusal.code, inst.id),
+                            [], False,
+                        )  # fmt: skip
+        except BaseException:
+            if nested is not None:
+                nested.rollback()
+            raise
+        if nested is not None:
+            nested.commit()
         # Nothing can fail from here on: the event is applied to the batch.
-        self.history.append(
-            (
-                hid,
-                iid,
-                trigger,
-                old_state,
-                new_state,
-                actor,
-                self.at,
-                repo.dumps(payload) if payload else "{}",
-                key,
-            )
-        )
-        if outbox:
-            self.outbox.extend(outbox)
+        self.history.extend(work.history)
+        self.outbox.extend(work.outbox)
+        self.votes.extend(work.votes)
+        last = steps[-1]
         if key is not None:
-            self.keys[(iid, key)] = (hid, new_state)
-        if changed or final:
+            self.keys[(inst.id, key)] = (work.history[0][0], last.target, trigger)
+        final = definition.states[last.target].final
+        if any(s.changed for s in steps) or final:
+            kept = self._every_kept(inst, steps[0].source, last.target) if not final else {}
             inst.pending_timers.clear()
             if inst.timers_in_db:
-                self.drop_timers.append((iid,))
+                self.drop_timers.append((inst.id,))
                 inst.timers_in_db = False
-            if not final and _timed(compiled, new_state, memo):
-                inst.pending_timers.extend(
-                    _timer_params(self.st, engine, iid, definition, new_state, now)
-                )
+            if not final and timed(memo, last.target):
+                targets = [s.target for s in steps]
+                since = since_bases(self.cur, self.st, inst, last.target, targets, self.history,
+                                    self.now)  # fmt: skip
+                for r in timer_rows(
+                    engine, inst.id, definition, last.target, self.due or now, since
+                ):
+                    name, due = r["name"], db_time(r["due"], self.st.sqlite)
+                    carried = kept.get(name.rsplit(":", 1)[0]) if r["kind"] == "every" else None
+                    if carried is not None:
+                        name, due = carried  # still in its states: it keeps counting
+                    inst.pending_timers.append(
+                        (r["instance_id"], name, r["kind"], r["trigger"], r["state"], due)
+                    )
             inst.entered_at = self.at
-        if new_data is not None:
-            inst.set_data(new_data)
-        inst.state, inst.rev, inst.dirty = new_state, inst.rev + 1, True
+        if not plain:
+            inst.set_data(data)
+        inst.state, inst.rev, inst.dirty = last.target, inst.rev + 1, True
         if final:
             inst.finished = inst.final = True
-        result = FireResult(True, new_state, instance_id=iid, history_id=hid)
-        if not self.listened:
-            return result, [], bool(outbox)
-        record = TransitionRecord(
-            iid, definition.id, definition.version, trigger, old_state, new_state, actor, now,
-            payload, hid,
-        )  # fmt: skip
-        return result, [record], bool(outbox)
+        result = FireResult(True, last.target, instance_id=inst.id, history_id=work.history[0][0])
+        return result, work.records, bool(work.outbox)
 
-    def _in_transaction(
-        self, iid: int, trigger: str, data: dict[str, Any] | None, key: str | None,
-        actor: str | None,
-    ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
-        """An event whose actions run in the transaction: the row-by-row path, in a savepoint."""
-        if self.conn is _NO_CONNECTION:
-            raise _Fallback()
-        self.flush()
-        self.insts.pop(iid, None)
-        self._next_id = 0  # the row-by-row path numbers its own history row
-        nested = self.conn.begin_nested()
-        try:
-            fired = fire_one(self.engine, self.conn, iid, trigger, data, key, actor, self.now)
-        except BaseException:
-            nested.rollback()
-            raise
-        nested.commit()
-        result = fired[0]
-        if key is not None and result.taken and result.history_id is not None:
-            self.keys[(iid, key)] = (result.history_id, result.state)
-        return fired
+    def _every_kept(self, inst: HeldInstance, old: str, new: str) -> dict[str, tuple[Any, Any]]:
+        """`every:` timers of both states: their armed row (name with count, due) carries over.
+
+        A move between two of an `every:` timer's states keeps counting its periods.
+        """
+        shared = [t for t in inst.memo.definition.timers_for(new) if t.every and old in t.states]
+        if not shared or not (inst.timers_in_db or inst.pending_timers):
+            return {}
+        rows = [(t[1], t[5]) for t in inst.pending_timers if t[2] == "every"]
+        if inst.timers_in_db:
+            self.cur.execute(self.st.every_timers, (inst.id,))
+            rows += [(r[0], r[1]) for r in self.cur.fetchall()]
+        names = {t.name for t in shared}
+        return {name.rsplit(":", 1)[0]: (name, due) for name, due in rows
+                if name.rsplit(":", 1)[0] in names}  # fmt: skip
+
+    def _step(
+        self, inst: HeldInstance, snap: Snapshot, step: Step, hid: int, data: dict[str, Any],
+        payload: dict[str, Any], key: str | None, actor: str | None, work: _Work,
+    ) -> None:  # fmt: skip
+        engine, now = self.engine, self.now
+        definition = inst.memo.definition
+        for index, (_phase, state, spec) in enumerate(step.actions):
+            params = render_params(engine, spec, data, payload, state, now, actor, snap.started_by)
+            if engine.registry.actions[spec.action].option("outbox", False):
+                work.outbox.append(outbox_row(engine, inst.id, hid, index, spec, params, self.at))
+            else:
+                run_inline(engine, self.conn, inst.id, definition, hid, index, state, spec,
+                           params, data, actor, now, started_by=inst.started_by,
+                           started_at=aware(inst.created_at))  # fmt: skip
+        work.history.append(
+            (hid, inst.id, step.trigger, step.source, step.target, actor, self.at,
+             repo.dumps(payload) if payload and not work.history else "{}", key)
+        )  # fmt: skip
+        if self.listened:
+            work.records.append(TransitionRecord(
+                inst.id, definition.id, definition.version, step.trigger, step.source,
+                step.target, actor, now, payload, hid,
+            ))  # fmt: skip
+
+    # -- writing -------------------------------------------------------------
 
     def flush(self) -> None:
         """Write everything applied so far; raise repo.Conflict if a row moved under us."""
@@ -276,15 +312,18 @@ class _Batch:
         if self.history:
             cur.executemany(st.insert_history_ids, self.history)
             self.history = []
-        timers = [t for inst, _c in self.insts.values() for t in inst.pending_timers]
+        timers = [t for inst in self.insts.values() for t in inst.pending_timers]
         if timers:
             cur.executemany(st.insert_timer, timers)
         if self.outbox:
             cur.executemany(st.insert_outbox, self.outbox)
             self.outbox = []
+        if self.votes:
+            cur.executemany(st.insert_vote, self.votes)
+            self.votes = []
         plain: list[tuple[Any, ...]] = []
         final: list[tuple[Any, ...]] = []
-        for inst, _compiled in self.insts.values():
+        for inst in self.insts.values():
             if inst.pending_timers:
                 inst.pending_timers = []
                 inst.timers_in_db = True
@@ -304,36 +343,42 @@ class _Batch:
 
 
 def fire_batch(
-    engine: Engine, conn: sa.Connection,
-    events: Iterable[tuple[int, str, dict[str, Any] | None, str | None]],
-    actor: str | None, now: datetime,
-) -> tuple[list[FireResult], list[TransitionRecord], bool]:  # fmt: skip
+    engine: Engine, conn: sa.Connection, events: Iterable[Event], actor: str | None,
+    now: datetime, *, raise_errors: bool = False, times: list[datetime] | None = None,
+) -> Fired:  # fmt: skip
     """Apply a batch in the caller's transaction; raise repo.Conflict if it must be retried.
 
     An event refused or failing with a CrmflowError gets its own result and
-    leaves the others alone, as if each event had its own savepoint.
+    leaves the others alone, as if each event had its own savepoint (unless
+    ``raise_errors``: a single fire lets the error reach its caller).
+    ``times`` gives each event its own time (timers: their due times).
     """
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with dbapi_errors(conn.dialect):
-            return _run_batch(_Batch(engine, conn, statements(conn), cur, now), events, actor)
+            batch = Batch(engine, conn, statements(conn), cur, now)
+            return _run_batch(batch, events, actor, raise_errors, times)
     finally:
         cur.close()
 
 
 def _run_batch(
-    batch: _Batch, events: Iterable[tuple[int, str, dict[str, Any] | None, str | None]],
-    actor: str | None,
-) -> tuple[list[FireResult], list[TransitionRecord], bool]:  # fmt: skip
+    batch: Batch, events: Iterable[Event], actor: str | None, raise_errors: bool,
+    times: list[datetime] | None = None,
+) -> Fired:  # fmt: skip
     items = list(events)
     results: list[FireResult] = []
     records: list[TransitionRecord] = []
     queued = False
     batch.preload(items)
-    for iid, trigger, data, key in items:
+    for number, (iid, trigger, data, key) in enumerate(items):
+        if times is not None:
+            batch.set_time(times[number])
         try:
             result, taken, q = batch.fire(int(iid), trigger, data, key, actor)
         except CrmflowError as exc:
+            if raise_errors:
+                raise
             result = FireResult(False, "", f"error: {exc}", "error", iid)
             taken, q = [], False
         results.append(result)
@@ -344,17 +389,42 @@ def _run_batch(
 
 
 def fire_batch_direct(
-    engine: Engine, events: list[tuple[int, str, dict[str, Any] | None, str | None]],
-    actor: str | None, now: datetime,
-) -> tuple[list[FireResult], list[TransitionRecord], bool] | None:  # fmt: skip
+    engine: Engine, events: list[Event], actor: str | None, now: datetime, *,
+    raise_errors: bool = False,
+) -> Fired | None:  # fmt: skip
     """SQLite: fire_batch in a transaction of its own on a plain DB-API connection.
 
-    None when the batch needs a Connection (see fire_direct): the caller then
+    None when the batch needs a Connection (an action that runs in the
+    transaction, votes to read, a version not compiled yet): the caller then
     runs fire_batch in ``engine.db.begin()``.
     """
 
-    def work(cur: Any) -> tuple[list[FireResult], list[TransitionRecord], bool]:
-        batch = _Batch(engine, _NO_CONNECTION, statements_for("sqlite"), cur, now)
-        return _run_batch(batch, events, actor)
+    def work(cur: Any) -> Fired:
+        batch = Batch(engine, NO_CONNECTION, statements_for("sqlite"), cur, now)
+        return _run_batch(batch, events, actor, raise_errors)
 
-    return _direct(engine, work, lambda _fired: True)
+    return run_direct(engine, work, lambda fired: any(r.taken for r in fired[0]))
+
+
+def settle(
+    engine: Engine, conn: sa.Connection, iid: int, payload: dict[str, Any], actor: str | None,
+    now: datetime,
+) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+    """Take the automatic transitions out of an instance's state (after its start)."""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with dbapi_errors(conn.dialect):
+            batch = Batch(engine, conn, statements(conn), cur, now)
+            inst = batch.reload(iid)
+            assert inst is not None
+            snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
+            step = next_auto(engine, inst.memo, snap, inst.state, inst.data, payload, actor, now)
+            if step is None:
+                return FireResult(True, inst.state, instance_id=iid), [], False
+            fired = batch.apply(inst, snap, Decision(step), "auto", {}, None, actor)
+            if not fired[0].taken:
+                raise RefusedError(fired[0].reason or "auto: loop", reason="auto")
+            batch.flush()
+            return fired
+    finally:
+        cur.close()

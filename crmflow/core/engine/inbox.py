@@ -18,11 +18,11 @@ from crmflow.errors import CrmflowError, InputError
 
 from . import groupcommit
 from . import repository as repo
+from .backoff import backoff
 from .machine import SYSTEM
-from .outbox import backoff
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["Drained", "MAX_ATTEMPTS", "deliver", "drain", "enqueue", "enqueue_many", "inbox"]
 
@@ -199,7 +199,7 @@ def _drain_fires(engine: Engine, now: datetime, limit: int, done: Drained) -> No
         for row in rows:
             _apply_alone(engine, row, now, done)
         return
-    engine._after_commit(records, queued)
+    engine.after_commit(records, queued)
 
 
 def _apply(
@@ -259,7 +259,7 @@ def _apply_alone(engine: Engine, row: Any, now: datetime, done: Drained) -> None
         _failed(engine, row.id, row.attempts, exc, now)
         done.failed += 1
         return
-    engine._after_commit(records, queued)
+    engine.after_commit(records, queued)
 
 
 def _failed(engine: Engine, row_id: int, attempts: int, exc: Exception, now: datetime) -> None:

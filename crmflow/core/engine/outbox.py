@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,24 +13,18 @@ from crmflow.core.store import reading
 from crmflow.errors import NotFoundError
 
 from . import repository as repo
+from .backoff import backoff
 from .context import ActionContext
+from .inbox import deliver, enqueue
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["backoff", "claim_outbox", "retry_dead", "run_outbox"]
 
 log = logging.getLogger("crmflow.outbox")
 
 LEASE = timedelta(minutes=5)
-_BASE = 2.0
-_CAP = timedelta(hours=1)
-
-
-def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with full jitter: 2s, 4s, 8s … capped at an hour."""
-    ceiling = min(_BASE * (2 ** max(attempts - 1, 0)), _CAP.total_seconds())
-    return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
 
 
 def claim_outbox(
@@ -100,6 +93,8 @@ def _attempt(engine: Engine, row: Any, now: datetime) -> None:
             idempotency_key=row.key,
             now=now,
             settings=engine.plugin_settings(registered.plugin),
+            started_by=instance.created_by if instance else None,
+            started_at=repo.utc(instance.created_at) if instance else None,
         )
         result = registered.obj(ctx, **json.loads(row.params))
     except Exception as exc:  # any failure of another system is retried, then dead-lettered
@@ -127,7 +122,6 @@ def _attempt(engine: Engine, row: Any, now: datetime) -> None:
     event = registered.option("event")
     follow_up = _complete(engine, row, result, now, str(event) if event else None)
     if follow_up is not None:
-        from .inbox import deliver
 
         deliver(engine, follow_up, now)
 
@@ -140,7 +134,6 @@ def _complete(
     The follow-up is an inbox row keyed by the outbox row, so it is delivered
     once even when this worker dies right after the commit. Returns its row id.
     """
-    from .inbox import enqueue
 
     o = repo.outbox
     for _attempt_no in range(8):

@@ -15,7 +15,7 @@ from . import repository as repo
 from .inbox import inbox
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["Pruned", "prune"]
 

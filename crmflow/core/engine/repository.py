@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .results import HistoryEntry, Instance, TimerEntry
-from .tables import EventLog, HistoryRow, InstanceRow, Notification, OutboxRow, TimerRow
+from .tables import EventLog, HistoryRow, InstanceRow, Notification, OutboxRow, TimerRow, VoteRow
 
 __all__ = [
     "Conflict",
@@ -23,6 +23,8 @@ __all__ = [
     "outbox",
     "timers",
     "utc",
+    "votes",
+    "votes_of",
 ]
 
 instances: sa.Table = InstanceRow.__table__  # type: ignore[attr-defined]
@@ -31,6 +33,7 @@ timers: sa.Table = TimerRow.__table__  # type: ignore[attr-defined]
 outbox: sa.Table = OutboxRow.__table__  # type: ignore[attr-defined]
 notifications: sa.Table = Notification.__table__  # type: ignore[attr-defined]
 events: sa.Table = EventLog.__table__  # type: ignore[attr-defined]
+votes: sa.Table = VoteRow.__table__  # type: ignore[attr-defined]
 
 
 class Conflict(Exception):
@@ -65,6 +68,7 @@ def _instance(row: Any) -> Instance:
         updated_at=utc(row.updated_at),
         entered_at=utc(row.entered_at),
         key=row.open_key,
+        started_by=row.created_by,
     )
 
 
@@ -96,7 +100,18 @@ def load_instance(conn: sa.Connection, iid: int) -> Instance | None:
         )
     ]
     inst.timers = _timers_of(conn, [iid]).get(iid, [])
+    inst.approvals = votes_of(conn, iid)
     return inst
+
+
+def votes_of(conn: sa.Connection, iid: int) -> list[dict[str, Any]]:
+    """The votes cast on an instance, oldest first, as ``show --json`` lists them."""
+    return [
+        {"by": v.voter, "for": v.for_person, "decision": v.decision, "at": utc(v.at).isoformat(),
+         "comment": v.comment, "state": v.state}
+        for v in conn.execute(sa.select(votes).where(votes.c.instance_id == iid)
+                              .order_by(votes.c.id))
+    ]  # fmt: skip
 
 
 def _timers_of(conn: sa.Connection, ids: Iterable[int]) -> dict[int, list[TimerEntry]]:

@@ -73,6 +73,9 @@ class Instance:
     key: str | None = None
     history: list[HistoryEntry] = field(default_factory=list)
     timers: list[TimerEntry] = field(default_factory=list)
+    #: votes cast in approval states: {"by", "for", "decision", "at", "comment", "state"}
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    started_by: str | None = None
 
     def as_json(self, *, history: bool = True) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -85,6 +88,8 @@ class Instance:
         if history:
             result["history"] = [h.as_json() for h in self.history]
         result["timers"] = [t.as_json() for t in self.timers]
+        result["approvals"] = list(self.approvals)
+        result["started_by"] = self.started_by
         result["finished"] = self.finished
         result["created_at"] = self.created_at.isoformat()
         result["updated_at"] = self.updated_at.isoformat()

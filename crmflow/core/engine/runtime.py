@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +20,30 @@ from crmflow.core.registry import (
     get_plugin_manager,
 )
 from crmflow.core.store import make_db, migrate, reading
-from crmflow.errors import ConcurrencyError, CrmflowError, NotFoundError
+from crmflow.errors import ConcurrencyError, NotFoundError
 
-from . import groupcommit, hotpath
+from . import groupcommit
 from . import repository as repo
 from .catalog import Catalog
-from .context import ActionContext
-from .definition import WorkflowDef
+from .decide import SYSTEM
+from .delegation import delegate as _delegate
 from .delivery import emit as _emit
 from .delivery import emit_many as _emit_many
-from .expressions import make_environment, render_value
-from .machine import SYSTEM, CompiledWorkflow
+from .direct import release
+from .eventrows import deep_merge
+from .expressions import make_environment
+from .migration import MigrationReport
+from .migration import migrate_instances as _migrate
 from .outbox import run_outbox as _run_outbox
 from .results import EmitResult, FireResult, Instance, TransitionRecord
+from .starting import existing_start, start_in
 from .ticker import tick as _tick
-from .timing import arm_timers
 
 __all__ = ["Engine", "deep_merge"]
 
 log = logging.getLogger("crmflow.engine")
 
 _RETRIES = 8
-
-
-def deep_merge(base: dict[str, Any], update: dict[str, Any] | None) -> dict[str, Any]:
-    """Merge ``update`` into ``base`` in place, recursing into dicts."""
-    for key, value in (update or {}).items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
 
 
 class Engine:
@@ -132,7 +125,7 @@ class Engine:
         )
 
     def close(self) -> None:
-        hotpath.release(self)
+        release(self)
         self.db.dispose()
 
     # -- small helpers -----------------------------------------------------
@@ -162,17 +155,28 @@ class Engine:
             return frozenset(roles)
         return frozenset({actor})
 
+    def is_person(self, name: str) -> bool:
+        """Whether ``name`` is a person (a factory user or department member), not a role."""
+        return name in self.factory.users or any(
+            name in d.members for d in self.factory.departments
+        )
+
     def expression_context(
         self,
         data: dict[str, Any],
         event: dict[str, Any] | None,
         state: str | None,
         now: datetime,
+        *,
+        actor: str | None = None,
+        started_by: str | None = None,
     ) -> dict[str, Any]:
+        """What expressions see: the data's fields, data, event, state, now, factory, actor…"""
         context = dict(data)
         context.update(
-            data=data, event=event or {}, state=state, now=now, factory=self._public_settings()
-        )
+            data=data, event=event or {}, state=state, now=now, factory=self._public_settings(),
+            actor=actor, actor_roles=sorted(self.roles_of(actor)), started_by=started_by,
+        )  # fmt: skip
         return context
 
     def _public_settings(self) -> dict[str, Any]:
@@ -220,91 +224,16 @@ class Engine:
         when = repo.utc(now) if now else self.now()
         try:
             with self.db.begin() as conn:
-                iid, records, queued = self._start_in(
-                    conn, compiled, data or {}, actor, key, open_key, when
+                iid, records, queued = start_in(
+                    self, conn, compiled, data or {}, actor, key, open_key, when
                 )
         except sa.exc.IntegrityError:
-            existing = self._existing_start(workflow, key, open_key)
+            existing = existing_start(self.db, workflow, key, open_key)
             if existing is None:
                 raise
             return existing, False
-        self._after_commit(records, queued)
+        self.after_commit(records, queued)
         return iid, bool(records)
-
-    def _existing_start(self, workflow: str, key: str | None, open_key: str | None) -> int | None:
-        i = repo.instances
-        with reading(self.db) as conn:
-            for column, value in ((i.c.start_key, key), (i.c.open_key, open_key)):
-                if value is None:
-                    continue
-                found = conn.execute(
-                    sa.select(i.c.id).where(i.c.workflow == workflow, column == value)
-                ).scalar()
-                if found is not None:
-                    return int(found)
-        return None
-
-    def _start_in(
-        self,
-        conn: sa.Connection,
-        compiled: CompiledWorkflow,
-        data: dict[str, Any],
-        actor: str | None,
-        key: str | None,
-        open_key: str | None,
-        now: datetime,
-    ) -> tuple[int, list[TransitionRecord], bool]:
-        definition = compiled.definition
-        if key is not None:
-            found = conn.execute(
-                sa.select(repo.instances.c.id).where(
-                    repo.instances.c.workflow == definition.id,
-                    repo.instances.c.start_key == key,
-                )
-            ).scalar()
-            if found is not None:
-                return int(found), [], False
-        initial = definition.states[definition.initial]
-        data = copy.deepcopy(data)
-        iid = int(
-            conn.execute(
-                repo.instances.insert()
-                .values(
-                    workflow=definition.id,
-                    version=definition.version,
-                    state=initial.name,
-                    data=repo.dumps(data),
-                    rev=1,
-                    finished=initial.final,
-                    open_key=None if initial.final else open_key,
-                    start_key=key,
-                    created_at=now,
-                    updated_at=now,
-                    entered_at=now,
-                    created_by=actor,
-                )
-                .returning(repo.instances.c.id)
-            ).scalar_one()
-        )
-        hid = repo.insert_history(
-            conn, iid=iid, trigger="start", from_state=None, to_state=initial.name,
-            actor=actor, at=now, payload=data, key=key,
-        )  # fmt: skip
-        plan = [("on_enter", initial.name, spec) for spec in initial.on_enter]
-        queued = self._run_plan(conn, iid, definition, hid, plan, data, data, actor, now)
-        if plan:
-            conn.execute(
-                repo.instances.update()
-                .where(repo.instances.c.id == iid)
-                .values(data=repo.dumps(data))
-            )
-        if not initial.final:
-            arm_timers(conn, self, iid, definition, initial.name, now)
-        record = TransitionRecord(
-            iid, definition.id, definition.version, "start", None, initial.name, actor, now,
-            data, hid,
-        )  # fmt: skip
-        return iid, [record], queued
 
     # -- fire ------------------------------------------------------------------
 
@@ -320,15 +249,18 @@ class Engine:
     ) -> FireResult:
         """Fire ``trigger`` on instance ``iid``; a refusal changes nothing."""
         when = repo.utc(now) if now else self.now()
+        event = [(iid, trigger, data, key)]
         for _attempt in range(_RETRIES):
             try:
-                fired = hotpath.fire_direct(self, iid, trigger, data, key, actor, when)
+                fired = groupcommit.fire_batch_direct(self, event, actor, when, raise_errors=True)
                 if fired is None:
                     with self.db.begin() as conn:
-                        fired = self.fire_in(conn, iid, trigger, data, key, actor, when)
-                        if not fired[0].taken:
+                        fired = groupcommit.fire_batch(
+                            self, conn, event, actor, when, raise_errors=True
+                        )
+                        if not fired[0][0].taken:
                             conn.rollback()
-                result, records, queued = fired
+                results, records, queued = fired
             except repo.Conflict:
                 continue
             except sa.exc.OperationalError as exc:
@@ -338,16 +270,9 @@ class Engine:
             except sa.exc.IntegrityError:
                 if key is None:
                     raise
-                # The same key was applied by a concurrent process: return its result.
-                with reading(self.db) as conn:
-                    earlier = repo.history_by_key(conn, iid, key)
-                if earlier is None:
-                    raise
-                return FireResult(
-                    True, earlier.to_state, instance_id=iid, duplicate=True, history_id=earlier.id
-                )
-            self._after_commit(records, queued)
-            return result
+                continue  # the same key was applied by a concurrent process: the retry sees it
+            self.after_commit(records, queued)
+            return results[0]
         raise ConcurrencyError(f"instance {iid} kept changing while firing {trigger!r}; try again")
 
     def fire_many(
@@ -368,7 +293,7 @@ class Engine:
             except (repo.Conflict, sa.exc.IntegrityError):
                 # A concurrent writer got there first (PostgreSQL); the retry sees its work.
                 continue
-            self._after_commit(records, queued)
+            self.after_commit(records, queued)
             return results
         raise ConcurrencyError("a batch kept conflicting with concurrent writers; try again")
 
@@ -383,62 +308,10 @@ class Engine:
         now: datetime,
     ) -> tuple[FireResult, list[TransitionRecord], bool]:
         """Fire inside the caller's transaction; raise repo.Conflict on a stale row."""
-        return hotpath.fire_one(self, conn, iid, trigger, data, key, actor, now)
-
-    def _run_plan(
-        self,
-        conn: sa.Connection,
-        iid: int,
-        definition: WorkflowDef,
-        hid: int,
-        plan: list[tuple[str, str, Any]],
-        data: dict[str, Any],
-        payload: dict[str, Any] | None,
-        actor: str | None,
-        now: datetime,
-    ) -> bool:
-        """Run in-transaction actions, queue outbox ones; True if any was queued."""
-        queued = False
-        for index, (_phase, state, spec) in enumerate(plan):
-            registered = self.registry.actions[spec.action]
-            params = render_value(spec.params, self.expression_context(data, payload, state, now))
-            key = f"{iid}:{hid}:{index}"
-            if registered.option("outbox", False):
-                conn.execute(
-                    repo.outbox.insert().values(
-                        instance_id=iid,
-                        history_id=hid,
-                        action_index=index,
-                        action=spec.action,
-                        params=repo.dumps(params),
-                        save_as=spec.save_as,
-                        key=key,
-                        status="pending",
-                        attempts=0,
-                        max_attempts=int(registered.option("max_attempts", 5)),
-                        next_attempt_at=now,
-                        created_at=now,
-                    )  # fmt: skip
-                )
-                queued = True
-                continue
-            ctx = ActionContext(
-                engine=self, instance_id=iid, workflow=definition.id, state=state,
-                data=data, actor=actor, idempotency_key=key, now=now,
-                settings=self.plugin_settings(registered.plugin), connection=conn,
-            )  # fmt: skip
-            try:
-                result = registered.obj(ctx, **params)
-            except CrmflowError:
-                raise
-            except Exception as exc:
-                raise CrmflowError(
-                    f"action {spec.action!r} (plugin {registered.plugin!r}) failed in state "
-                    f"{state!r}: {exc}; nothing was changed"
-                ) from exc
-            if spec.save_as:
-                data[spec.save_as] = result
-        return queued
+        results, records, queued = groupcommit.fire_batch(
+            self, conn, [(iid, trigger, data, key)], actor, now, raise_errors=True
+        )
+        return results[0], records, queued
 
     def hook(self, name: str) -> Any:
         """The hook caller ``name`` restricted to the plugins this factory enables."""
@@ -452,7 +325,7 @@ class Engine:
             callers[name] = self.pm.subset_hook_caller(name, remove_plugins=disabled)
         return callers[name]
 
-    def _after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
+    def after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
         on_transition = self.hook("on_transition")
         if not on_transition.get_hookimpls():
             records = []  # nobody listens: skip a hook call per event on the hot path
@@ -519,6 +392,20 @@ class Engine:
         return enqueue(
             self, instance_id, trigger, data, event=event, key=key, actor=actor
         )  # fmt: skip
+
+    def delegate(
+        self, from_person: str, to_person: str, start: date | str, until: date | str, *,
+        reason: str | None = None, by: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Hand ``from_person``'s approval votes to ``to_person`` (both days included)."""
+        return _delegate(self, from_person, to_person, start, until, reason=reason, by=by)
+
+    def migrate_instances(
+        self, workflow: str, to_version: int, mapping: dict[str, str] | None = None, *,
+        dry_run: bool = False, actor: str | None = None,
+    ) -> MigrationReport:  # fmt: skip
+        """Move the open instances of ``workflow`` to ``to_version`` (see migration.py)."""
+        return _migrate(self, workflow, to_version, mapping, dry_run=dry_run, actor=actor)
 
     def run_outbox(self, now: datetime | None = None, limit: int = 100) -> int:
         """Run due side effects from the outbox; return how many were attempted."""

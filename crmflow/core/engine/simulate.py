@@ -12,7 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmflow.core.store import reading
-from crmflow.errors import InputError, Problem, ValidationError
+from crmflow.errors import (
+    CrmflowError,
+    ExpressionError,
+    InputError,
+    Problem,
+    RefusedError,
+    ValidationError,
+)
 
 from . import repository as repo
 from .durations import DurationError, parse_duration
@@ -36,6 +43,7 @@ class SimulationReport:
     side_effects: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     final_state: str | None = None
+    approvals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +57,7 @@ class SimulationReport:
             "refused": self.refused,
             "sla_breaches": self.breaches,
             "side_effects": self.side_effects,
+            "approvals": self.approvals,
             "failures": self.failures,
             "ok": self.ok,
         }
@@ -61,7 +70,11 @@ class SimulationReport:
                 f"{step['to']}  by {step['actor'] or '-'}"
             )
         for r in self.refused:
-            lines.append(f"  refused step {r['step']}: {r['reason']}")
+            what = r.get("trigger") or r.get("event")
+            lines.append(f"  refused step {r['step']} ({what} by {r.get('actor') or '-'}): "
+                         f"{r['reason']}")  # fmt: skip
+        for a in self.approvals:
+            lines.append(f"  vote: {a['decision']} by {a['by']} for {a['for']} in {a['state']}")
         lines.append(f"SLA breaches: {len(self.breaches)}")
         for b in self.breaches:
             lines.append(
@@ -193,24 +206,39 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
             target = _when(step.get("at", "+0s"), clock.now, tz, f"steps[{number}].at")
         _advance(engine, clock, target)
         if "fire" in step:
-            result = engine.fire(
-                iid,
-                str(step["fire"]),
-                data=step.get("data"),
-                key=step.get("key"),
-                actor=step.get("as"),
-            )
-            if not result.taken:
-                report.refused.append(
-                    {"step": number, "trigger": step["fire"], "reason": result.reason}
+            # A refusal (a guard, a role, a vote, an action that refuses) is listed and
+            # the scenario goes on, so a scenario can show that a self-approval is refused.
+            try:
+                result = engine.fire(
+                    iid,
+                    str(step["fire"]),
+                    data=step.get("data"),
+                    key=step.get("key"),
+                    actor=step.get("as"),
                 )
+                reason = None if result.taken else result.reason
+            except (RefusedError, ExpressionError) as exc:
+                reason = f"refused: {exc}"
+            except CrmflowError as exc:
+                reason = f"error: {exc}"
+            if reason is not None:
+                report.refused.append(
+                    {"step": number, "trigger": step["fire"], "actor": step.get("as"),
+                     "reason": reason}
+                )  # fmt: skip
         elif "emit" in step:
-            engine.emit(
-                str(step["emit"]),
-                step.get("data") or {},
-                key=step.get("key"),
-                actor=step.get("as") or "system",
-            )
+            try:
+                engine.emit(
+                    str(step["emit"]),
+                    step.get("data") or {},
+                    key=step.get("key"),
+                    actor=step.get("as") or "system",
+                )
+            except CrmflowError as exc:
+                report.refused.append(
+                    {"step": number, "event": step["emit"], "actor": step.get("as"),
+                     "reason": f"refused: {exc}"}
+                )  # fmt: skip
         if "expect" in step:
             state = engine.get(iid).state
             if state != step["expect"]:
@@ -229,6 +257,7 @@ def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
     with reading(engine.db) as conn:
         definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
     report.final_state = inst.state
+    report.approvals = list(inst.approvals)
     report.path = [h.as_json() for h in inst.history]
     entered: list[tuple[str, datetime]] = [
         (h.to_state, h.at) for h in inst.history if h.from_state != h.to_state

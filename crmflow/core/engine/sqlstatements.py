@@ -14,7 +14,9 @@ __all__ = [
     "statements_for",
 ]
 
-_INSTANCE_COLUMNS = "id, workflow, version, state, data, rev, finished, entered_at"
+_INSTANCE_COLUMNS = (
+    "id, workflow, version, state, data, rev, finished, entered_at, created_by, created_at"
+)
 _HISTORY_COLUMNS = 'instance_id, "trigger", from_state, to_state, actor, at, payload, "key"'
 _OUTBOX_COLUMNS = (
     'instance_id, history_id, action_index, action, params, save_as, "key", status, attempts, '
@@ -49,7 +51,26 @@ class Statements:
         # and no optimistic retry is needed.
         self.lock = "" if self.sqlite else " ORDER BY id FOR UPDATE"
         self.history_by_key = (
-            f'SELECT id, to_state FROM history WHERE instance_id = {p} AND "key" = {p}'
+            f'SELECT id, to_state, "trigger" FROM history WHERE instance_id = {p} AND "key" = {p}'
+        )
+        self.every_timers = (
+            f"SELECT name, due FROM timers WHERE instance_id = {p} AND kind = 'every'"
+        )
+        self.first_entry = (
+            f"SELECT MIN(at) FROM history WHERE instance_id = {p} AND to_state = {p}"
+        )
+        self.select_votes = (
+            f"SELECT voter, for_person, decision, at, comment, state FROM votes "
+            f"WHERE instance_id = {p} AND state = {p} AND at >= {p} ORDER BY id"
+        )
+        self.insert_vote = (
+            "INSERT INTO votes (instance_id, history_id, state, voter, for_person, decision, "
+            f"at, comment) VALUES ({_marks(p, 8)})"
+        )
+        self.select_delegations = (
+            "SELECT approver, delegate, start_date, end_date, reason FROM delegations "
+            f"WHERE (delegate = {p} OR approver = {p}) AND start_date <= {p} "
+            f"AND end_date >= {p} ORDER BY id"
         )
         self.insert_history = (
             f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES ({_marks(p, 8)}) RETURNING id"
@@ -85,7 +106,7 @@ class Statements:
 
     def keys_of(self, count: int) -> str:
         return (
-            f'SELECT instance_id, "key", id, to_state FROM history WHERE "key" IN '
+            f'SELECT instance_id, "key", id, to_state, "trigger" FROM history WHERE "key" IN '
             f"({_marks(self.mark, count)})"
         )
 

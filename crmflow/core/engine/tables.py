@@ -14,6 +14,7 @@ __all__ = [
     "Notification",
     "OutboxRow",
     "TimerRow",
+    "VoteRow",
     "WorkflowVersion",
 ]
 
@@ -164,3 +165,21 @@ class EventLog(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=200)
     at: datetime
     result: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class VoteRow(SQLModel, table=True):
+    """One vote cast in an `approval:` state (kept after the state is left)."""
+
+    __tablename__ = "votes"
+    __table_args__ = (sa.Index("ix_votes_instance", "instance_id", "id"),)
+
+    id: int | None = Field(default=None, sa_type=ID, primary_key=True)
+    instance_id: int = Field(sa_type=ID, foreign_key="instances.id", ondelete="CASCADE")
+    history_id: int = Field(sa_type=ID)
+    state: str = Field(max_length=100)
+    voter: str = Field(max_length=200)
+    for_person: str = Field(max_length=200)
+    decision: str = Field(max_length=20)
+    at: datetime
+    comment: str | None = Field(default=None, sa_type=sa.Text)
+

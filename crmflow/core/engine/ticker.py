@@ -14,11 +14,12 @@ from . import groupcommit
 from . import repository as repo
 from .machine import SYSTEM
 from .schedule import next_cron
+from .timing import due_after, every_name
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
-__all__ = ["BATCH", "claim_due", "fire_due", "tick", "timer_key"]
+__all__ = ["BATCH", "MAX_ROUNDS", "claim_due", "fire_due", "tick", "timer_key"]
 
 log = logging.getLogger("crmflow.scheduler")
 
@@ -40,18 +41,36 @@ def claim_due(engine: Engine, now: datetime, limit: int = BATCH) -> list[Any]:
         )
 
 
+#: rounds of due timers one tick takes before it leaves the rest to the next tick
+MAX_ROUNDS = 1000
+
+
 def tick(engine: Engine, now: datetime, *, limit: int = BATCH) -> int:
-    """Fire everything due by ``now``; return the number of timers that fired."""
+    """Fire everything due by ``now``, until nothing is due; return how many timers fired.
+
+    A batch fires one timer per instance (the first may move it and cancel the
+    others); a move may arm a deadline that is already due by ``now``. So the
+    rounds go on until no row is due, each round in its own transaction,
+    bounded by :data:`MAX_ROUNDS` (a cron every second over a year stops there).
+    """
     fired = 0
-    while True:
+    for _round in range(MAX_ROUNDS):
         taken, seen = fire_due(engine, now, limit)
         fired += taken
-        if seen < limit:
+        if seen == 0:
             return fired
+    log.warning("tick stopped after %d rounds; the next tick fires the rest", MAX_ROUNDS)
+    return fired
 
 
 def timer_key(timer: Any) -> str:
-    """The idempotency key of a timer row's firing: one row fires once."""
+    """The idempotency key of a timer row's firing: one row fires once.
+
+    A `since:` timer is armed again at the same due time when the instance
+    moves between its states: its key leaves out the row, so it fires once.
+    """
+    if timer.kind == "since":
+        return f"timer:{timer.name}:{repo.utc(timer.due).isoformat()}"
     return f"timer:{timer.id}:{timer.name}:{repo.utc(timer.due).isoformat()}"
 
 
@@ -84,10 +103,17 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
                         chosen.append(row)
                 conn.execute(t.delete().where(t.c.id.in_([r.id for r in chosen])))
                 events = [(r.instance_id, r.trigger, {}, timer_key(r)) for r in chosen]
-                results, records, queued = groupcommit.fire_batch(engine, conn, events, SYSTEM, now)
+                # A deadline a timer arms counts from the timer's due time (never later
+                # than now), so a chain of overdue deadlines fires in one tick.
+                times = [min(now, repo.utc(r.due)) for r in chosen]
+                results, records, queued = groupcommit.fire_batch(
+                    engine, conn, events, SYSTEM, now, times=times
+                )
                 for timer, result in zip(chosen, results, strict=True):
                     if timer.kind == "cron" and (not result.taken or result.state == timer.state):
                         _rearm_cron(conn, engine, timer, now)
+                    elif timer.kind == "every" and (not result.taken or not result.duplicate):
+                        _rearm_every(conn, engine, timer, now)
         except (repo.Conflict, sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             log.info("timer batch rolled back (%s); trying again", exc)
             continue
@@ -95,7 +121,7 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
     else:
         log.error("due timers kept conflicting with other writers; left for the next tick")
         return 0, 0
-    engine._after_commit(records, queued)
+    engine.after_commit(records, queued)
     fired = 0
     for timer, result in zip(chosen, results, strict=True):
         late = now - repo.utc(timer.due)
@@ -143,3 +169,36 @@ def _rearm_cron(conn: sa.Connection, engine: Engine, timer: Any, now: datetime) 
             }
         ],
     )
+
+
+def _rearm_every(conn: sa.Connection, engine: Engine, timer: Any, now: datetime) -> None:
+    """The next period of an `every:` timer while the instance stays in its states.
+
+    Periods missed while no worker ran fire once: the next due time is the
+    first period boundary after ``now``; the count stops at ``max``.
+    """
+    row = repo.select_instance(conn, timer.instance_id)
+    if row is None or row.finished:
+        return
+    compiled = engine.catalog.get(conn, row.workflow, row.version)
+    _kind, index, count = timer.name.split(":")
+    tdef = next((t for t in compiled.definition.timers if t.index == int(index)), None)
+    if tdef is None or tdef.every is None or row.state not in tdef.states:
+        return
+    t = repo.timers
+    prefix = f"{tdef.name}:"
+    armed = conn.execute(
+        sa.select(t.c.id).where(t.c.instance_id == timer.instance_id, t.c.name.like(prefix + "%"))
+    ).first()
+    if armed is not None:
+        return  # the transition entered one of its states anew and armed it already
+    fired = int(count)
+    if tdef.max is not None and fired >= tdef.max:
+        return
+    due = repo.utc(timer.due)
+    while due <= now:
+        due = due_after(engine, due, tdef.every, tdef.calendar)
+    repo.insert_timers(conn, [{
+        "instance_id": timer.instance_id, "name": every_name(tdef, fired + 1), "kind": "every",
+        "trigger": timer.trigger, "state": row.state, "due": due,
+    }])  # fmt: skip

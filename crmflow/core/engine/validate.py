@@ -14,6 +14,13 @@ from crmflow.errors import ExpressionError, Problem
 from .definition import ActionSpec, StartRule, StateDef, TimerDef, TransitionDef, WorkflowDef
 from .durations import DurationError, is_valid_cron, parse_duration
 from .expressions import _Env, compile_expression, compile_template, compile_value
+from .language import (
+    approval_def,
+    check_actions_params,
+    check_autos,
+    check_names,
+    timer_extras,
+)
 from .yamlmarks import Marks, YamlSyntaxError, load_with_marks
 
 __all__ = ["MAX_VERSION", "WORKFLOW_KEYS", "action_parameters", "parse_workflow"]
@@ -24,13 +31,13 @@ WORKFLOW_KEYS = (
 )  # fmt: skip
 STATE_KEYS = (
     "owner", "deadline", "on_timeout", "calendar", "on_enter", "on_exit", "final",
-    "title", "description", "title_zh", "titles",
+    "title", "description", "title_zh", "titles", "approval",
 )  # fmt: skip
 TRANSITION_KEYS = (
     "trigger", "from", "to", "when", "roles", "do", "title", "description", "title_zh", "titles",
 )  # fmt: skip
 ACTION_KEYS = ("action", "with", "save_as")
-TIMER_KEYS = ("cron", "after", "calendar", "trigger", "in")
+TIMER_KEYS = ("cron", "after", "every", "max", "since", "calendar", "trigger", "in")
 START_KEYS = ("event", "when", "unique")
 MAX_VERSION = 1_000_000
 REQUIRED = ("workflow", "version", "initial", "states", "transitions")
@@ -279,7 +286,9 @@ def parse_workflow(
 
     for name, state in states.items():
         if state.on_timeout is not None:
-            accepted = {t.trigger for t in transitions if name in t.sources}
+            accepted = {t.trigger for t in transitions if name in t.sources and not t.auto}
+            if state.approval is not None:
+                accepted.update(("approve", "reject"))
             if state.on_timeout not in accepted:
                 c.error(
                     f"on_timeout {state.on_timeout!r} is not a trigger that state {name!r} "
@@ -289,6 +298,9 @@ def parse_workflow(
                 )
             if state.deadline is None and "deadline" not in (states_raw.get(name) or {}):
                 c.error(f"state {name!r} has on_timeout but no deadline", ("states", name))
+    check_autos(c, doc.get("transitions") or [], transitions)
+    check_names(c, doc, env.globals)
+    check_actions_params(c, doc, actions)
     timers = _timers(c, doc.get("timers"), states_raw, transitions)
     start_on = _start_rules(c, doc.get("start_on"))
     correlate = {}
@@ -353,6 +365,11 @@ def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
             on_timeout = None
         if final is True and (deadline or on_timeout):
             c.warning(f"final state {name!r} has a deadline that can never fire", path)
+        approval = None
+        if "approval" in body:
+            approval = approval_def(c, body["approval"], (*path, "approval"), raw)
+            if final is True:
+                c.error(f"final state {name!r} cannot hold an approval", (*path, "approval"))
         states[name] = StateDef(
             name=name,
             owner=owner if isinstance(owner, str) else None,
@@ -363,6 +380,7 @@ def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
             on_exit=c.actions_list(body.get("on_exit"), (*path, "on_exit")),
             final=final is True,
             title=body.get("title"),
+            approval=approval,
         )
     return states
 
@@ -382,7 +400,8 @@ def _transitions(
             c.error("a transition must be a mapping with trigger, from, to", path, at="value")
             continue
         c.unknown_keys(item, TRANSITION_KEYS, path, "transition")
-        trigger = item.get("trigger")
+        auto = "trigger" not in item
+        trigger = "auto" if auto else item.get("trigger")
         if not isinstance(trigger, str) or not _NAME.match(trigger):
             c.error(
                 "transition has no valid 'trigger:' name",
@@ -400,6 +419,14 @@ def _transitions(
             c.error(f"transition {trigger!r} has no 'from:'", path, at="value")
             continue
         sources = c.state_names(item["from"], (*path, "from"), states_raw, "from")
+        voting = [s for s in sources if states.get(s) and states[s].approval is not None]
+        if trigger in ("approve", "reject") and voting and not auto:
+            c.error(
+                f"approval state {voting[0]!r} takes {trigger!r} itself (votes); name this "
+                "trigger otherwise or use on_approved/on_rejected",
+                (*path, "trigger"),
+                at="value",
+            )
         for source in sources:
             if states.get(source) and states[source].final and item["from"] != "*":
                 c.error(
@@ -422,7 +449,7 @@ def _transitions(
             else:
                 roles = tuple(names)
         do = c.actions_list(item.get("do"), (*path, "do"))
-        result.append(TransitionDef(i, trigger, tuple(sources), dest, when, roles, do))
+        result.append(TransitionDef(i, trigger, tuple(sources), dest, when, roles, do, auto))
     return result
 
 
@@ -435,11 +462,15 @@ def _reachability(
         if t.dest:
             for source in t.sources:
                 targets.setdefault(source, set()).add(t.dest)
+    for name, sdef in states.items():  # an approval state leaves to its outcomes
+        if sdef.approval is not None:
+            outcomes = {sdef.approval.on_approved, sdef.approval.on_rejected or ""} - {""}
+            targets.setdefault(name, set()).update(outcomes)
     seen = {initial}
     frontier = [initial]
     while frontier:
         for dest in targets.get(frontier.pop(), ()):
-            if dest not in seen:
+            if dest in states and dest not in seen:
                 seen.add(dest)
                 frontier.append(dest)
     for name, state in states.items():
@@ -447,7 +478,9 @@ def _reachability(
             c.error(
                 f"state {name!r} is unreachable from initial state {initial!r}", ("states", name)
             )
-        elif not state.final and not (targets.get(name, set()) - {name}):
+        elif not state.final and state.approval is None and not (
+            targets.get(name, set()) - {name}
+        ):
             c.warning(f"state {name!r} is not final and has no way out", ("states", name))
 
 
@@ -468,10 +501,12 @@ def _timers(
             )
             continue
         c.unknown_keys(item, TIMER_KEYS, path, "timer")
-        cron, after = item.get("cron"), item.get("after")
-        if (cron is None) == (after is None):
-            c.error("a timer needs exactly one of 'cron:' or 'after:'", path, at="value")
+        cron, after, every = item.get("cron"), item.get("after"), item.get("every")
+        if [cron, after, every].count(None) != 2:
+            c.error("a timer needs exactly one of 'cron:', 'after:' or 'every:'", path, at="value")
             continue
+        since, limit = timer_extras(c, item, path, states_raw)
+        period = c.duration(every, (*path, "every")) if every is not None else None
         if cron is not None and not is_valid_cron(cron):
             c.error(
                 f"cron expression {cron!r} is malformed (croniter syntax, e.g. '0 8 * * MON-FRI')",
@@ -507,6 +542,9 @@ def _timers(
                 cron if isinstance(cron, str) else None,
                 delay,
                 calendar if calendar in CALENDARS else None,
+                since,
+                period,
+                limit,
             )
         )
     return result

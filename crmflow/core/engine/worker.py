@@ -22,7 +22,7 @@ from .prune import prune
 from .ticker import fire_due
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runtime import Engine
+    from .ports import EngineLike as Engine
 
 __all__ = ["PARENT_ENV", "Round", "Worker", "die_with_parent", "worker_id"]
 

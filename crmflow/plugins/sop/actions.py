@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +14,6 @@ from crmflow.core.domain.ctp import capable_to_promise
 from crmflow.core.domain.impact import change_impact, order_exposure
 from crmflow.core.domain.inventory import product
 from crmflow.core.domain.settings import settings
-from crmflow.core.engine.tables import InstanceRow
 
 __all__ = ["ACTIONS"]
 
@@ -65,7 +63,7 @@ def decide_change(ctx: ActionContext, change_id: int, approve: bool = True,
 
 
 def _decider(ctx: ActionContext, conn: sa.Connection, change_id: int) -> str:
-    return _last_approver(ctx, conn, f"demand_change:{change_id}:%")
+    return _last_voter(ctx) or _last_approver(ctx, conn, f"demand_change:{change_id}:%")
 
 
 def _last_approver(ctx: ActionContext, conn: sa.Connection, subject: str) -> str:
@@ -76,6 +74,16 @@ def _last_approver(ctx: ActionContext, conn: sa.Connection, subject: str) -> str
     last = conn.execute(sa.select(a.c.approver).where(a.c.subject.like(subject))
                         .order_by(a.c.id.desc())).scalar()  # fmt: skip
     return str(last or "system")
+
+
+def _last_voter(ctx: ActionContext) -> str | None:
+    """Who cast the deciding vote of the instance's approval state (None: no votes)."""
+    if ctx.actor and ctx.actor != "system":
+        return ctx.actor
+    if ctx.instance_id is None:
+        return None
+    votes = ctx.engine.get(ctx.instance_id).approvals
+    return str(votes[-1]["by"]) if votes else None
 
 
 def adjust_plan(ctx: ActionContext, change_id: int) -> dict[str, Any]:
@@ -171,7 +179,11 @@ def record_approval(
     decision: str = "approved",
     comment: str | None = None,
 ) -> dict[str, Any]:
-    """One approver's decision (the actor); self-approval and outsiders are refused."""
+    """One approver's decision (the actor); self-approval and outsiders are refused.
+
+    Kept for instances still running on workflow versions written before
+    approval states (`approval:` in a state does this in the engine now).
+    """
     return approvals.record_approval(
         _conn(ctx),
         str(subject),
@@ -195,7 +207,7 @@ def decide_proposal(ctx: ActionContext, subject: str, approve: Any = True) -> di
             conn,
             str(subject),
             approve=_bool(approve),
-            by=_last_approver(ctx, conn, f"{subject}"),
+            by=_last_voter(ctx) or _last_approver(ctx, conn, f"{subject}"),
             now=ctx.now,
         )
     return {"subject": done["subject"], "status": done["status"]}
@@ -237,13 +249,9 @@ def ctp(ctx: ActionContext, sku: str, quantity: Any, from_date: Any = None,
 
 def response_time(ctx: ActionContext) -> dict[str, Any]:
     """Hours since the instance started: the response time of a rush order."""
-    i = InstanceRow.__table__  # type: ignore[attr-defined]
-    started = _conn(ctx).execute(sa.select(i.c.created_at).where(
-        i.c.id == ctx.instance_id)).scalar()  # fmt: skip
+    started = ctx.started_at
     if started is None:
         return {"hours": None}
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=dt.UTC)
     return {
         "hours": round((ctx.now - started).total_seconds() / 3600, 3),
         "at": ctx.now.isoformat(),

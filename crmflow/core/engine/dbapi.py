@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 __all__ = [
-    "_Fallback",
-    "_NO_CONNECTION",
+    "Fallback",
+    "NO_CONNECTION",
     "dbapi_errors",
 ]
 
@@ -25,11 +25,11 @@ def dbapi_errors(dialect: sa.Dialect) -> Iterator[None]:
         raise sa.exc.DBAPIError.instance(None, None, exc, base, dialect=dialect) from exc
 
 
-class _Fallback(Exception):
+class Fallback(Exception):
     """The direct path met work that needs a SQLAlchemy Connection (see fire_direct)."""
 
 
-class _NoConnection:
+class NoConnection:
     """Stands in for the Connection on the direct path: using it means "take the general path".
 
     The catalog reads a workflow version from the database only when this
@@ -37,7 +37,7 @@ class _NoConnection:
     """
 
     def execute(self, *_args: Any, **_kwargs: Any) -> Any:
-        raise _Fallback()
+        raise Fallback()
 
 
-_NO_CONNECTION: Any = _NoConnection()
+NO_CONNECTION: Any = NoConnection()

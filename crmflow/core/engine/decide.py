@@ -1,0 +1,201 @@
+"""The decide step: (definition, instance snapshot, event, actor) -> a step or a refusal.
+
+Nothing here reads or writes the database: the write step (hotpath for one
+event, groupcommit for a batch) loads the snapshot, calls :func:`decide`,
+applies the step's actions and asks :func:`next_auto` for automatic moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .approval import Delegation, Vote, cast_vote, required_votes
+from .expressions import MissingField
+from .routing import Memo, Step, autos, candidates, plan_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ports import EngineLike
+
+__all__ = [
+    "MAX_AUTO", "SYSTEM", "Decision", "Refusal", "Snapshot", "context_for", "decide",
+    "loop_refusal", "next_auto", "role_allows",
+]  # fmt: skip
+
+SYSTEM = "system"
+#: automatic transitions one fire may take before it is refused as a loop
+MAX_AUTO = 20
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why nothing moved: ``code`` is the kind (trigger, role, guard, approval, auto, …)."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class Snapshot:
+    """An instance as the decide step sees it; ``data`` is parsed only when read."""
+
+    iid: int
+    state: str
+    started_by: str | None
+    load: Callable[[], dict[str, Any]]
+    votes: list[Vote] = field(default_factory=list)
+    delegations: list[Delegation] = field(default_factory=list)
+    _data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self.load()
+        return self._data
+
+
+@dataclass
+class Decision:
+    """The step to take, or the refusal; ``vote`` is the vote the step records."""
+
+    step: Step | None = None
+    refusal: Refusal | None = None
+    vote: Vote | None = None
+
+
+def role_allows(allowed: tuple[str, ...] | None, roles: frozenset[str]) -> bool:
+    return allowed is None or SYSTEM in roles or not roles.isdisjoint(allowed)
+
+
+def context_for(
+    engine: EngineLike, snap: Snapshot, data: dict[str, Any], payload: dict[str, Any],
+    state: str, actor: str | None, now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    return engine.expression_context(
+        data, payload, state, now, actor=actor, started_by=snap.started_by
+    )
+
+
+def decide(
+    engine: EngineLike, memo: Memo, snap: Snapshot, trigger: str, payload: dict[str, Any],
+    actor: str | None, roles: frozenset[str], now: datetime,
+) -> Decision:  # fmt: skip
+    """The first transition (file order) whose roles and guard allow it, or why none did."""
+    state = snap.state
+    sdef = memo.definition.states[state]
+    if sdef.approval is not None and trigger in ("approve", "reject"):
+        return _vote(engine, memo, snap, trigger, payload, actor, now)
+    route_key = (state, trigger, roles)
+    routed = memo.routes.get(route_key, False)
+    if routed:
+        return Decision(routed)  # type: ignore[arg-type]
+    found = candidates(memo, state, trigger)
+    if not found:
+        accepted = memo.definition.triggers_in(state)
+        return Decision(refusal=Refusal(
+            "trigger",
+            f"trigger: {trigger!r} is not accepted in state {state!r} "
+            f"(accepted: {', '.join(accepted) or 'none'})",
+        ))  # fmt: skip
+    refusals: list[Refusal] = []
+    context: dict[str, Any] | None = None
+    guarded = False
+    for tdef in found:
+        if not role_allows(tdef.roles, roles):
+            who = f"role {', '.join(sorted(roles))!r}" if roles else "an actor with no role"
+            refusals.append(Refusal(
+                "role",
+                f"role: {who} may not fire {trigger!r} from {state!r} "
+                f"(allowed: {', '.join(tdef.roles or ())})",
+            ))  # fmt: skip
+            continue
+        if tdef.when is not None:
+            guarded = True
+            if context is None:
+                context = context_for(engine, snap, snap.data, payload, state, actor, now)
+            try:
+                ok = bool(tdef.when(context))
+            except MissingField as missing:
+                refusals.append(Refusal(
+                    "guard",
+                    f"guard: {tdef.when.source!r} is false because field "
+                    f"{missing.field!r} is missing",
+                ))  # fmt: skip
+                continue
+            if not ok:
+                refusals.append(Refusal("guard", f"guard: {tdef.when.source!r} is false"))
+                continue
+        step = plan_of(memo, trigger, state, tdef.dest, tdef.do, tdef.index)
+        if not guarded:
+            # The first candidate the roles allow has no guard: the outcome depends on
+            # (state, trigger, roles) alone, whatever the data.
+            memo.routes[route_key] = step
+        return Decision(step)
+    refusal = next((r for r in refusals if r.code == "guard"), refusals[0])
+    return Decision(refusal=refusal)
+
+
+def _vote(
+    engine: EngineLike, memo: Memo, snap: Snapshot, decision: str, payload: dict[str, Any],
+    actor: str | None, now: datetime,
+) -> Decision:  # fmt: skip
+    state = snap.state
+    approval = memo.definition.states[state].approval
+    assert approval is not None
+    if decision == "reject" and not approval.on_rejected:
+        return Decision(refusal=Refusal(
+            "trigger", f"trigger: 'reject' is not accepted in state {state!r} (no on_rejected)"
+        ))  # fmt: skip
+    context = context_for(engine, snap, snap.data, payload, state, actor, now)
+    required = required_votes(approval, context, engine.is_person)
+    comment = payload.get("comment") if isinstance(payload, dict) else None
+    ballot = cast_vote(
+        approval, state, "approve" if decision == "approve" else "reject", actor,
+        roles_of=engine.roles_of, votes=snap.votes, delegations=snap.delegations,
+        started_by=snap.started_by, required=required, now=now,
+        today=now.astimezone(engine.factory.timezone).date(),
+        comment=None if comment is None else str(comment),
+    )  # fmt: skip
+    if ballot.vote is None:
+        return Decision(refusal=Refusal("approval", ballot.refusal or "approval: refused"))
+    step = plan_of(memo, decision, state, ballot.decided, (), -2)
+    return Decision(step, vote=ballot.vote)
+
+
+def next_auto(
+    engine: EngineLike, memo: Memo, snap: Snapshot, state: str, data: dict[str, Any],
+    payload: dict[str, Any], actor: str | None, now: datetime,
+) -> Step | None:  # fmt: skip
+    """The automatic transition out of ``state`` that the data allows now, if any."""
+    found = autos(memo, state)
+    if not found:
+        return None
+    context = context_for(engine, snap, data, payload, state, actor, now)
+    for tdef in found:
+        if tdef.when is not None:
+            try:
+                if not tdef.when(context):
+                    continue
+            except MissingField:
+                continue
+        return plan_of(memo, "auto", state, tdef.dest, tdef.do, tdef.index)
+    return None
+
+
+def loop_refusal(path: list[str]) -> Refusal:
+    """The refusal of a chain of automatic transitions longer than :data:`MAX_AUTO`."""
+    seen: list[str] = []
+    for name in path:
+        if name in seen:
+            loop = seen[seen.index(name) :] + [name]
+            break
+        seen.append(name)
+    else:
+        loop = path
+    return Refusal(
+        "auto",
+        f"auto: automatic transitions ran more than {MAX_AUTO} steps "
+        f"(loop: {' -> '.join(loop)}); nothing was changed",
+    )

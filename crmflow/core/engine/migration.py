@@ -1,0 +1,119 @@
+"""Move running instances of a workflow to another version, one transaction per instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from crmflow.core.store import reading
+from crmflow.errors import InputError
+
+from . import repository as repo
+from .timing import timer_rows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ports import EngineLike
+
+__all__ = ["MigrationReport", "migrate_instances"]
+
+
+@dataclass
+class MigrationReport:
+    """What ``migrate-instances`` moved, and what it left where it was (and why)."""
+
+    workflow: str
+    to_version: int
+    dry_run: bool
+    moved: list[dict[str, Any]] = field(default_factory=list)
+    left: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow, "to_version": self.to_version, "dry_run": self.dry_run,
+            "moved": self.moved, "left": self.left,
+        }  # fmt: skip
+
+
+def migrate_instances(
+    engine: EngineLike, workflow: str, to_version: int, mapping: dict[str, str] | None = None,
+    *, dry_run: bool = False, actor: str | None = None,
+) -> MigrationReport:  # fmt: skip
+    """Move every open instance of ``workflow`` to ``to_version``.
+
+    A state of the same name carries over; ``mapping`` renames the rest. An
+    instance whose state has no counterpart stays where it is and is listed.
+    Each move writes a history row (``trigger: migrate``) and re-arms the
+    state's timers in the new version, in the instance's own transaction.
+    """
+    mapping = dict(mapping or {})
+    target = engine.catalog.definition(workflow, to_version)
+    for old, new in mapping.items():
+        if new not in target.states:
+            raise InputError(
+                f"{old}={new}: version {to_version} of {workflow!r} has no state {new!r}",
+                field="--map",
+            )
+    if not dry_run:
+        engine.catalog.remember(engine.db, target)
+    report = MigrationReport(workflow, to_version, dry_run)
+    i = repo.instances
+    with reading(engine.db) as conn:
+        rows = conn.execute(
+            sa.select(i.c.id, i.c.version, i.c.state)
+            .where(i.c.workflow == workflow, i.c.finished.is_(False), i.c.version != to_version)
+            .order_by(i.c.id)
+        ).all()
+    for row in rows:
+        state = mapping.get(row.state, row.state)
+        item = {"id": row.id, "from_version": row.version, "from": row.state, "to": state}
+        if state not in target.states:
+            item["reason"] = (
+                f"version {to_version} has no state {row.state!r}; give --map {row.state}=STATE"
+            )
+            report.left.append(item)
+            continue
+        if not dry_run and not _move(engine, target, row.id, row.version, row.state, state,
+                                     actor):  # fmt: skip
+            item["reason"] = "the instance moved or finished meanwhile; run the command again"
+            report.left.append(item)
+            continue
+        report.moved.append(item)
+    return report
+
+
+def _move(
+    engine: EngineLike, target: Any, iid: int, version: int, old: str, new: str,
+    actor: str | None,
+) -> bool:  # fmt: skip
+    i = repo.instances
+    now = engine.now()
+    with engine.db.begin() as conn:
+        row = repo.select_instance(conn, iid, lock=True)
+        if row is None or row.finished or row.version != version or row.state != old:
+            return False
+        final = target.states[new].final
+        changed = new != old
+        conn.execute(
+            i.update()
+            .where(i.c.id == iid, i.c.rev == row.rev)
+            .values(
+                version=target.version,
+                state=new,
+                rev=row.rev + 1,
+                updated_at=now,
+                entered_at=now if changed else row.entered_at,
+                finished=final,
+                open_key=None if final else row.open_key,
+            )  # fmt: skip
+        )
+        repo.insert_history(
+            conn, iid=iid, trigger="migrate", from_state=old, to_state=new, actor=actor,
+            at=now, payload={"from_version": version, "to_version": target.version}, key=None,
+        )  # fmt: skip
+        repo.delete_timers(conn, iid)
+        if not final:
+            entered = now if changed else repo.utc(row.entered_at)
+            repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered))
+    return True

@@ -1,0 +1,148 @@
+"""Case timers: `since:` across states (and a restart), `every:`/`max:` reminders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+SLA = """\
+workflow: sla
+version: 1
+initial: received
+states:
+  received: {}
+  checking: {}
+  waiting:
+    deadline: 8h
+    on_timeout: escalate
+  done: {final: true}
+transitions:
+  - {trigger: check, from: received, to: checking}
+  - {trigger: wait, from: checking, to: waiting}
+  - {trigger: back, from: waiting, to: checking}
+  - {trigger: sla_missed, from: [received, checking, waiting]}
+  - {trigger: remind, from: waiting}
+  - {trigger: escalate, from: waiting}
+  - {trigger: finish, from: [received, checking, waiting], to: done}
+timers:
+  - after: 4h
+    since: start
+    trigger: sla_missed
+    in: [received, checking, waiting]
+  - every: 2h
+    max: 3
+    trigger: remind
+    in: [waiting]
+"""
+
+
+@pytest.fixture
+def sla_dir(workflows_dir: Path) -> Path:
+    (workflows_dir / "sla.yaml").write_text(SLA)
+    return workflows_dir
+
+
+def _triggers(engine, iid):
+    return [h.trigger for h in engine.get(iid).history]
+
+
+def test_a_since_start_timer_survives_moves_and_a_restart(make_engine, sla_dir, clock):
+    engine = make_engine(workflows=sla_dir)
+    start = clock()
+    iid = engine.start("sla")
+    clock.advance(hours=1)
+    engine.fire(iid, "check")
+    clock.advance(hours=1)
+    engine.fire(iid, "wait")
+    clock.advance(hours=1)
+    engine.fire(iid, "back")
+    due = [t.due for t in engine.get(iid).timers if t.trigger == "sla_missed"]
+    assert due == [start + timedelta(hours=4)]  # not re-armed by the moves
+    engine.close()
+    restarted = make_engine(workflows=sla_dir)  # a new process on the same database
+    assert restarted.tick(now=start + timedelta(hours=3, minutes=59)) == 0
+    assert restarted.tick(now=start + timedelta(hours=4)) == 1
+    assert _triggers(restarted, iid).count("sla_missed") == 1
+    # moving again between its states does not fire it a second time
+    clock.set(start + timedelta(hours=5))
+    restarted.fire(iid, "wait")
+    restarted.fire(iid, "back")
+    assert restarted.tick(now=start + timedelta(hours=6)) == 0
+    assert _triggers(restarted, iid).count("sla_missed") == 1
+
+
+def test_every_reminds_without_resetting_the_deadline_at_most_max_times(
+    make_engine, sla_dir, clock
+):
+    engine = make_engine(workflows=sla_dir)
+    iid = engine.start("sla")
+    engine.fire(iid, "check")
+    engine.fire(iid, "wait")
+    entered = clock()
+    for hours in (2, 4, 6, 8):
+        engine.tick(now=entered + timedelta(hours=hours))
+    triggers = _triggers(engine, iid)
+    assert triggers.count("remind") == 3  # max: 3
+    assert triggers.count("escalate") == 1  # the reminders did not re-arm the deadline
+    assert triggers.count("sla_missed") == 1
+
+
+def test_every_periods_missed_while_no_worker_ran_fire_once(make_engine, sla_dir, clock):
+    engine = make_engine(workflows=sla_dir)
+    iid = engine.start("sla")
+    engine.fire(iid, "check")
+    engine.fire(iid, "wait")
+    entered = clock()
+    assert engine.tick(now=entered + timedelta(hours=5)) >= 1
+    assert _triggers(engine, iid).count("remind") == 1
+    nxt = [t.due for t in engine.get(iid).timers if t.trigger == "remind"]
+    assert nxt == [entered + timedelta(hours=6)]
+
+
+def test_since_a_state_counts_from_its_first_entry(make_engine, workflows_dir, clock):
+    (workflows_dir / "since.yaml").write_text(
+        SLA.replace("workflow: sla", "workflow: since").replace(
+            "    since: start\n    trigger: sla_missed\n    in: [received, checking, waiting]",
+            "    since: checking\n    trigger: sla_missed\n    in: [checking, waiting]",
+        )
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("since")
+    clock.advance(hours=1)
+    engine.fire(iid, "check")  # first entry into `checking`: the count starts here
+    clock.advance(hours=1)
+    engine.fire(iid, "wait")
+    clock.advance(hours=1)
+    engine.fire(iid, "back")  # entering `checking` again does not move it
+    due = [t.due for t in engine.get(iid).timers if t.trigger == "sla_missed"]
+    assert due == [start + timedelta(hours=5)]
+    assert engine.tick(now=start + timedelta(hours=5)) == 1
+    assert [h.trigger for h in engine.get(iid).history].count("sla_missed") == 1
+
+
+def test_every_keeps_counting_across_moves_between_its_states(make_engine, workflows_dir, clock):
+    (workflows_dir / "ping.yaml").write_text(
+        "workflow: ping\nversion: 1\ninitial: a\n"
+        "states:\n  a: {}\n  b: {}\n  done: {final: true}\n"
+        "transitions:\n  - {trigger: swap, from: a, to: b}\n  - {trigger: swap, from: b, to: a}\n"
+        "  - {trigger: remind, from: [a, b]}\n  - {trigger: finish, from: [a, b], to: done}\n"
+        "timers:\n  - {every: 2h, max: 2, trigger: remind, in: [a, b]}\n"
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("ping")
+    clock.advance(hours=1)
+    engine.fire(iid, "swap")  # a -> b: the 2h period still ends at start + 2h
+    assert [t.due for t in engine.get(iid).timers] == [start + timedelta(hours=2)]
+    engine.tick(now=start + timedelta(hours=2))
+    clock.set(start + timedelta(hours=3))
+    engine.fire(iid, "swap")  # b -> a: the second (last) reminder stays at start + 4h
+    assert [(t.name, t.due) for t in engine.get(iid).timers] == [
+        ("every:0:2", start + timedelta(hours=4))
+    ]
+    engine.tick(now=start + timedelta(hours=8))
+    assert [h.trigger for h in engine.get(iid).history].count("remind") == 2
+    assert engine.get(iid).timers == []
