@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from crmflow.errors import ExpressionError
+
 from .approval import Delegation, Vote, cast_vote, required_votes
 from .expressions import MissingField
 from .routing import Memo, Step, autos, candidates, plan_of
@@ -124,6 +126,9 @@ def decide(
                     f"{missing.field!r} is missing",
                 ))  # fmt: skip
                 continue
+            except ExpressionError as exc:  # e.g. a guard beyond its time or size bound
+                refusals.append(Refusal("guard", f"guard: {exc}"))
+                continue
             if not ok:
                 refusals.append(Refusal("guard", f"guard: {tdef.when.source!r} is false"))
                 continue
@@ -178,7 +183,7 @@ def next_auto(
             try:
                 if not tdef.when(context):
                     continue
-            except MissingField:
+            except (MissingField, ExpressionError):  # a runaway guard is simply false
                 continue
         return plan_of(memo, "auto", state, tdef.dest, tdef.do, tdef.index)
     return None
