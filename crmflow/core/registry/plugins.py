@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "crmflow.plugins.sop",
     "crmflow.plugins.forecast",
     "crmflow.plugins.kpi",
+    "crmflow.plugins.reports",
 )
 
 

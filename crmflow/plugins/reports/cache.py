@@ -1,0 +1,117 @@
+"""A per-engine cache of expensive dashboard figures, invalidated by the events that change them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+__all__ = ["FigureCache", "cache_of", "invalidate"]
+
+#: Seconds a figure lives even when no event of this process touched it: other
+#: processes (a worker, a second app) change the database without telling us.
+MAX_AGE = 60.0
+
+
+class FigureCache:
+    """Computed figures keyed by ``(name, params)``, each tagged with what it depends on.
+
+    ``invalidate(tags)`` drops every entry carrying one of the tags (``sku:A1``,
+    ``capacity``, ``kpi``…); ``invalidate(None)`` drops all. Entries also expire
+    after ``max_age`` seconds of the monotonic clock.
+    """
+
+    def __init__(self, max_age: float = MAX_AGE, clock: Callable[[], float] = time.monotonic):
+        self.max_age = max_age
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, tuple[float, frozenset[str], Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, tags: Iterable[str], compute: Callable[[], Any]) -> Any:
+        """The cached value of ``key``, computing (outside the lock) when absent or stale."""
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now - entry[0] < self.max_age:
+                self.hits += 1
+                return entry[2]
+            self.misses += 1
+        value = compute()
+        with self._lock:
+            self._entries[key] = (now, frozenset(tags), value)
+        return value
+
+    def invalidate(self, tags: Iterable[str] | None = None) -> int:
+        """Drop entries tagged with any of ``tags`` (all entries for None); how many."""
+        with self._lock:
+            if tags is None:
+                dropped = len(self._entries)
+                self._entries.clear()
+                return dropped
+            wanted = set(tags)
+            stale = [k for k, (_, t, _) in self._entries.items() if t & wanted]
+            for k in stale:
+                del self._entries[k]
+            return len(stale)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_caches: dict[int, FigureCache] = {}
+_caches_lock = threading.Lock()
+
+
+def cache_of(engine: Any) -> FigureCache:
+    """The cache of ``engine`` (one per Engine object, created on first use)."""
+    found = getattr(engine, "_sop_figures", None)
+    if found is None:
+        with _caches_lock:
+            found = getattr(engine, "_sop_figures", None)
+            if found is None:
+                found = FigureCache()
+                try:
+                    engine._sop_figures = found
+                except AttributeError:  # an engine-like object without attributes
+                    found = _caches.setdefault(id(engine), found)
+    return found
+
+
+#: Which figures an event touches, by the event's first word.
+EVENT_TAGS: dict[str, tuple[str, ...]] = {
+    "order": ("demand", "orders", "kpi", "worklist"),
+    "delivery": ("orders", "kpi"),
+    "demand": ("demand", "orders", "worklist"),
+    "inventory": ("stock", "kpi"),
+    "production": ("capacity", "plan"),
+    "plan": ("capacity", "plan"),
+    "capacity": ("capacity",),
+    "purchase": ("stock",),
+    "forecast": ("forecast", "kpi"),
+    "kpi": ("kpi",),
+}
+#: Topics whose figures are cached per SKU (``sku:X``, and ``per-sku`` for all of them).
+PER_SKU = frozenset({"stock", "orders", "plan", "forecast"})
+
+
+def invalidate(engine: Any, event: str | None, payload: dict[str, Any] | None = None) -> int:
+    """Drop what ``event`` may have changed; a SKU in the payload narrows the per-SKU figures.
+
+    Aggregates (tagged by topic) are dropped and rebuilt from the per-SKU
+    figures, of which only the named SKU's are recomputed. Unknown events
+    (connectors, imports of other kinds) drop everything: a stale figure is
+    worse than a recomputed one.
+    """
+    cache = cache_of(engine)
+    head = (event or "").split(".", 1)[0]
+    tags = EVENT_TAGS.get(head)
+    if tags is None:
+        return cache.invalidate(None)
+    wanted = set(tags)
+    if wanted & PER_SKU:
+        sku = (payload or {}).get("sku")
+        wanted.add(f"sku:{sku}" if isinstance(sku, str) and sku else "per-sku")
+    return cache.invalidate(wanted)
