@@ -17,16 +17,23 @@ from .svg import heat_grid, series_chart
 __all__ = ["KPI_SECTION", "SECTIONS", "render_html", "render_pdf"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext marker extraction tools know
+    """Mark ``text`` for translation; it is translated where it is shown."""
+    return text
+
+
 #: The English section headings, in order (the PDF test reads them back).
 SECTIONS = (
-    "KPIs against last week and target",
-    "Forecast accuracy by family",
-    "Demand changes",
-    "Alerts opened and closed",
-    "Rush orders",
-    "Capacity outlook",
-    "Demand, forecast and plan",
-    "Stock outlook",
+    N_("KPIs against last week and target"),
+    N_("Forecast accuracy by family"),
+    N_("Demand changes"),
+    N_("Alerts opened and closed"),
+    N_("Rush orders"),
+    N_("Capacity outlook"),
+    N_("Demand, forecast and plan"),
+    N_("Stock outlook"),
 )
 KPI_SECTION = SECTIONS[0]
 

@@ -30,7 +30,8 @@ def due_week(engine: Any, now: dt.datetime) -> str | None:
         raise ConfigError(f"settings.report_cron {cron!r} is not a cron expression "
                           "(e.g. '0 7 * * 1', Monday 07:00)")  # fmt: skip
     local = now.astimezone(factory_timezone(engine.factory))
-    last = croniter(str(cron), local).get_prev(dt.datetime)
+    # get_prev is strictly before its start: a round at 07:00:00 sharp counts as due.
+    last = croniter(str(cron), local + dt.timedelta(seconds=1)).get_prev(dt.datetime)
     week = week_label(last_full_week(last.date()))
     return None if has_review(engine, week) else week
 

@@ -37,9 +37,11 @@ class Selection:
     def query(self) -> dict[str, str]:
         """The URL parameters that rebuild this selection (defaults left out)."""
         out: dict[str, str] = {}
-        default = Selection(today=self.today)
+        default = parse_selection({"bucket": self.bucket}, self.today)
         for name, value in asdict(self).items():
-            if name == "today" or value is None or value == getattr(default, name):
+            if name == "bucket" and value != "week":
+                pass
+            elif name == "today" or value is None or value == getattr(default, name):
                 continue
             out[{"start": "from", "end": "to"}.get(name, name)] = (
                 value.isoformat() if isinstance(value, dt.date) else str(value)
