@@ -133,3 +133,13 @@ def test_selection_round_trips_through_the_url(sop):
 
     assert sel.query() == args
     assert parse_selection(sel.query(), TODAY) == sel
+
+
+def test_no_forecast_beyond_the_snapshots_months(sop):
+    sel = parse_selection({"family": "pumps", "history": "0", "horizon": "13"}, TODAY)
+
+    rows = rows_by_bucket(demand_picture(sop, sel))
+
+    assert rows["2027-01-25"]["forecast"] is not None  # January is in the snapshot
+    assert rows["2027-02-08"]["forecast"] is None  # February is not: no forecast, not zero
+    assert rows["2027-02-08"]["forecast_low"] is None

@@ -107,18 +107,21 @@ def _monthly_forecast(engine: Any, skus: list[str]) -> tuple[dict[dt.date, float
     return dict(value), {m: math.sqrt(s) for m, s in square.items()}
 
 
-def _spread(monthly: dict[dt.date, float], first: dt.date, end: dt.date) -> float:
-    """The part of monthly figures falling in ``[first, end)``, spread evenly over each month."""
+def _spread(monthly: dict[dt.date, float], first: dt.date, end: dt.date) -> float | None:
+    """The part of monthly figures falling in ``[first, end)``, spread evenly over each month;
+    None when no month of the span has a figure (beyond the forecast's horizon)."""
     total = 0.0
+    covered = False
     day = first
     while day < end:
         month = day.replace(day=1)
         size = calendar.monthrange(day.year, day.month)[1]
         month_end = (month + dt.timedelta(days=32)).replace(day=1)
         upto = min(end, month_end)
+        covered = covered or month in monthly
         total += monthly.get(month, 0.0) * (upto - day).days / size
         day = upto
-    return total
+    return total if covered else None
 
 
 def _flows(engine: Any, sku: str, start: dt.date, end: dt.date) -> dict[str, dict[dt.date, float]]:
@@ -165,6 +168,7 @@ def demand_picture(engine: Any, sel: Selection) -> dict[str, Any]:
             future = hi > sel.today
             fc = _spread(monthly, max(lo, sel.today), hi) if future and monthly else None
             err = _spread(error, max(lo, sel.today), hi) if fc is not None else None
+            err = err or 0.0
             rows.append({
                 "bucket": lo.isoformat(), "to": hi.isoformat(),
                 "demand": round(sum(q for d, q in daily.items() if lo <= d < hi), 3)

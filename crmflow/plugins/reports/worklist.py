@@ -25,7 +25,13 @@ def _iso(value: Any) -> Any:
 def overdue_steps(engine: Any, now: dt.datetime) -> dict[str, list[dict[str, Any]]]:
     """Open instances past their state's ``deadline``, grouped by the state's ``owner`` role."""
     by_owner: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for inst in engine.list(finished=False):
+    # Only states with a deadline can be overdue: read those (workflow, state) pairs alone.
+    found: list[Any] = []
+    for definition in engine.catalog.definitions():
+        for name, spec in definition.states.items():
+            if spec.deadline is not None and not spec.final:
+                found += engine.list(workflow=definition.id, state=name, finished=False)
+    for inst in found:
         try:
             definition = engine.catalog.newest(inst.workflow).definition
         except NotFoundError:
