@@ -143,3 +143,18 @@ def test_no_forecast_beyond_the_snapshots_months(sop):
     assert rows["2027-01-25"]["forecast"] is not None  # January is in the snapshot
     assert rows["2027-02-08"]["forecast"] is None  # February is not: no forecast, not zero
     assert rows["2027-02-08"]["forecast_low"] is None
+
+
+def test_each_role_gets_its_default_selection(make_sop):
+    from crmflow.plugins.reports.selection import default_args
+
+    engine = make_sop(
+        settings={"dashboard_defaults": {"manager": {"bucket": "month", "horizon": 6},
+                                         "planner": {"family": "pumps"}}},
+        users={"mia": {"roles": ["manager"]}, "pete": {"roles": ["planner"]}},
+    )  # fmt: skip
+
+    assert default_args(engine, "mia", {}) == {"bucket": "month", "horizon": "6"}
+    assert default_args(engine, "pete", {"lang": "en"}) == {"family": "pumps", "lang": "en"}
+    assert default_args(engine, "mia", {"sku": "A1"}) == {"sku": "A1"}  # the URL wins
+    assert default_args(engine, "nobody", {}) == {}

@@ -22,6 +22,7 @@ __all__ = [
 DEFAULT_SETTINGS: dict[str, Any] = {
     "report_cron": "0 7 * * 1",  # the weekly review pack: Monday 07:00 factory time
     "kpi_targets": {},  # {order_fill_rate: 0.95, …}: the targets shown on tiles and in the pack
+    "dashboard_defaults": {},  # {role: {bucket: month, …}}: each role's default dashboard view
 }
 
 #: Workflows whose transitions change plans or stock (their actions write them).

@@ -13,7 +13,10 @@ from crmflow.core.domain.records import Product
 from crmflow.core.store import reading
 from crmflow.errors import InputError
 
-__all__ = ["BUCKETS", "Selection", "bucket_start", "buckets", "parse_selection", "skus_of"]
+__all__ = [
+    "BUCKETS", "FILTERS", "Selection", "bucket_start", "buckets", "default_args",
+    "parse_selection", "skus_of",
+]  # fmt: skip
 
 BUCKETS = ("week", "month")
 _products = Product.__table__  # type: ignore[attr-defined]
@@ -106,6 +109,30 @@ def parse_selection(args: Mapping[str, Any], today: dt.date) -> Selection:
         start=start,
         end=end,
     )
+
+
+#: The URL parameters of a selection.
+FILTERS = ("family", "sku", "segment", "department", "bucket", "horizon", "history", "from", "to")
+
+
+def default_args(engine: Any, person: str | None, args: Mapping[str, Any]) -> dict[str, Any]:
+    """``args``, or when they hold no filter, the person's role default from the factory.
+
+    ``settings.dashboard_defaults`` maps a role to URL parameters, e.g.
+    ``{manager: {bucket: month, horizon: 6}, planner: {bucket: week}}``; the
+    first role of the mapping that the person has wins.
+    """
+    if any(args.get(name) for name in FILTERS) or not person:
+        return dict(args)
+    defaults = (getattr(engine, "settings", None) or {}).get("dashboard_defaults") or {}
+    if not isinstance(defaults, Mapping):
+        raise InputError("settings.dashboard_defaults must map roles to URL parameters",
+                         field="dashboard_defaults")  # fmt: skip
+    roles = engine.roles_of(person)
+    for role, chosen in defaults.items():
+        if role in roles and isinstance(chosen, Mapping):
+            return {**{k: str(v) for k, v in chosen.items()}, **args}
+    return dict(args)
 
 
 def bucket_start(day: dt.date, bucket: str) -> dt.date:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+)
 
 from crmflow.errors import CrmflowError, InputError, NotFoundError
 
@@ -12,7 +21,7 @@ from .charts import CARDS
 from .i18n import gettext, language
 from .labels import format_kpi, kpi_label
 from .reviews import get_review, list_reviews
-from .selection import parse_selection
+from .selection import default_args, parse_selection
 from .sop import card, sop_picture
 from .tiles import kpi_tiles
 from .worklist import worklist
@@ -29,11 +38,20 @@ def _engine() -> Any:
     return current_app.extensions["crmflow"]
 
 
+def _viewer() -> str | None:
+    """The signed-in person's name (the web app's sign-in puts it on ``g.user``)."""
+    user = g.get("user")
+    if user is None or isinstance(user, str):
+        return user
+    return getattr(user, "username", None) or getattr(user, "name", None)
+
+
 def _selection() -> Any:
     engine = _engine()
     from crmflow.plugins.kpi.service import today
 
-    return parse_selection(request.args, today(engine))
+    args = default_args(engine, _viewer(), request.args.to_dict())
+    return parse_selection(args, today(engine))
 
 
 @bp.errorhandler(CrmflowError)
