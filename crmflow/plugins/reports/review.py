@@ -11,9 +11,18 @@ import sqlalchemy as sa
 from crmflow.core.domain.records import Alert, DemandChange
 from crmflow.core.store import reading
 from crmflow.errors import InputError
-from crmflow.plugins.kpi.periods import shift_months
+from crmflow.plugins.kpi.breakdown import make_breakdown
+from crmflow.plugins.kpi.periods import Period, shift_months
 from crmflow.plugins.kpi.records import history, instances
-from crmflow.plugins.kpi.service import factory_timezone, kpi_report, today
+from crmflow.plugins.kpi.service import (
+    compute,
+    engine_kpis,
+    factory_timezone,
+    kpi_report,
+    report_json,
+    settings_of,
+    today,
+)
 
 from .capacity import capacity_outlook
 from .picture import demand_picture
@@ -116,6 +125,19 @@ def _worst(report: dict[str, Any], key: str, n: int = 5) -> list[dict[str, Any]]
     return sorted(rows, key=lambda r: (r[key], r["group"]))[:n]
 
 
+FORECAST_KPIS = ("forecast_accuracy", "forecast_bias")
+
+
+def forecast_report(engine: Any, start: dt.date, end: dt.date, by: str) -> dict[str, Any]:
+    """`crmflow kpi --json --by BY` restricted to the forecast KPIs (the others are not read)."""
+    specs = [spec for spec in engine_kpis(engine) if spec.key in FORECAST_KPIS]
+    with reading(engine.db) as conn:
+        table = compute(conn, specs, Period(start, end), factory=engine.factory,
+                        breakdown=make_breakdown(by, engine.factory),
+                        settings=settings_of(engine))  # fmt: skip
+    return report_json(table)
+
+
 def review_figures(engine: Any, start: dt.date, end: dt.date) -> dict[str, Any]:
     """Every number of the review of ``[start, end)`` (a week), as JSON-ready data.
 
@@ -128,8 +150,8 @@ def review_figures(engine: Any, start: dt.date, end: dt.date) -> dict[str, Any]:
     last = kpi_report(engine, start - dt.timedelta(days=7), start)
     month_end = end.replace(day=1)
     month_start = shift_months(month_end, -1)
-    by_family = kpi_report(engine, month_start, month_end, "family")
-    by_sku = kpi_report(engine, month_start, month_end, "sku")
+    by_family = forecast_report(engine, month_start, month_end, "family")
+    by_sku = forecast_report(engine, month_start, month_end, "sku")
     lo, hi = _bounds(engine, start, end)
     with reading(engine.db) as conn:
         changes = _changes_in(conn, lo, hi)
