@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
@@ -61,23 +62,17 @@ class FigureCache:
         return len(self._entries)
 
 
-_caches: dict[int, FigureCache] = {}
+_caches: weakref.WeakKeyDictionary[Any, FigureCache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 
 
 def cache_of(engine: Any) -> FigureCache:
-    """The cache of ``engine`` (one per Engine object, created on first use)."""
-    found = getattr(engine, "_sop_figures", None)
-    if found is None:
-        with _caches_lock:
-            found = getattr(engine, "_sop_figures", None)
-            if found is None:
-                found = FigureCache()
-                try:
-                    engine._sop_figures = found
-                except AttributeError:  # an engine-like object without attributes
-                    found = _caches.setdefault(id(engine), found)
-    return found
+    """The cache of ``engine`` (one per Engine object, created on first use, gone with it)."""
+    with _caches_lock:
+        found = _caches.get(engine)
+        if found is None:
+            found = _caches[engine] = FigureCache()
+        return found
 
 
 #: Which figures an event touches, by the event's first word.
