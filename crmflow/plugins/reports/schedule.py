@@ -6,8 +6,11 @@ import datetime as dt
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from croniter import croniter
 
+from crmflow.core.domain.records import Order
+from crmflow.core.store import reading
 from crmflow.errors import ConfigError
 from crmflow.plugins.kpi.service import factory_timezone
 
@@ -17,6 +20,7 @@ from .reviews import has_review
 __all__ = ["due_week", "run_due_reviews"]
 
 log = logging.getLogger(__name__)
+_orders = Order.__table__  # type: ignore[attr-defined]
 
 
 def due_week(engine: Any, now: dt.datetime) -> str | None:
@@ -36,14 +40,19 @@ def due_week(engine: Any, now: dt.datetime) -> str | None:
     return None if has_review(engine, week) else week
 
 
+def _has_orders(engine: Any) -> bool:
+    with reading(engine.db) as conn:
+        return conn.execute(sa.select(_orders.c.order_id).limit(1)).first() is not None
+
+
 def run_due_reviews(engine: Any, now: dt.datetime | None = None) -> str | None:
     """Make and store the due pack (HTML and PDF); the week made, or None."""
     from .pack import make_review
 
     now = now or engine.now()
     week = due_week(engine, now)
-    if week is None:
-        return None
+    if week is None or not _has_orders(engine):
+        return None  # nothing due, or a factory without orders: nothing to review
     pack = make_review(engine, week, pdf=True, by="worker", replace=False)
     if pack.stored_id is not None:
         log.info("stored the S&OP review pack of %s (id %s)", week, pack.stored_id)
