@@ -45,9 +45,10 @@ def test_without_events_a_view_reads_the_cache_not_the_database(sop):
     assert on_hand(stock_outlook(sop, sel), "A1") == on_hand(first, "A1") == 100.0
 
 
-def test_cached_figures_expire_after_max_age():
+def test_an_old_figure_is_served_while_it_is_refreshed():
     now = [0.0]
-    cache = FigureCache(max_age=60, clock=lambda: now[0])
+    refreshes = []
+    cache = FigureCache(max_age=60, clock=lambda: now[0], spawn=refreshes.append)
     calls = []
 
     def compute():
@@ -56,9 +57,26 @@ def test_cached_figures_expire_after_max_age():
 
     assert cache.get("k", ("stock",), compute) == 1
     now[0] = 59.0
-    assert cache.get("k", ("stock",), compute) == 1
+    assert cache.get("k", ("stock",), compute) == 1 and refreshes == []
     now[0] = 61.0
+    assert cache.get("k", ("stock",), compute) == 1  # the old figure, no waiting
+    assert cache.get("k", ("stock",), compute) == 1 and len(refreshes) == 1  # one refresh
+    refreshes[0]()  # the background refresh runs
     assert cache.get("k", ("stock",), compute) == 2
+
+
+def test_an_invalidated_figure_is_not_brought_back_by_a_late_refresh():
+    now = [0.0]
+    refreshes = []
+    cache = FigureCache(max_age=60, clock=lambda: now[0], spawn=refreshes.append)
+    cache.get("k", ("stock",), lambda: "old")
+    now[0] = 61.0
+    cache.get("k", ("stock",), lambda: "refreshed")
+
+    cache.invalidate({"stock"})
+    refreshes[0]()
+
+    assert cache.get("k", ("stock",), lambda: "new") == "new"
 
 
 def test_an_unknown_event_drops_every_figure(sop):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -10,40 +11,76 @@ from typing import Any
 
 __all__ = ["FigureCache", "cache_of", "invalidate"]
 
-#: Seconds a figure lives even when no event of this process touched it: other
-#: processes (a worker, a second app) change the database without telling us.
+log = logging.getLogger(__name__)
+
+#: Seconds after which a figure is refreshed (behind the scenes) even when no event of
+#: this process touched it: other processes (a worker, a second app) change the
+#: database without telling us.
 MAX_AGE = 60.0
+
+
+def _in_thread(job: Callable[[], None]) -> None:
+    threading.Thread(target=job, name="sop-figure-refresh", daemon=True).start()
 
 
 class FigureCache:
     """Computed figures keyed by ``(name, params)``, each tagged with what it depends on.
 
     ``invalidate(tags)`` drops every entry carrying one of the tags (``sku:A1``,
-    ``capacity``, ``kpi``…); ``invalidate(None)`` drops all. Entries also expire
-    after ``max_age`` seconds of the monotonic clock.
+    ``capacity``, ``kpi``…); ``invalidate(None)`` drops all: the next read
+    computes afresh. An entry older than ``max_age`` seconds is still served
+    while one refresh runs in the background (``spawn``), so no page view
+    waits for a figure that merely aged (a KPI report over a million lines
+    takes a minute).
     """
 
-    def __init__(self, max_age: float = MAX_AGE, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_age: float = MAX_AGE, clock: Callable[[], float] = time.monotonic,
+                 spawn: Callable[[Callable[[], None]], None] = _in_thread) -> None:  # fmt: skip
         self.max_age = max_age
         self.clock = clock
+        self.spawn = spawn
         self._lock = threading.Lock()
         self._entries: dict[Hashable, tuple[float, frozenset[str], Any]] = {}
+        self._refreshing: set[Hashable] = set()
         self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable, tags: Iterable[str], compute: Callable[[], Any]) -> Any:
-        """The cached value of ``key``, computing (outside the lock) when absent or stale."""
+        """The cached value of ``key``; computed now when absent, refreshed behind when old."""
+        tags = frozenset(tags)
         now = self.clock()
+        stale = False
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and now - entry[0] < self.max_age:
+            if entry is not None:
                 self.hits += 1
-                return entry[2]
-            self.misses += 1
+                stale = now - entry[0] >= self.max_age and key not in self._refreshing
+                if stale:
+                    self._refreshing.add(key)
+            else:
+                self.misses += 1
+        if entry is not None:
+            if stale:
+                self.spawn(lambda: self._refresh(key, tags, compute))
+            return entry[2]
         value = compute()
         with self._lock:
-            self._entries[key] = (now, frozenset(tags), value)
+            self._entries[key] = (now, tags, value)
         return value
+
+    def _refresh(self, key: Hashable, tags: frozenset[str], compute: Callable[[], Any]) -> None:
+        started = self.clock()
+        try:
+            value = compute()
+        except Exception:  # the stale figure stays; the next read tries again
+            log.exception("refreshing %r failed", key)
+            with self._lock:
+                self._refreshing.discard(key)
+            return
+        with self._lock:
+            self._refreshing.discard(key)
+            if key in self._entries:  # not invalidated meanwhile
+                self._entries[key] = (started, tags, value)
 
     def invalidate(self, tags: Iterable[str] | None = None) -> int:
         """Drop entries tagged with any of ``tags`` (all entries for None); how many."""
