@@ -146,3 +146,15 @@ def test_pending_demand_changes_wait_in_the_worklist(sop):
 
     assert (change["order_id"], change["new_value"], change["approval_state"]) == (
         "O4", "80", "pending")  # fmt: skip
+
+
+def test_a_kpi_event_refreshes_the_kpi_figures_behind_the_scenes():
+    refreshes = []
+    cache = FigureCache(max_age=60, clock=lambda: 0.0, spawn=refreshes.append)
+    cache.get("kpi-report", ("kpi",), lambda: "before")
+
+    cache.invalidate({"kpi"}, soft=True)
+
+    assert cache.get("kpi-report", ("kpi",), lambda: "after") == "before"
+    refreshes[0]()
+    assert cache.get("kpi-report", ("kpi",), lambda: "again") == "after"

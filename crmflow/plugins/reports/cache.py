@@ -82,8 +82,20 @@ class FigureCache:
             if key in self._entries:  # not invalidated meanwhile
                 self._entries[key] = (started, tags, value)
 
-    def invalidate(self, tags: Iterable[str] | None = None) -> int:
-        """Drop entries tagged with any of ``tags`` (all entries for None); how many."""
+    def invalidate(self, tags: Iterable[str] | None = None, *, soft: bool = False) -> int:
+        """Drop entries tagged with any of ``tags`` (all entries for None); how many.
+
+        ``soft`` only ages them: they are served once more while a background
+        refresh recomputes them.
+        """
+        if soft:
+            wanted = set(tags or ())
+            with self._lock:
+                aged = [k for k, (_, t, _) in self._entries.items() if tags is None or t & wanted]
+                for k in aged:
+                    _, t, value = self._entries[k]
+                    self._entries[k] = (float("-inf"), t, value)
+                return len(aged)
         with self._lock:
             if tags is None:
                 dropped = len(self._entries)
@@ -125,6 +137,9 @@ EVENT_TAGS: dict[str, tuple[str, ...]] = {
     "forecast": ("forecast", "kpi"),
     "kpi": ("kpi",),
 }
+#: Topics whose figures are refreshed behind the scenes rather than dropped: the KPI
+#: report of a past period rarely changes with one event and takes long to compute.
+SOFT = frozenset({"kpi"})
 #: Topics whose figures are cached per SKU (``sku:X``, and ``per-sku`` for all of them).
 PER_SKU = frozenset({"stock", "orders", "plan", "forecast"})
 
@@ -142,7 +157,9 @@ def invalidate(engine: Any, event: str | None, payload: dict[str, Any] | None = 
     tags = EVENT_TAGS.get(head)
     if tags is None:
         return cache.invalidate(None)
-    wanted = set(tags)
+    wanted = set(tags) - SOFT
+    if SOFT & set(tags):
+        cache.invalidate(SOFT & set(tags), soft=True)
     if wanted & PER_SKU:
         sku = (payload or {}).get("sku")
         wanted.add(f"sku:{sku}" if isinstance(sku, str) and sku else "per-sku")

@@ -60,7 +60,11 @@ def kpi_tiles(engine: Any, sel: Selection) -> dict[str, Any]:
     tiles = []
     for spec in engine_kpis(engine):
         th = limits.get(spec.key)
-        trend = read_trend(engine, spec.key, kind="month", dimension=dim, group=group, limit=12)
+        trend = cache_of(engine).get(
+            ("trend", spec.key, dim, group), ("kpi",),
+            lambda key=spec.key: read_trend(engine, key, kind="month", dimension=dim,
+                                            group=group, limit=12),
+        )  # fmt: skip
         tiles.append({
             "key": spec.key, "unit": spec.unit or units.get(spec.key),
             "value": values.get(spec.key),
