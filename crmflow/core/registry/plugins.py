@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "crmflow.plugins.erp",
     "crmflow.plugins.mes",
     "crmflow.plugins.scm",
+    "crmflow.plugins.reports",
 )
 
 
