@@ -99,10 +99,11 @@ class _Group(click.Group):
     def _load_plugin_commands(self) -> None:
         if _Group._plugins_loaded:
             return
-        from crmflow import operations
+        from crmflow import operations, rollout_commands
         from crmflow.core.registry import get_plugin_manager
 
         operations.register(self)
+        rollout_commands.register(self)
         get_plugin_manager().hook.register_commands(cli=self)
         for command in self.commands.values():
             common_options(command)
