@@ -123,8 +123,8 @@ class WorkflowDiagram:
             )  # fmt: skip
             if timer.get("calendar") == "working":
                 when += " working time"
-            states = ", ".join(_as_list(timer.get("in")))
-            timers.append(f"{when} → {timer.get('trigger')} in {states}")
+            where = ", ".join(_as_list(timer.get("in")))
+            timers.append(f"{when} → {timer.get('trigger')} in {where}")
         return cls(
             workflow=str(doc.get("workflow")),
             version=int(doc.get("version") or 0),
