@@ -167,3 +167,17 @@ def test_rollout_commands(runner: Any, tmp_path: Path, factory_file: Path) -> No
     assert bad.exit_code == 2 and "no workflow or plugin 'nope'" in bad.output
     started = runner.invoke(cli, [*base, "start", "follow_up", "--as", "paul"])
     assert started.exit_code == 3 and "rollout" in started.output
+
+
+def test_kpi_pilot_compares_the_rollout_pilot_from_its_since(engine: Any) -> None:
+    from crmflow.plugins.kpi.pilot import pilot_comparison
+
+    result = pilot_comparison(engine, workflow="follow_up")
+    assert result["pilot_departments"] == ["sales_north"]
+    assert result["rest_departments"] == ["sales_south", "planning"]
+    assert result["pilot_start"] == "2026-12-01"
+    engine.rollout.set("follow_up", "all", by="mia")
+    from crmflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="follow_up is not in pilot"):
+        pilot_comparison(engine, workflow="follow_up")
