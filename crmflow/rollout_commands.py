@@ -1,4 +1,4 @@
-"""Consultant commands: `crmflow rollout` (staged rollout) and `crmflow diagram` (pictures)."""
+"""Rollout commands: `crmflow rollout` (stages), `crmflow diagram` and `crmflow checklist`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _names(engine: Any) -> list[str]:
 
 
 def register(cli: click.Group) -> None:
-    """Add `rollout` and `diagram` to the `crmflow` group."""
+    """Add `rollout`, `diagram` and `checklist` to the `crmflow` group."""
 
     @cli.group(invoke_without_command=True)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -117,3 +117,38 @@ def register(cli: click.Group) -> None:
             click.echo(f"wrote {output}", err=True)
         else:
             click.echo(text)
+
+    @cli.command()
+    @click.argument("username", required=False)
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_context
+    def checklist(ctx: click.Context, username: str | None, as_json: bool) -> None:
+        """First steps per person: what USERNAME (default: everyone) has really done."""
+        from crmflow.core.onboarding import team_progress
+
+        engine = _engine(ctx)
+        people = _people(engine)
+        if username is not None:
+            if username not in people:
+                raise InputError(
+                    f"no person {username!r} in the factory config; people: "
+                    f"{', '.join(sorted(people)) or 'none'}", field="USERNAME",
+                )  # fmt: skip
+            people = {username: people[username]}
+        rows = team_progress(engine.db, people)
+        if as_json:
+            click.echo(json.dumps(rows))
+            return
+        for row in rows:
+            click.echo(f"{row['username']:<12} {row['done']}/{row['total']}")
+            for step in row["steps"]:
+                mark = "x" if step["done"] else " "
+                click.echo(f"  [{mark}] {step['title']}")
+
+
+def _people(engine: Any) -> dict[str, list[str]]:
+    """Every person of the factory config with their roles."""
+    names = set(engine.factory.users)
+    for dept in engine.factory.departments:
+        names.update(dept.members)
+    return {name: sorted(engine.roles_of(name)) for name in sorted(names)}
