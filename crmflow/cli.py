@@ -104,6 +104,9 @@ class _Group(click.Group):
 
         operations.register(self)
         rollout_commands.register(self)
+        from crmflow import people_cli
+
+        people_cli.register(self)
         get_plugin_manager().hook.register_commands(cli=self)
         for command in self.commands.values():
             common_options(command)
@@ -314,8 +317,10 @@ def migrate(ctx: click.Context) -> None:
 @click.option("--no-worker", is_flag=True, help="Serve only; run `crmflow worker` elsewhere.")
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
-    """Admin UI + worker + scheduler in one process."""
+    """The web app (waitress) + worker + scheduler in one process."""
     import threading
+
+    import waitress
 
     from crmflow.admin import create_app
     from crmflow.core.engine.worker import Worker
@@ -329,7 +334,9 @@ def run(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
         thread.start()
     click.echo(f"crmflow {engine.factory.title!r} on http://{host}:{port}/", err=True)
     try:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
+        # Threads: each open live page holds one for its event stream.
+        waitress.serve(app, host=host, port=port, threads=32, channel_timeout=120,
+                       ident="crmflow")  # fmt: skip
     finally:
         if worker is not None and thread is not None:
             worker.stop()  # finishes the batch in hand
@@ -350,6 +357,12 @@ def demo(ctx: click.Context, seed: int, host: str, port: int, load_only: bool) -
     engine = open_engine(ctx)
     counts = load_demo(engine, seed=seed)
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()), err=True)
+    from crmflow.core.people.accounts import demo_logins
+
+    click.echo("demo logins (new passwords at every start):")
+    for username, password in demo_logins(engine):
+        roles = ", ".join(sorted(engine.roles_of(username)))
+        click.echo(f"  login: {username}  password: {password}  roles: {roles}")
     if not load_only:
         ctx.invoke(run, host=host, port=port, no_worker=False)
 

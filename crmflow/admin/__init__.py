@@ -1,9 +1,10 @@
-"""The admin web app: application factory, one blueprint per area."""
+"""The web app people work in: application factory, one blueprint per area (docs/web.md)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from typing import Any
 
 from flask import Flask
@@ -14,7 +15,11 @@ __all__ = ["EngineExtension", "create_app", "engine_ext"]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the admin app; ``config`` may carry ``ENGINE`` or the URLs to open one."""
+    """Build the app; ``config`` may carry ``ENGINE`` or the URLs to open one.
+
+    Sign-in is enforced for every route by a ``before_request`` guard
+    (``security.py``), so blueprints registered later are protected too.
+    """
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("CRMFLOW_SECRET_KEY") or secrets.token_hex(32),
@@ -22,17 +27,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WORKFLOWS=None,
         FACTORY=None,
         ENGINE=None,
+        MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.config.from_prefixed_env("CRMFLOW")
     if config:
         app.config.update(config)
     engine_ext.init_app(app)
 
-    from .dashboard import bp as dashboard_bp
+    from .api import init_api
+    from .i18n import init_i18n
     from .plugins_page import bp as plugins_bp
+    from .security import init_security
+    from .views import approvals, auth, customers, inbox, instances, inventory, live, orders
 
-    app.register_blueprint(dashboard_bp)
+    init_security(app)
+    init_i18n(app)
+    live.init_metrics(app)
+    for module in (auth, inbox, instances, orders, customers, inventory, approvals, live):
+        app.register_blueprint(module.bp)
     app.register_blueprint(plugins_bp)
+    init_api(app)
+    from .errors import init_errors
+
+    init_errors(app)
     engine = engine_ext.get(app)
     menu: list[tuple[str, str]] = []
     for registered in engine.registry.admin_blueprints.values():
@@ -43,6 +60,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
-        return {"admin_menu": menu}
+        return {"admin_menu": menu, "factory": engine_ext.get().factory}
+
+    # A fresh idempotency key per rendered form: a resent submit is applied once.
+    app.jinja_env.globals["new_key"] = lambda: uuid.uuid4().hex
 
     return app

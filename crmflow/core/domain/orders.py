@@ -26,6 +26,7 @@ __all__ = [
     "create_order",
     "decide_demand_change",
     "demand_change",
+    "parse_new_value",
     "record_delivery",
     "set_order_status",
     "within_tolerance",
@@ -66,6 +67,11 @@ def _parse_new(field: str, new: Any, today: dt.date) -> Any:
     if value < today:
         raise InputError(f"{value.isoformat()} is in the past (today is {today})", field=field)
     return value
+
+
+def parse_new_value(field: str, new: Any, today: dt.date) -> Any:
+    """A line's new quantity (positive) or date (not in the past), as a change would store it."""
+    return _parse_new(field, new, today)
 
 
 def create_order(

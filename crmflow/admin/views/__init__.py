@@ -1,0 +1,3 @@
+"""One blueprint per area of work; each view calls the Python API and renders."""
+
+__all__: list[str] = []

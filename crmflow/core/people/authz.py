@@ -1,0 +1,221 @@
+"""Who may do what: the person behind a login and the checks every edge (page, API, CLI) calls.
+
+The web and the API never take an actor from the client: they build a :class:`Person`
+from the signed-in login and call these functions, which check the roles and then call
+the engine or the domain with that person as the actor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crmflow.core.engine.expressions import MissingField
+from crmflow.core.engine.results import FireResult, Instance
+from crmflow.core.store import reading
+from crmflow.errors import CrmflowError, InputError, NotFoundError
+
+from .accounts import Account
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crmflow.core.engine.definition import WorkflowDef
+    from crmflow.core.engine.runtime import Engine
+
+__all__ = [
+    "ACTION_ROLES",
+    "ForbiddenError",
+    "Person",
+    "available_triggers",
+    "delegate_as",
+    "fire_as",
+    "person_for",
+    "require",
+    "start_as",
+    "state_title",
+    "workflow_roles",
+]
+
+#: Roles allowed to do what no workflow transition describes. A factory may widen or
+#: narrow a line with ``settings: {web_permissions: {change_order: [sales, manager]}}``.
+ACTION_ROLES: dict[str, tuple[str, ...]] = {
+    "change_order": ("sales", "planner", "manager"),
+    "delegate_any": ("manager",),
+}
+
+
+class ForbiddenError(CrmflowError):
+    """The person's roles do not allow this action; nothing changed."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Person:
+    """A signed-in person: username, all roles (factory, departments, login) and departments."""
+
+    username: str
+    roles: frozenset[str]
+    departments: tuple[str, ...]
+    language: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "username": self.username, "roles": sorted(self.roles),
+            "departments": list(self.departments), "language": self.language,
+        }  # fmt: skip
+
+
+def person_for(engine: Engine, account: Account) -> Person:
+    """The person of a login; the login's own roles are made known to the engine's role check."""
+    departments = [d.id for d in engine.factory.departments if account.username in d.members]
+    roles = set(engine.roles_of(account.username)) if _known(engine, account.username) else set()
+    roles.update(account.roles)
+    if account.department and account.department not in departments:
+        departments.append(account.department)
+        for d in engine.factory.departments:
+            if d.id == account.department:
+                roles.update(d.roles)
+    if roles != set(engine.roles_of(account.username)) or not _known(engine, account.username):
+        # Engine.roles_of reads the factory's `users:`; a login's extra roles join it there,
+        # so fires made as this person are checked against the same roles.
+        engine.factory.users[account.username] = {"roles": sorted(roles)}
+    return Person(account.username, frozenset(roles), tuple(departments), account.language)
+
+
+def _known(engine: Engine, username: str) -> bool:
+    return username in engine.factory.users or any(
+        username in d.members for d in engine.factory.departments
+    )
+
+
+def require(engine: Engine, person: Person, action: str) -> None:
+    """Raise :class:`ForbiddenError` unless one of the person's roles may do ``action``."""
+    custom = (engine.settings.get("web_permissions") or {}).get(action)
+    allowed = tuple(custom) if custom else ACTION_ROLES.get(action, ())
+    if person.roles.isdisjoint(allowed):
+        mine = ", ".join(sorted(person.roles)) or "none"
+        raise ForbiddenError(
+            f"role: {person.username} ({mine}) may not {action.replace('_', ' ')} "
+            f"(allowed: {', '.join(allowed) or 'nobody'})"
+        )
+
+
+def workflow_roles(definition: WorkflowDef) -> set[str]:
+    """Roles a workflow names: state owners and transition roles."""
+    roles = {s.owner for s in definition.states.values() if s.owner}
+    for t in definition.transitions:
+        roles.update(t.roles or ())
+    return roles
+
+
+def state_title(engine: Engine, workflow: str, state: str, language: str | None) -> str:
+    """A state's title in the language (``title_zh`` where the YAML gives it), else its name."""
+    try:
+        definition = engine.catalog.newest(workflow).definition
+    except NotFoundError:
+        return state
+    sdef = definition.states.get(state)
+    if sdef is None:
+        return state
+    if language and language.startswith("zh"):
+        zh = getattr(sdef, "title_zh", None) or (getattr(sdef, "titles", None) or {}).get("zh-CN")
+        if zh:
+            return str(zh)
+    return sdef.title or state
+
+
+def _allows(tdef: Any, roles: frozenset[str]) -> bool:
+    return tdef.roles is None or not roles.isdisjoint(tdef.roles)
+
+
+def available_triggers(engine: Engine, person: Person, inst: Instance) -> list[str]:
+    """The triggers ``person`` may fire on ``inst`` now (role and guard pass), in file order.
+
+    The same rule the engine applies when firing: the first transition whose
+    source, roles and guard match is taken.
+    """
+    if inst.finished:
+        return []
+    engine_api = getattr(engine, "available_triggers", None)
+    if callable(engine_api):  # a newer engine answers itself (approval votes, regions)
+        return list(engine_api(inst, actor=person.username))
+    with reading(engine.db) as conn:
+        definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
+    context = engine.expression_context(inst.data, {}, inst.state, engine.now())
+    found: list[str] = []
+    for tdef in definition.transitions:
+        if inst.state not in tdef.sources or tdef.trigger in found:
+            continue
+        if not _allows(tdef, person.roles):
+            continue
+        if tdef.when is not None:
+            try:
+                if not tdef.when(context):
+                    continue
+            except MissingField:
+                continue
+            except CrmflowError:
+                continue
+        found.append(tdef.trigger)
+    return found
+
+
+def fire_as(
+    engine: Engine, person: Person, iid: int, trigger: str,
+    data: dict[str, Any] | None = None, key: str | None = None,
+) -> FireResult:  # fmt: skip
+    """Fire as the person; the engine refuses (``role``, ``guard``, ``trigger``, ``finished``)."""
+    inst = engine.get(iid)
+    if inst.finished:
+        return FireResult(False, inst.state, reason=f"finished: instance {iid} is finished "
+                          f"in {inst.state!r}", code="finished", instance_id=iid)  # fmt: skip
+    return engine.fire(iid, trigger, data=data, key=key, actor=person.username)
+
+
+def start_as(
+    engine: Engine, person: Person, workflow: str, data: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> int:  # fmt: skip
+    """Start ``workflow`` as the person: one of their roles must be one the workflow names."""
+    definition = engine.catalog.newest(workflow).definition
+    named = workflow_roles(definition)
+    if named and person.roles.isdisjoint(named) and "manager" not in person.roles:
+        raise ForbiddenError(
+            f"role: {person.username} may not start {workflow!r} "
+            f"(roles it names: {', '.join(sorted(named))})"
+        )
+    return engine.start(workflow, data=data or {}, actor=person.username, key=key)
+
+
+def delegate_as(
+    engine: Engine, person: Person, delegate: str, start: Any, end: Any,
+    approver: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Hand ``approver``'s approvals (default: the person's own) to ``delegate`` for a period.
+
+    A person delegates their own approvals if they are an approver of the factory;
+    a manager may delegate anyone's.
+    """
+    from crmflow.core.domain.approvals import add_delegation  # domain imports stay lazy
+
+    approver = approver or person.username
+    approvers = {str(a) for a in engine.settings.get("approvers") or ()}
+    approvers.update(str(a) for a in engine.settings.get("approval_board") or ())
+    if approver != person.username:
+        require(engine, person, "delegate_any")
+    elif approver not in approvers:
+        raise ForbiddenError(f"role: {person.username} approves nothing, so has nothing to hand on")
+    if delegate not in engine.factory.users and not any(
+        delegate in d.members for d in engine.factory.departments
+    ):
+        raise InputError(f"no person {delegate!r} in this factory", field="delegate")
+    engine_api = getattr(engine, "delegate", None)
+    if callable(engine_api):  # the engine's own delegation, when it has one
+        return dict(engine_api(approver, delegate, start, end, by=person.username))
+    now = engine.now()
+    with engine.db.begin() as conn:
+        row = add_delegation(conn, approver, delegate, start, end, by=person.username,
+                             now=now.replace(tzinfo=None))  # fmt: skip
+    return {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v)
+            for k, v in row.items()}  # fmt: skip
