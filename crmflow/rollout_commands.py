@@ -74,7 +74,7 @@ def register(cli: click.Group) -> None:
             ) from exc
         change = engine.rollout.set(
             name, mode, departments, since=since_date, by=actor or "cli", reason=reason,
-            now=engine.now(),
+            now=engine.now(), roles=engine.roles_of(actor) if actor else None,
         )  # fmt: skip
         click.echo(json.dumps(change.as_json()))
 

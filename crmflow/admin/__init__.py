@@ -38,12 +38,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .i18n import init_i18n
     from .plugins_page import bp as plugins_bp
     from .security import init_security
-    from .views import approvals, auth, customers, inbox, instances, inventory, live, orders
+    from .views import (
+        approvals,
+        auth,
+        customers,
+        inbox,
+        instances,
+        inventory,
+        live,
+        orders,
+        rollout,
+        studio,
+    )
 
     init_security(app)
     init_i18n(app)
     live.init_metrics(app)
-    for module in (auth, inbox, instances, orders, customers, inventory, approvals, live):
+    for module in (auth, inbox, instances, orders, customers, inventory, approvals, live, studio,
+                   rollout):  # fmt: skip
         app.register_blueprint(module.bp)
     app.register_blueprint(plugins_bp)
     init_api(app)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -218,9 +218,15 @@ class WorkflowDiagram:
 
     # -- SVG ------------------------------------------------------------------------
 
-    def svg(self, counts: Mapping[str, StateCount] | None = None) -> str:
-        """A self-contained SVG: states in columns by distance from `initial`."""
-        return _SvgLayout(self, counts or {}).render()
+    def svg(
+        self, counts: Mapping[str, StateCount] | None = None,
+        link: Callable[[str], str] | None = None,
+    ) -> str:  # fmt: skip
+        """A self-contained SVG: states in rows by distance from `initial`.
+
+        ``link(state)`` makes each state a link (the studio lists its instances).
+        """
+        return _SvgLayout(self, counts or {}, link).render()
 
 
 # -- Mermaid helpers ----------------------------------------------------------------
@@ -281,9 +287,13 @@ _HALO = 'paint-order="stroke" stroke="#fff" stroke-width="4" stroke-linejoin="ro
 class _SvgLayout:
     """States in rows by their distance from `initial`; edges run down, back edges curve."""
 
-    def __init__(self, diagram: WorkflowDiagram, counts: Mapping[str, StateCount]) -> None:
+    def __init__(
+        self, diagram: WorkflowDiagram, counts: Mapping[str, StateCount],
+        link: Callable[[str], str] | None = None,
+    ) -> None:  # fmt: skip
         self.d = diagram
         self.counts = counts
+        self.link = link
         self.boxes: dict[str, tuple[float, float, float, float]] = {}
 
     def _lines(self, state: DiagramState) -> list[str]:
@@ -387,6 +397,9 @@ class _SvgLayout:
                 f"{html.escape(short)}</text>"
             )
         parts.append("</g>")
+        if self.link is not None:
+            href = html.escape(self.link(s.name))
+            return f'<a href="{href}" aria-label="{html.escape(s.name)}">{"".join(parts)}</a>'
         return "".join(parts)
 
     def _edge(self, source: str, dest: str, labels: list[str]) -> str:

@@ -109,6 +109,17 @@ CHECKLISTS: dict[str, tuple[Step, ...]] = {
         Step("answer_alert", "Answer an inventory alert", "处理一条库存预警",
              "fired:inventory_alert", "/"),
     ),
+    "purchasing": (
+        Step("projection", "Read a SKU's projected inventory", "查看 SKU 预计库存",
+             "activity:projection_viewed", "/inventory"),
+        Step("answer_alert", "Answer an inventory alert", "处理一条库存预警",
+             "fired:inventory_alert", "/"),
+    ),
+    "logistics": (
+        Step("open_inbox", "Open your inbox", "打开待办箱", "activity:inbox_viewed", "/"),
+        Step("find_order", "Follow an order's timeline", "查看一个订单的时间线",
+             "activity:order_viewed", "/orders"),
+    ),
     "manager": (
         Step("dashboard", "Read the S&OP dashboard", "查看产销协同看板",
              "activity:dashboard_viewed", "/dashboard"),

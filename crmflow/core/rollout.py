@@ -19,10 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmflow.errors import InputError
+from crmflow.errors import InputError, RefusedError
 
 __all__ = [
     "MODES",
+    "ROLLOUT_ROLES",
     "RolloutChange",
     "RolloutPolicy",
     "RolloutState",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 MODES = ("off", "pilot", "all")
+#: who may change a stage (an operator at the command line without --as is trusted)
+ROLLOUT_ROLES = frozenset({"manager", "admin", "consultant"})
 
 _metadata = sa.MetaData()
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -316,8 +319,19 @@ class RolloutPolicy:
         by: str,
         reason: str | None = None,
         now: datetime | None = None,
+        roles: Iterable[str] | None = None,
     ) -> RolloutChange:
-        """Record a change; it takes effect at once for every later start, event and fire."""
+        """Record a change; it takes effect at once for every later start, event and fire.
+
+        ``roles`` are the roles of the person ``by`` (checked against
+        :data:`ROLLOUT_ROLES`); None means a trusted operator at the command line.
+        """
+        if roles is not None and not ROLLOUT_ROLES & set(roles):
+            raise RefusedError(
+                f"role: {by} may not change the rollout (allowed: "
+                f"{', '.join(sorted(ROLLOUT_ROLES))})",
+                reason="role",
+            )
         depts = tuple(dict.fromkeys(str(d) for d in departments))
         if mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", field="mode")
