@@ -48,6 +48,7 @@
     indentUnit: 2,
     tabSize: 2,
     lineWrapping: true,
+    viewportMargin: Infinity, // the page scrolls, not the editor: every line is in the page
     extraKeys: { Tab: (cm) => cm.replaceSelection("  ") },
     gutters: ["CodeMirror-lint-markers"],
     lint: { getAnnotations: lint, async: true, delay: 400 },
