@@ -170,3 +170,53 @@ def simulate() -> Any:
     except CrmflowError as exc:
         return json_error(422, "invalid", str(exc), "scenario")
     return jsonify(report.as_json() | {"text": report.as_text()})
+
+
+def _running_states(eng: Any, workflow: str, version: int) -> list[tuple[int, str]]:
+    """(version, state) pairs of open instances not on ``version``, each once."""
+    seen: dict[tuple[int, str], None] = {}
+    for inst in eng.list(workflow=workflow):
+        if not inst.finished and inst.version != version:
+            seen.setdefault((inst.version, inst.state), None)
+    return sorted(seen)
+
+
+@bp.route("/studio/<workflow>/migrate", methods=["GET", "POST"])
+def migrate(workflow: str) -> Any:
+    """Preview, then apply, moving open instances to a version (consultants and admins)."""
+    eng = engine()
+    person = current_person()
+    try:
+        newest = _definition(workflow)
+        studio.require_editor(person.roles, person.username)
+    except NotFoundError as exc:
+        return render_error(404, str(exc))
+    except CrmflowError as exc:
+        return render_error(403, str(exc))
+    raw_version = request.values.get("version") or str(newest.version)
+    if not raw_version.isdigit() or len(raw_version) > 9:
+        return render_error(422, _("The version must be a number."))
+    version = int(raw_version)
+    try:
+        target = eng.catalog.definition(workflow, version)
+    except NotFoundError as exc:
+        return render_error(404, str(exc))
+    mapping = {
+        key[4:]: value for key, value in request.form.items()
+        if key.startswith("map:") and value and value in target.states
+    }  # fmt: skip
+    report = None
+    error = None
+    if request.method == "POST":
+        apply = request.form.get("action") == "apply"
+        try:
+            report = eng.migrate_instances(workflow, version, mapping, dry_run=not apply,
+                                           actor=person.username)  # fmt: skip
+        except CrmflowError as exc:
+            error = str(exc)
+    missing = [(v, s) for v, s in _running_states(eng, workflow, version) if s not in target.states]
+    return render_template(
+        "studio/migrate.html", workflow=workflow, version=version, target=target,
+        missing=missing, mapping=mapping, report=report, error=error,
+        applied=bool(report and not report.dry_run),
+    ), (422 if error else 200)  # fmt: skip
