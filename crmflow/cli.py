@@ -162,10 +162,11 @@ class _Group(click.Group):
     def _load_plugin_commands(self) -> None:
         if _Group._plugins_loaded:
             return
-        from crmflow import language_commands, operations
+        from crmflow import language_commands, operations, rollout_commands
         from crmflow.core.registry import get_plugin_manager
 
         operations.register(self)
+        rollout_commands.register(self)
         from crmflow import people_cli
 
         people_cli.register(self)

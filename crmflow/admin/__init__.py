@@ -53,13 +53,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         inventory,
         live,
         orders,
+        rollout,
+        studio,
     )
 
     init_security(app)
     init_i18n(app)
     live.init_metrics(app)
     for module in (auth, inbox, instances, orders, customers, inventory, approvals, live,
-                   api_docs):  # fmt: skip
+                   api_docs, studio, rollout):  # fmt: skip
         app.register_blueprint(module.bp)
     app.register_blueprint(plugins_bp)
     init_api(app)

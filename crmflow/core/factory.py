@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from crmflow.errors import ConfigError, Problem, ValidationError
 
 from .engine.yamlmarks import YamlSyntaxError, load_with_marks
+from .rollout import RolloutState, parse_rollout
 
 __all__ = ["Calendar", "Department", "FactoryConfig", "find_factory", "load_factory"]
 
 FACTORY_KEYS = (
     "factory", "title", "timezone", "workflows", "plugins", "departments", "calendar",
-    "settings", "users", "secrets", "description", "notify", "connectors",
+    "settings", "users", "secrets", "description", "notify", "connectors", "rollout",
 )  # fmt: skip
 DEPARTMENT_KEYS = ("id", "title", "members", "roles", "pilot_start", "description")
 CALENDAR_KEYS = ("working_days", "hours", "holidays")
@@ -70,6 +71,8 @@ class FactoryConfig:
     notify: dict[str, Any] = field(default_factory=dict)
     #: the raw `connectors:` section; each connector plugin validates its own part
     connectors: dict[str, Any] = field(default_factory=dict)
+    #: `rollout:` as written: workflow or plugin name -> its RolloutState (absent = all)
+    rollout: dict[str, RolloutState] = field(default_factory=dict)
     file: Path | None = None
     marks: Any = field(default=None, repr=False, compare=False)
 
@@ -175,6 +178,7 @@ def load_factory(path: Path, plugin_names: set[str] | None = None) -> FactoryCon
     config.plugins = {k: ({} if v is None or v is True else v) for k, v in plugins.items()}
     config.departments = _departments(doc.get("departments"), error)
     config.calendar = _calendar(doc.get("calendar"), error)
+    config.rollout = parse_rollout(doc.get("rollout"), [d.id for d in config.departments], error)
     settings = doc.get("settings") or {}
     if not isinstance(settings, dict):
         error("settings must be a mapping of names to values", ("settings",), True)

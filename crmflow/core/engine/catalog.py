@@ -163,6 +163,10 @@ class Catalog:
         for definition in definitions:
             self._add(definition)
 
+    def reload(self) -> None:
+        """Read the folder again, e.g. after the studio saved a new version file."""
+        self._load()
+
     def _add(self, definition: WorkflowDef) -> CompiledWorkflow:
         compiled = compile_workflow(definition)
         self._compiled[(definition.id, definition.version)] = compiled

@@ -85,7 +85,12 @@ def _deliver(
     result = EmitResult(event)
     context = engine.expression_context({}, payload, None, now)
     fire_key = f"event:{event}:{key}" if key is not None else None
+    checking = engine.rollout.active()
     for definition in engine.catalog.definitions():
+        if checking and engine.rollout.refusal(
+            definition.id, actor, payload, today=engine.today(now)
+        ):
+            continue  # off, or in pilot for other departments: as if it did not exist
         entity = definition.entity or "event"
         targets = _waiting(engine, definition, event, payload, context)
         for iid in targets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
@@ -19,8 +20,9 @@ from crmflow.core.registry import (
     enabled_plugins,
     get_plugin_manager,
 )
+from crmflow.core.rollout import RolloutPolicy
 from crmflow.core.store import make_db, migrate, reading
-from crmflow.errors import ConcurrencyError, NotFoundError
+from crmflow.errors import ConcurrencyError, NotFoundError, RefusedError
 
 from . import groupcommit
 from . import repository as repo
@@ -77,6 +79,8 @@ class Engine:
             name: copy.deepcopy(item.obj) for name, item in registry.settings.items()
         }
         self.settings.update(factory.settings)
+        #: staged rollout (architecture.md): off / pilot departments / all, per workflow
+        self.rollout = RolloutPolicy.for_factory(db, factory)
 
     # -- construction ----------------------------------------------------
 
@@ -220,6 +224,10 @@ class Engine:
     ) -> tuple[int, bool]:
         """Like :meth:`start`; also says whether this call created the instance."""
         compiled = self.catalog.newest(workflow)
+        if self.rollout.active():
+            refused = self.rollout.refusal(workflow, actor, data, today=self.today(now))
+            if refused:
+                raise RefusedError(f"rollout: {refused}", reason="rollout")
         self.catalog.remember(self.db, compiled.definition)
         when = repo.utc(now) if now else self.now()
         try:
@@ -250,6 +258,10 @@ class Engine:
         """Fire ``trigger`` on instance ``iid``; a refusal changes nothing."""
         when = repo.utc(now) if now else self.now()
         event = [(iid, trigger, data, key)]
+        if self.rollout.active():
+            refused = self._rollout_refusal(iid, actor, when)
+            if refused is not None:
+                return refused
         for _attempt in range(_RETRIES):
             try:
                 fired = groupcommit.fire_batch_direct(self, event, actor, when, raise_errors=True)
@@ -274,6 +286,27 @@ class Engine:
             self.after_commit(records, queued)
             return results[0]
         raise ConcurrencyError(f"instance {iid} kept changing while firing {trigger!r}; try again")
+
+    def today(self, now: datetime | None = None) -> Any:
+        """The factory's calendar date at ``now`` (default: the engine's clock)."""
+        return (now or self.now()).astimezone(self.factory.timezone).date()
+
+    def _rollout_refusal(self, iid: int, actor: str | None, now: datetime) -> FireResult | None:
+        i = repo.instances
+        with reading(self.db) as conn:
+            row = conn.execute(
+                sa.select(i.c.workflow, i.c.state, i.c.data, i.c.created_by).where(i.c.id == iid)
+            ).first()
+        if row is None:
+            return None  # the fire itself reports the missing instance
+        refused = self.rollout.refusal(
+            row.workflow, actor, _json_data(row.data), starter=row.created_by,
+            today=self.today(now),
+        )  # fmt: skip
+        if refused is None:
+            return None
+        return FireResult(False, row.state, reason=f"rollout: {refused}", code="rollout",
+                          instance_id=iid)  # fmt: skip
 
     def fire_many(
         self,
@@ -410,6 +443,11 @@ class Engine:
     def run_outbox(self, now: datetime | None = None, limit: int = 100) -> int:
         """Run due side effects from the outbox; return how many were attempted."""
         return _run_outbox(self, now=now, limit=limit)
+
+
+def _json_data(stored: Any) -> dict[str, Any]:
+    data = json.loads(stored) if isinstance(stored, str) else stored
+    return data if isinstance(data, dict) else {}
 
 
 def _transient(exc: sa.exc.OperationalError) -> bool:

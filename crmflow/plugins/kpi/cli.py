@@ -235,22 +235,24 @@ def trend(
 @click.argument("departments", nargs=-1)
 @click.option("--from", "start", metavar="DATE", help="compare over [--from, --to)")
 @click.option("--to", "end", metavar="DATE", help="also the end of the after-pilot window")
+@click.option("--workflow", metavar="NAME", help="the pilot of this workflow's rollout")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def pilot(
-    ctx: click.Context,
-    departments: tuple[str, ...],
-    start: str | None,
-    end: str | None,
-    as_json: bool,
+    ctx: click.Context, departments: tuple[str, ...], start: str | None, end: str | None,
+    workflow: str | None, as_json: bool,
 ) -> None:
     """KPIs of the pilot departments against the rest, and before/after the pilot started.
 
-    DEPARTMENTS default to every department with a pilot_start.
+    DEPARTMENTS default to the rollout's pilot departments (of --workflow, or of
+    everything in pilot), else every department with a pilot_start; the pilot
+    starts at the rollout's `since`.
     """
     from .pilot import pilot_comparison
 
-    result = pilot_comparison(_engine(ctx), departments, _date(start, "--from"), _date(end, "--to"))
+    result = pilot_comparison(
+        _engine(ctx), departments, _date(start, "--from"), _date(end, "--to"), workflow=workflow
+    )
     if as_json:
         _dump(result)
         return

@@ -29,11 +29,16 @@ def pilot_comparison(
     departments: Sequence[str] = (),
     start: dt.date | None = None,
     end: dt.date | None = None,
+    *,
+    workflow: str | None = None,
 ) -> dict[str, Any]:
     """The KPIs of the pilot departments and of the rest, side by side.
 
-    ``departments`` names the pilot departments (default: every department
-    with a ``pilot_start``). Three comparisons: over ``[start, end)`` (default
+    ``departments`` names the pilot departments (default: the departments of
+    ``workflow``'s pilot in the factory's rollout, else of every workflow and
+    plugin in pilot, else every department with a ``pilot_start``); the
+    pilot's start is the rollout's ``since`` where it gives one. Three
+    comparisons: over ``[start, end)`` (default
     the last full month); ``after``, from the pilot's start (the earliest
     ``pilot_start`` of the pilot departments) to ``end`` or today; ``before``,
     as many days just before the start. An order belongs to the department
@@ -42,6 +47,19 @@ def pilot_comparison(
     factory = getattr(engine, "factory", None)
     all_depts = list(getattr(factory, "departments", None) or [])
     by_id = {d.id: d for d in all_depts}
+    since: dt.date | None = None
+    rollout = getattr(engine, "rollout", None)
+    if not departments and rollout is not None:
+        names = [workflow] if workflow else []
+        pilots_now = [
+            s for s in rollout.states(names).values()
+            if s.mode == "pilot" and (workflow is None or s.name == workflow)
+        ]  # fmt: skip
+        if workflow and not pilots_now:
+            raise ConfigError(f"{workflow} is not in pilot; `crmflow rollout` shows each stage")
+        departments = tuple(dict.fromkeys(d for s in pilots_now for d in s.departments))
+        dates = [s.since for s in pilots_now if s.since]
+        since = min(dates) if dates else None
     if departments:
         missing = [d for d in departments if d not in by_id]
         if missing:
@@ -58,7 +76,7 @@ def pilot_comparison(
             "rolled out as a pilot in the factory config"
         )
     starts = [d.pilot_start for d in pilots if getattr(d, "pilot_start", None)]
-    pilot_start = min(starts) if starts else None
+    pilot_start = since or (min(starts) if starts else None)
     breakdown = department_breakdown(all_depts, pilot={d.id for d in pilots})
     specs = engine_kpis(engine)
     settings = settings_of(engine)

@@ -1,0 +1,88 @@
+"""Staged rollout for managers: stages, changes with who and why, the pilot's figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from crmflow.core import onboarding
+from crmflow.core.rollout import ROLLOUT_ROLES
+from crmflow.errors import CrmflowError, InputError
+
+from ..security import current_person
+from .common import engine, render_error
+
+__all__ = ["bp"]
+
+bp = Blueprint("rollout", __name__)
+
+
+def _names(eng: Any) -> list[str]:
+    plugins = [name for name, plugin in eng.pm.list_name_plugin() if plugin is not None]
+    enabled = set(eng.registry.enabled)
+    return sorted(set(eng.catalog.ids()) | {p for p in plugins if p in enabled})
+
+
+def _pilot_figures(eng: Any, names: list[str], states: dict[str, Any]) -> dict[str, Any]:
+    from crmflow.plugins.kpi.pilot import pilot_comparison
+
+    figures: dict[str, Any] = {}
+    for name in names:
+        if states[name].mode != "pilot":
+            continue
+        try:
+            figures[name] = pilot_comparison(eng, workflow=name)
+        except CrmflowError as exc:
+            figures[name] = {"error": str(exc)}
+    return figures
+
+
+def _people(eng: Any) -> dict[str, list[str]]:
+    names = set(eng.factory.users)
+    for dept in eng.factory.departments:
+        names.update(dept.members)
+    return {name: sorted(eng.roles_of(name)) for name in sorted(names)}
+
+
+@bp.get("/rollout")
+def index(error: str | None = None, status: int = 200) -> Any:
+    eng = engine()
+    person = current_person()
+    names = _names(eng)
+    states = eng.rollout.states(names)
+    onboarding.note(eng.db, person.username, "rollout_viewed", now=eng.now())
+    return render_template(
+        "rollout/index.html", states=states, history=eng.rollout.history()[-50:][::-1],
+        figures=_pilot_figures(eng, names, states),
+        departments=[d.id for d in eng.factory.departments],
+        can_change=bool(ROLLOUT_ROLES & person.roles), error=error,
+        team=onboarding.team_progress(eng.db, _people(eng)),
+    ), status  # fmt: skip
+
+
+@bp.post("/rollout")
+def change() -> Any:
+    eng = engine()
+    person = current_person()
+    name = (request.form.get("name") or "").strip()
+    mode = (request.form.get("mode") or "").strip()
+    departments = [d for d in request.form.getlist("departments") if d]
+    since_raw = (request.form.get("since") or "").strip()
+    reason = (request.form.get("reason") or "").strip()[:2000] or None
+    try:
+        if name not in _names(eng):
+            raise InputError(_("Choose a workflow or plugin."), field="name")
+        since = date.fromisoformat(since_raw) if since_raw else None
+        eng.rollout.set(name, mode, departments if mode == "pilot" else [], since=since,
+                        by=person.username, reason=reason, now=eng.now(),
+                        roles=person.roles)  # fmt: skip
+    except ValueError:
+        return index(error=_("The start date must look like 2026-12-01."), status=422)
+    except CrmflowError as exc:
+        if getattr(exc, "reason", "") == "role":
+            return render_error(403, str(exc))
+        return index(error=str(exc), status=422)
+    return redirect(url_for("rollout.index"))

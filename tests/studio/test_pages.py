@@ -1,0 +1,155 @@
+"""Studio and rollout pages: what a consultant and a manager see and may do."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _rush(engine: Any, n: int) -> list[int]:
+    return [engine.start("rush_order", {"order": {"order_id": f"R{i}", "sales_rep": "rita"}},
+                         actor="rita") for i in range(n)]  # fmt: skip
+
+
+def test_the_diagram_page_counts_instances_per_state_and_lists_them(
+    studio_engine: Any, sign_in: Any
+) -> None:
+    ids = _rush(studio_engine, 3)
+    studio_engine.fire(ids[0], "accept", actor="paul")
+    client = sign_in("paul")
+    page = client.get("/studio/rush_order").get_data(as_text=True)
+    assert 'data-state="received"' in page and "<svg" in page
+    row = re.search(r'<tr data-state-row="received">.*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert "<td>2</td>" in row
+    listed = client.get("/studio/rush_order?state=capacity_check").get_data(as_text=True)
+    assert f'href="/instances/{ids[0]}"' in listed and f'href="/instances/{ids[1]}"' not in listed
+    assert "Edit" not in re.sub(r"<header>.*?</header>", "", page, flags=re.S)  # paul may not edit
+
+
+def test_only_consultants_edit_and_a_draft_with_an_error_is_not_saved(
+    studio_engine: Any, sign_in: Any
+) -> None:
+    folder = studio_engine.catalog.folder
+    source = (folder / "rush_order.yaml").read_text()
+    paul = sign_in("paul")
+    assert paul.get("/studio/rush_order/edit").status_code == 403
+    refused = paul.post("/studio/rush_order/edit", data={"source": source,
+                                                          "csrf_token": paul.csrf})  # fmt: skip
+    assert refused.status_code == 403
+    carla = sign_in("carla")
+    bad = carla.post("/studio/rush_order/edit", data={
+        "source": source.replace("to: rejected", "to: rejectd"), "csrf_token": carla.csrf})
+    assert bad.status_code == 422 and "undefined state &#39;rejectd&#39;" in bad.get_data(
+        as_text=True)
+    assert sorted(p.name for p in folder.glob("rush_order*")) == ["rush_order.yaml"]
+    no_csrf = carla.post("/studio/rush_order/edit", data={"source": source})
+    assert no_csrf.status_code == 400
+
+
+def test_saving_makes_the_next_version_and_running_instances_stay(
+    studio_engine: Any, sign_in: Any
+) -> None:
+    running = _rush(studio_engine, 1)[0]
+    carla = sign_in("carla")
+    source = (studio_engine.catalog.folder / "rush_order.yaml").read_text()
+    saved = carla.post("/studio/rush_order/edit", data={
+        "source": source.replace("deadline: 30m", "deadline: 20m"), "csrf_token": carla.csrf})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/versions/2")
+    diff = carla.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "+    deadline: 20m" in diff and "-    deadline: 30m" in diff
+    assert studio_engine.get(running).version == 1
+    fresh = studio_engine.start("rush_order", {"order": {"order_id": "R9", "sales_rep": "rita"}},
+                                actor="rita")  # fmt: skip
+    assert studio_engine.get(fresh).version == 2
+
+
+def test_check_api_locates_problems_as_validate_does(sign_in: Any, studio_engine: Any) -> None:
+    carla = sign_in("carla")
+    source = (studio_engine.catalog.folder / "rush_order.yaml").read_text()
+    answer = carla.post("/studio/api/check", headers={"X-CSRFToken": carla.csrf},
+                        json={"source": source.replace("to: rejected", "to: rejectd"),
+                              "name": "rush_order.yaml"})  # fmt: skip
+    problems = answer.get_json()["problems"]
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if "to: rejected" in text)
+    assert problems[0]["line"] == line
+    assert problems[0]["text"].startswith(f"rush_order.yaml:{line}:")
+    assert carla.post("/studio/api/check", headers={"X-CSRFToken": carla.csrf},
+                      json={"nope": 1}).status_code == 400  # fmt: skip
+
+
+def test_managers_change_the_rollout_and_others_may_not(studio_engine: Any, sign_in: Any) -> None:
+    rita = sign_in("rita")
+    refused = rita.post("/rollout", data={"name": "rush_order", "mode": "off",
+                                          "csrf_token": rita.csrf})  # fmt: skip
+    assert refused.status_code == 403 and studio_engine.rollout.history() == []
+    mia = sign_in("mia")
+    done = mia.post("/rollout", data={"name": "rush_order", "mode": "pilot",
+                                      "departments": ["sales"], "since": "2026-12-01",
+                                      "reason": "first wave", "csrf_token": mia.csrf})  # fmt: skip
+    assert done.status_code == 302
+    state = studio_engine.rollout.state("rush_order")
+    assert (state.mode, state.departments) == ("pilot", ("sales",))
+    assert studio_engine.rollout.history()[0].changed_by == "mia"
+    page = mia.get("/rollout").get_data(as_text=True)
+    assert 'data-pilot="rush_order"' in page and "first wave" in page
+    bad = mia.post("/rollout", data={"name": "rush_order", "mode": "pilot", "departments": [],
+                                     "csrf_token": mia.csrf})  # fmt: skip
+    assert bad.status_code == 422 and "needs one or more departments" in bad.get_data(as_text=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+def test_the_editor_shows_an_error_at_its_line_and_saves_a_clean_draft(
+    studio_engine: Any, live_server: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from .conftest import PASSWORD
+
+    _rush(studio_engine, 1)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"],
+        )  # fmt: skip
+        for size in ({"width": 1280, "height": 800}, {"width": 390, "height": 844}):
+            page = browser.new_page(viewport=size)
+            page.goto(f"{live_server}/login")
+            page.get_by_label("Username").fill("carla") if page.get_by_label("Username").count() \
+                else page.fill("input[name=username]", "carla")  # fmt: skip
+            page.fill("input[name=password]", PASSWORD)
+            page.locator("form[action='/login'] button[type=submit]").click()
+            page.goto(f"{live_server}/studio/rush_order/edit")
+            page.wait_for_selector(".CodeMirror")
+            page.evaluate(
+                "window.crmflowEditor.setValue("
+                "window.crmflowEditor.getValue().replace('to: rejected', 'to: rejectd'))"
+            )
+            error = page.locator("#problems p.error").first
+            error.wait_for()
+            source = (studio_engine.catalog.folder / "rush_order.yaml").read_text()
+            line = next(i for i, t in enumerate(source.splitlines(), 1) if "to: rejected" in t)
+            assert error.get_attribute("data-line") == str(line)
+            assert page.locator("#save").is_disabled()
+            page.wait_for_selector(".CodeMirror-lint-marker-error")
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+            page.screenshot(path=str(tmp_path / f"editor-{size['width']}.png"), full_page=True)
+            page.evaluate(
+                "window.crmflowEditor.setValue("
+                "window.crmflowEditor.getValue().replace('to: rejectd', 'to: rejected')"
+                ".replace('deadline: 30m', 'deadline: 25m'))"
+            )
+            expect(page.locator("#problems p")).to_have_count(0)
+            assert not page.locator("#save").is_disabled()
+            if size["width"] == 1280:
+                page.locator("#save").click()
+                page.wait_for_url(re.compile(r".*/studio/rush_order/versions/2$"))
+                assert "+    deadline: 25m" in page.content()
+        browser.close()
+    assert (studio_engine.catalog.folder / "rush_order.v2.yaml").exists()
