@@ -1,26 +1,21 @@
 """Fixtures of the dashboard tests: the app on the small factory, a live server, a browser.
 
-Only these fixtures know how a person reaches the dashboard. Until sign-in (the
-web app issue) is merged they open it directly; with it, ``dash_client`` and
-``dash_page`` sign in first, and the `/events/stream` stand-in below gives way to
-the app's own stream.
+Only these fixtures know how a person reaches the dashboard: ``dash_client`` and
+``dash_page`` sign in first (as alice, a manager); live updates come from the app's
+own `/events/stream`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Blueprint, Response, stream_with_context
 
 from crmflow.core.factory import Department, FactoryConfig
-from crmflow.hookspecs import hookimpl
 from crmflow.testing import FakeClock
 from tests.reports.sop_data import NOW, ORDER_YAML, load_small
 
@@ -31,56 +26,11 @@ DESK = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-class StreamStandIn:
-    """`GET /events/stream` as web.md fixes it (event `instance`, data id/workflow/from/to/at),
-    fed by ``on_transition``: a stand-in until the web app's stream is merged."""
-
-    def __init__(self) -> None:
-        self.listeners: list[queue.Queue[str | None]] = []
-        self.lock = threading.Lock()
-
-    @hookimpl
-    def on_transition(self, engine: Any, record: Any) -> None:
-        data = {"id": record.instance_id, "workflow": record.workflow,
-                "from": record.from_state, "to": record.to_state, "at": record.at.isoformat()}
-        with self.lock:
-            for q in self.listeners:
-                q.put(f"event: instance\ndata: {json.dumps(data)}\n\n")  # fmt: skip
-
-    def close(self) -> None:
-        with self.lock:
-            for q in self.listeners:
-                q.put(None)
-
-    def blueprint(self) -> Blueprint:
-        bp = Blueprint("stream_stand_in", __name__)
-
-        @bp.get("/events/stream")
-        def stream() -> Response:
-            q: queue.Queue[str | None] = queue.Queue()
-            with self.lock:
-                self.listeners.append(q)
-
-            def messages() -> Iterator[str]:
-                yield ": open\n\n"
-                while (item := q.get()) is not None:
-                    yield item
-
-            return Response(stream_with_context(messages()), mimetype="text/event-stream")
-
-        return bp
+PASSWORD = "dashboard-pass-123"
 
 
 @pytest.fixture
-def dash_stream() -> Iterator[StreamStandIn]:
-    stream = StreamStandIn()
-    yield stream
-    stream.close()
-
-
-@pytest.fixture
-def dash_engine(crmflow_engine: Callable[..., Any], tmp_path: Path,
-                dash_stream: StreamStandIn) -> Any:  # fmt: skip
+def dash_engine(crmflow_engine: Callable[..., Any], tmp_path: Path) -> Any:
     """The small factory (tests/reports/sop_data.py) with a pilot department."""
     folder = tmp_path / "workflows"
     folder.mkdir()
@@ -93,25 +43,33 @@ def dash_engine(crmflow_engine: Callable[..., Any], tmp_path: Path,
                                 pilot_start=dt.date(2026, 10, 1)),
                      Department("service", "Service", members=("bob",))],
     )  # fmt: skip
-    engine = crmflow_engine(workflows=folder, factory=config, clock=FakeClock(NOW),
-                            plugins=[dash_stream])  # fmt: skip
+    engine = crmflow_engine(workflows=folder, factory=config, clock=FakeClock(NOW))
     load_small(engine)
+    from crmflow.core.people.accounts import add_user
+
+    add_user(engine, "alice", PASSWORD, roles=["manager"])  # the dashboard's person
     return engine
 
 
 @pytest.fixture
-def dash_app(dash_engine: Any, dash_stream: StreamStandIn) -> Any:
+def dash_app(dash_engine: Any) -> Any:
     from crmflow.admin import create_app
 
-    app = create_app({"TESTING": True, "ENGINE": dash_engine})
-    app.register_blueprint(dash_stream.blueprint())
-    return app
+    return create_app({"TESTING": True, "ENGINE": dash_engine, "SECRET_KEY": "test"})
 
 
 @pytest.fixture
 def dash_client(dash_app: Any) -> Any:
-    """A test client of a person allowed to see the dashboard."""
-    return dash_app.test_client()
+    """A test client signed in as a person allowed to see the dashboard."""
+    import re
+
+    client = dash_app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = client.post("/login", data={"username": "alice", "password": PASSWORD,
+                                       "csrf_token": token})  # fmt: skip
+    assert done.status_code == 302, done.get_data(as_text=True)
+    return client
 
 
 @pytest.fixture
@@ -153,8 +111,13 @@ def dash_page(browser: Any, dash_server: str) -> Iterator[Callable[..., Any]]:
         page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
                 if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
         page.js_errors = errors
+        page.goto(dash_server + "/login")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.locator("form[action='/login'] button[type=submit]").click()
+        page.wait_for_load_state()
         page.goto(dash_server + path)
-        page.wait_for_function("window.crmflowDashboard !== undefined")
+        page.wait_for_selector("[data-card]", state="attached")
         return page
 
     yield open_page

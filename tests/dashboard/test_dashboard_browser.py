@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import DESK, PHONE
 
@@ -62,15 +63,17 @@ def test_a_transition_reaches_the_open_page_without_a_reload(dash_page, dash_eng
     on_hand = """() => [...document.querySelectorAll('[data-card="stock"] tbody tr')]
         .filter((tr) => tr.cells[0].textContent === 'A1')[0].cells[1].textContent"""
     assert page.evaluate(on_hand) == "100.0"
-    page.wait_for_function("document.querySelector('[data-last-event]') !== null")
+    # (no wait_for_function: the page's CSP forbids the eval it uses)
+    page.wait_for_selector("[data-last-event]", state="attached")
     iid = dash_engine.start("order", data={"order": {"number": "SO-9", "quantity": 1}})
 
     dash_engine.emit("inventory.changed", {"sku": "A1", "location": "MAIN", "on_hand": 7})
     fired = time.perf_counter()
     dash_engine.fire(iid, "confirm")
-    page.wait_for_function(f"document.querySelector('[data-last-event]').textContent"
-                           f".includes('#{iid}: draft → confirmed')", timeout=10_000)  # fmt: skip
-    page.wait_for_function("document.querySelector('[data-card=\"stock\"]').dataset.updated")
+    expect(page.locator("[data-last-event]")).to_contain_text(
+        f"#{iid}: draft → confirmed", timeout=10_000
+    )
+    page.wait_for_selector('[data-card="stock"][data-updated]', state="attached")
     seen = time.perf_counter() - fired
 
     assert page.evaluate("window.notReloaded") is True

@@ -9,7 +9,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    g,
     jsonify,
     render_template,
     request,
@@ -39,11 +38,12 @@ def _engine() -> Any:
 
 
 def _viewer() -> str | None:
-    """The signed-in person's name (the web app's sign-in puts it on ``g.user``)."""
-    user = g.get("user")
-    if user is None or isinstance(user, str):
-        return user
-    return getattr(user, "username", None) or getattr(user, "name", None)
+    """The signed-in person's name (Flask-Login's current user)."""
+    from flask_login import current_user
+
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    return str(current_user.get_id())
 
 
 def _selection() -> Any:
