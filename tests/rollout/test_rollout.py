@@ -35,6 +35,8 @@ departments:
   - {id: sales_north, members: [rita], roles: [sales]}
   - {id: sales_south, members: [omar], roles: [sales]}
   - {id: planning, members: [paul], roles: [planner]}
+users:
+  mia: {roles: [manager]}
 rollout:
   follow_up: {pilot: [sales_north], since: 2026-12-01}
 """
