@@ -51,8 +51,8 @@ def test_an_action_parameter_the_action_does_not_take(runner, tmp_path):
     ))  # fmt: skip
     assert code == 1
     assert len(errors) == 1
-    assert errors[0].startswith(f"{tmp_path / 'w.yaml'}:11:11: error: action 'notify' does not "
-                                "take parameter 'txt'; did you mean 'text'?")  # fmt: skip
+    assert errors[0].startswith(f"{tmp_path / 'w.yaml'}:11:11: error: action 'notify' takes no "
+                                "parameter 'txt'; did you mean 'text'?")  # fmt: skip
 
 
 def test_approval_without_on_approved_and_undefined_target(runner, tmp_path):

@@ -16,7 +16,6 @@ __all__ = [
     "APPROVAL_KEYS",
     "VARIABLES",
     "approval_def",
-    "check_actions_params",
     "check_autos",
     "check_names",
     "timer_extras",
@@ -242,33 +241,6 @@ def check_names(c: _Checker, doc: Mapping[str, Any], functions: Collection[str])
                 f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(known))}"
             )
             c.error(f"unknown name {name!r} in {source!r}{advice}", path, at="value")
-
-
-def check_actions_params(c: _Checker, doc: Mapping[str, Any], actions: Any) -> None:
-    """A `with:` parameter that the registered action does not take is an error."""
-    if not isinstance(actions, Mapping):
-        return
-    for path, raw in _action_items(doc):
-        for i, item in enumerate(raw):
-            if not isinstance(item, dict) or not isinstance(item.get("with"), dict):
-                continue
-            registered = actions.get(item.get("action"))
-            accepted = _parameters(getattr(registered, "obj", None))
-            if accepted is None:
-                continue
-            for param in item["with"]:
-                if param in accepted:
-                    continue
-                hint = difflib.get_close_matches(str(param), sorted(accepted), n=1, cutoff=0.6)
-                advice = (
-                    f"; did you mean {hint[0]!r}?"
-                    if hint
-                    else f"; it takes: {', '.join(sorted(accepted)) or 'no parameters'}"
-                )
-                c.error(
-                    f"action {item['action']!r} does not take parameter {param!r}{advice}",
-                    (*path, i, "with", param),
-                )
 
 
 def _action_items(doc: Mapping[str, Any]) -> Iterator[tuple[Path, list[Any]]]:

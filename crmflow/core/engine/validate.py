@@ -16,7 +16,6 @@ from .durations import DurationError, is_valid_cron, parse_duration
 from .expressions import _Env, compile_expression, compile_template, compile_value
 from .language import (
     approval_def,
-    check_actions_params,
     check_autos,
     check_names,
     timer_extras,
@@ -299,8 +298,11 @@ def parse_workflow(
             if state.deadline is None and "deadline" not in (states_raw.get(name) or {}):
                 c.error(f"state {name!r} has on_timeout but no deadline", ("states", name))
     check_autos(c, doc.get("transitions") or [], transitions)
-    check_names(c, doc, env.globals)
-    check_actions_params(c, doc, actions)
+    try:
+        check_names(c, doc, env.globals)
+    except RecursionError:
+        pass  # nested too deeply to walk: the expression itself is refused at its line
+    # action parameters: checked once, by _Checker.action_params (signature or params=)
     timers = _timers(c, doc.get("timers"), states_raw, transitions)
     start_on = _start_rules(c, doc.get("start_on"))
     correlate = {}
