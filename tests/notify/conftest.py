@@ -29,19 +29,19 @@ transitions:
     do:
       - action: notify
         with:
-          to: "{{ to }}"
-          text: "Ticket {{ number }} needs you"
-          urgent: "{{ urgent }}"
-          channels: "{{ channels }}"
+          to: "{{ data.to }}"
+          text: "Ticket {{ data.number }} needs you"
+          urgent: "{{ data.urgent }}"
+          channels: "{{ data.channels }}"
   - trigger: late
     from: open
     do:
       - action: notify
         with:
-          to: "{{ to }}"
+          to: "{{ data.to }}"
           template: late_in_state
-          params: {what: "Ticket {{ number }}", state: "{{ state }}", owner: planner}
-          link: "/tickets/{{ number }}"
+          params: {what: "Ticket {{ data.number }}", state: "{{ state }}", owner: planner}
+          link: "/tickets/{{ data.number }}"
   - {trigger: close, from: open, to: done}
 """
 

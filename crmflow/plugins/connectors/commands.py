@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crmflow.errors import InputError, NotFoundError
+from crmflow.lazy import lazy
 
-from .status import RetryHandler, connectors_status, failures, retry_failures, retry_messages
+if TYPE_CHECKING:  # pragma: no cover
+    from .status import RetryHandler
+
+# the status module (SQLAlchemy) loads when a command runs, not for `crmflow --help`
+_STATUS = "crmflow.plugins.connectors.status"
+connectors_status = lazy(f"{_STATUS}:connectors_status")
+failures = lazy(f"{_STATUS}:failures")
+retry_failures = lazy(f"{_STATUS}:retry_failures")
+retry_messages = lazy(f"{_STATUS}:retry_messages")
 
 __all__ = ["add_commands", "retry_handlers"]
 

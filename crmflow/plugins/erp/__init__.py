@@ -9,18 +9,23 @@ the worker through crmflow's hooks, and reports its health into
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from crmflow import hookimpl
-from crmflow.plugins.connectors.status import connector_status
+from crmflow.lazy import lazy
 
 from .commands import add_commands
-from .config import ErpConfig, erp_config
-from .connect import connect
-from .push import push_one
-from .sync import NAME, sync_erp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import ErpConfig
+
+NAME = "erp"
+# the client, the sync and the config checks (httpx, SQLAlchemy) load when first used
+erp_config = lazy("crmflow.plugins.erp.config:erp_config")
+# (not named `connect`: importing the submodule `erp.connect` would replace it)
+open_connection = lazy("crmflow.plugins.erp.connect:connect")
+push_one = lazy("crmflow.plugins.erp.push:push_one")
+sync_erp = lazy("crmflow.plugins.erp.sync:sync_erp")
 
 __all__ = [
     "register_actions",
@@ -34,7 +39,7 @@ __all__ = [
 def _retry(engine: Any, failure: dict[str, Any]) -> None:
     """``crmflow connectors retry``: push a dead-lettered subject again."""
     config = _config(engine)
-    conn = connect(config)
+    conn = open_connection(config)
     try:
         push_one(engine, conn, str(failure["payload"]["subject"]))
     finally:
@@ -60,9 +65,9 @@ def register_connectors(register: Any) -> None:
     )
 
 
-def push(ctx: Any, subject: str) -> dict[str, Any]:
+def push_now(ctx: Any, subject: str) -> dict[str, Any]:
     """Push an approved purchase request or production adjustment to the ERP now."""
-    conn = connect(_config(ctx.engine))
+    conn = open_connection(_config(ctx.engine))
     try:
         return push_one(ctx.engine, conn, str(subject))
     finally:
@@ -71,7 +76,8 @@ def push(ctx: Any, subject: str) -> dict[str, Any]:
 
 @hookimpl
 def register_actions(register: Any) -> None:
-    register("erp.push", push, outbox=True, description=push.__doc__)
+    # (not named `push`: the submodule `erp.push` would shadow it once imported)
+    register("erp.push", push_now, outbox=True, description=push_now.__doc__)
 
 
 @hookimpl
@@ -94,6 +100,10 @@ def run_scheduled(engine: Any, now: datetime) -> None:
     config = erp_config(engine.factory)
     if config is None:
         return
+    import sqlalchemy as sa
+
+    from crmflow.plugins.connectors.status import connector_status
+
     t = connector_status
     with engine.db.begin() as conn:
         row = conn.execute(sa.select(t.c.last_attempt).where(t.c.name == NAME)).first()

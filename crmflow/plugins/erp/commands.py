@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-from .sync import sync_erp
+from crmflow.lazy import lazy
+
+sync_erp = lazy("crmflow.plugins.erp.sync:sync_erp")  # loads when `sync erp` runs
 
 __all__ = ["add_commands"]
 

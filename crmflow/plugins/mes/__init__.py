@@ -10,9 +10,6 @@ from typing import Any
 from crmflow import hookimpl
 
 from .commands import add_commands
-from .listen import Listener, connectors_of, retry_message
-from .machine_down import ACTIONS, FUNCTIONS
-from .store import register_retry
 
 __all__ = [
     "register_actions",
@@ -23,10 +20,7 @@ __all__ = [
     "stop_listener",
 ]
 
-register_retry("mqtt", retry_message)
-register_retry("opcua", retry_message)
-
-_listeners: weakref.WeakKeyDictionary[Any, Listener] = weakref.WeakKeyDictionary()
+_listeners: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -37,7 +31,11 @@ def register_commands(cli: Any) -> None:
 
 @hookimpl
 def register_connectors(register: Any) -> None:
-    from .store import connector_status, retry
+    from .listen import retry_message
+    from .store import connector_status, register_retry, retry
+
+    register_retry("mqtt", retry_message)
+    register_retry("opcua", retry_message)
 
     # MES subscriptions and the EDI connector keep their health in this store;
     # `crmflow connectors` lists it and `connectors retry` re-delivers its messages.
@@ -49,6 +47,8 @@ def register_connectors(register: Any) -> None:
 
 @hookimpl
 def register_actions(register: Any) -> None:
+    from .machine_down import ACTIONS
+
     for name, (func, description) in ACTIONS.items():
         # a task is a notification, written after the step's commit like `notify`
         register(name, func, description=description, outbox=name == "mes.task_reps")
@@ -56,6 +56,8 @@ def register_actions(register: Any) -> None:
 
 @hookimpl
 def register_functions(register: Any) -> None:
+    from .machine_down import FUNCTIONS
+
     for name, (func, description) in FUNCTIONS.items():
         register(name, func, description=description)
 
@@ -92,6 +94,8 @@ def run_scheduled(engine: Any, now: datetime) -> None:
     with _lock:
         if engine in _listeners:
             return
+        from .listen import Listener, connectors_of
+
         _listeners[engine] = Listener(engine, connectors_of(engine)).start()
 
 

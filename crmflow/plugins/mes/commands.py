@@ -9,8 +9,13 @@ from typing import Any
 
 import click
 
-from .listen import Listener
-from .store import connector_status, list_quarantined, retry
+from crmflow.lazy import lazy
+
+# the listener and the store (paho, SQLAlchemy) load when a command runs
+Listener = lazy("crmflow.plugins.mes.listen:Listener")
+connector_status = lazy("crmflow.plugins.mes.store:connector_status")
+list_quarantined = lazy("crmflow.plugins.mes.store:list_quarantined")
+retry = lazy("crmflow.plugins.mes.store:retry")
 
 __all__ = ["add_commands"]
 

@@ -7,8 +7,12 @@ from typing import Any
 
 import click
 
-from .render import list_templates
-from .sending import delivery_log, retry_failed, send_due
+from crmflow.lazy import lazy
+
+list_templates = lazy("crmflow.plugins.notify.render:list_templates")
+delivery_log = lazy("crmflow.plugins.notify.sending:delivery_log")
+retry_failed = lazy("crmflow.plugins.notify.sending:retry_failed")
+send_due = lazy("crmflow.plugins.notify.sending:send_due")
 
 __all__ = ["add_commands"]
 

@@ -12,7 +12,6 @@ from crmflow import hookimpl
 from crmflow.errors import ConfigError
 
 from .commands import add_commands
-from .service import poll
 
 __all__ = ["poll_every", "register_commands", "run_scheduled"]
 
@@ -46,4 +45,6 @@ def run_scheduled(engine: Any, now: datetime) -> None:
         if last is not None and now - last < poll_every(section):
             return
         _last[engine] = now
+    from .service import poll
+
     poll(engine)

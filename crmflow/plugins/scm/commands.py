@@ -6,7 +6,9 @@ import json
 
 import click
 
-from .service import poll
+from crmflow.lazy import lazy
+
+poll = lazy("crmflow.plugins.scm.service:poll")  # loads when `edi poll` runs
 
 __all__ = ["add_commands"]
 
