@@ -24,6 +24,8 @@ def register_commands(cli: Any) -> None:
 
 @hookimpl
 def register_admin_blueprints(register: Any) -> None:
-    from .web import bp
+    from crmflow.lazy import lazy
 
-    register(bp, url_prefix="/connectors", menu="Connectors")
+    # the blueprint (Flask) loads when the web app mounts it, not for a command
+    register(lazy(f"{__name__}.web:bp", name="connectors"), url_prefix="/connectors",
+             menu="Connectors")  # fmt: skip

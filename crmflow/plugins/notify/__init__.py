@@ -57,9 +57,10 @@ def register_actions(register: Any) -> None:
 
 @hookimpl
 def register_admin_blueprints(register: Any) -> None:
-    from .web import bp
+    from crmflow.lazy import lazy
 
-    register(bp)  # the bell in the app's header links to it
+    # the bell in the app's header links to it; Flask loads when the web app mounts it
+    register(lazy(f"{__name__}.web:bp", name="notifications"))
 
 
 @hookimpl
