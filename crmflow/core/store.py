@@ -131,6 +131,8 @@ def _alembic_config(db: sa.Engine, extra_locations: list[str]) -> Any:
 _HEADS: dict[tuple[str, ...], frozenset[str]] = {}
 _REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.M)
 _DOWN = re.compile(r"^down_revision\s*=\s*(.+)$", re.M)
+# A revision another one `depends_on` is not a head for Alembic either.
+_DEPENDS = re.compile(r"^depends_on\s*=\s*(.+)$", re.M)
 
 
 def migration_heads(locations: tuple[str, ...]) -> frozenset[str] | None:
@@ -151,6 +153,9 @@ def migration_heads(locations: tuple[str, ...]) -> frozenset[str] | None:
                 return None
             revisions.add(rev.group(1))
             parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+            depends = _DEPENDS.search(text)
+            if depends is not None:
+                parents.update(re.findall(r"['\"]([^'\"]+)['\"]", depends.group(1)))
     return frozenset(revisions - parents)
 
 

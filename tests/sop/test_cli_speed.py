@@ -75,4 +75,8 @@ def test_the_schema_check_reads_the_heads_alembic_reads() -> None:
     cfg.set_main_option("script_location", str(migrations))
     cfg.set_main_option("version_locations", str(migrations / "versions"))
     cfg.set_main_option("path_separator", "space")
-    assert migration_heads(()) == frozenset(ScriptDirectory.from_config(cfg).get_heads())
+    script = ScriptDirectory.from_config(cfg)
+    # what `upgrade heads` leaves in alembic_version: a head another revision
+    # `depends_on` is applied but not recorded as a head
+    needed = {dep for rev in script.walk_revisions() for dep in (rev._resolved_dependencies or ())}
+    assert migration_heads(()) == frozenset(script.get_heads()) - needed
