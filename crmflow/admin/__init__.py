@@ -59,6 +59,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_security(app)
     init_i18n(app)
+    from .activity import init_activity
+
+    init_activity(app)
     live.init_metrics(app)
     for module in (auth, inbox, instances, orders, customers, inventory, approvals, live,
                    api_docs, studio, rollout):  # fmt: skip

@@ -156,3 +156,34 @@ def test_the_editor_shows_an_error_at_its_line_and_saves_a_clean_draft(
                 assert "+    deadline: 25m" in page.content()
         browser.close()
     assert (studio_engine.catalog.folder / f"rush_order.v{nxt}.yaml").exists()
+
+
+def test_first_steps_tick_as_a_rep_works_in_the_app(studio_engine: Any, sign_in: Any,
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    from crmflow.core import onboarding
+    from crmflow.core.domain.imports import import_csv
+
+    files = {
+        "customers": "customer_id,name,industry,size,region\nC1,Acme,pumps,S,EU\n",
+        "products": "sku,name,family,kind,unit_cost\nP1,Pump,pumps,made,10\n",
+        "orders": "order_id,customer_id,order_date,sku,quantity,unit_price,requested_date,"
+                  "sales_rep\nO1,C1,2026-11-20,P1,3,20,2026-12-20,rita\n",
+    }  # fmt: skip
+    for kind, text in files.items():
+        (tmp_path / f"{kind}.csv").write_text(text)
+        import_csv(studio_engine, kind, tmp_path / f"{kind}.csv", actor="t", emit=False)
+
+    def done() -> dict[str, bool]:
+        return {s.step.id: s.done for s in onboarding.progress(studio_engine.db, "rita",
+                                                                ["sales"])}  # fmt: skip
+
+    assert done() == {"find_order": False, "customer_360": False, "demand_change": False}
+    rita = sign_in("rita")
+    assert rita.get("/orders/O1").status_code == 200
+    assert rita.get("/customers/NOPE").status_code == 404  # a page that failed ticks nothing
+    assert done() == {"find_order": True, "customer_360": False, "demand_change": False}
+    assert rita.get("/customers/C1").status_code == 200
+    assert done()["customer_360"]
+    page = sign_in("mia").get("/rollout").get_data(as_text=True)
+    card = re.search(r'data-person="rita">.*?</li>\s*</ul>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert "2/3" in card
