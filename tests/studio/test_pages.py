@@ -187,3 +187,32 @@ def test_first_steps_tick_as_a_rep_works_in_the_app(studio_engine: Any, sign_in:
     page = sign_in("mia").get("/rollout").get_data(as_text=True)
     card = re.search(r'data-person="rita">.*?</li>\s*</ul>', page, re.S).group(0)  # type: ignore[union-attr]
     assert "2/3" in card
+
+
+def test_moving_running_instances_is_previewed_then_applied(studio_engine: Any,
+                                                            sign_in: Any) -> None:  # fmt: skip
+    ids = _rush(studio_engine, 2)
+    old = studio_engine.get(ids[0]).version
+    source = (studio_engine.catalog.folder / "rush_order.yaml").read_text()
+    renamed = source.replace("received", "intake")  # the first state gets a new name
+    carla = sign_in("carla")
+    saved = carla.post("/studio/rush_order/edit", data={"source": renamed,
+                                                        "csrf_token": carla.csrf})  # fmt: skip
+    assert saved.status_code == 302
+    url = f"/studio/rush_order/migrate?version={old + 1}"
+    page = carla.get(url).get_data(as_text=True)
+    assert 'name="map:received"' in page  # the state with no counterpart asks where to go
+    preview = carla.post(url, data={"version": old + 1, "action": "preview",
+                                    "csrf_token": carla.csrf})  # fmt: skip
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'data-migration="left"' in text
+    assert all(studio_engine.get(i).version == old for i in ids)  # a preview changes nothing
+    applied = carla.post(url, data={"version": old + 1, "action": "apply", "map:received": "intake",
+                                    "csrf_token": carla.csrf})  # fmt: skip
+    assert applied.status_code == 200
+    for iid in ids:
+        inst = studio_engine.get(iid)
+        assert (inst.version, inst.state) == (old + 1, "intake")
+        assert inst.history[-1].trigger == "migrate"
+    paul = sign_in("paul")  # a planner may look at versions, not move instances
+    assert paul.post(url, data={"action": "apply", "csrf_token": paul.csrf}).status_code == 403
