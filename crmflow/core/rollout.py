@@ -198,11 +198,16 @@ class RolloutPolicy:
             )
         return latest
 
-    def _changes(self) -> dict[str, RolloutState]:
+    def _changes(self, conn: sa.Connection | None = None) -> dict[str, RolloutState]:
+        """The recorded changes (cached ``ttl`` seconds); read on ``conn`` inside a transaction,
+        as a second connection could wait for the one the transaction holds."""
         now = time.monotonic()
         if self._cache is None or now - self._cache[0] > self.ttl:
-            with self.db.connect() as conn:
+            if conn is not None:
                 self._cache = (now, self._latest(conn))
+            else:
+                with self.db.connect() as own:
+                    self._cache = (now, self._latest(own))
         return self._cache[1]
 
     def states(self, names: Iterable[str] = ()) -> dict[str, RolloutState]:
@@ -213,8 +218,8 @@ class RolloutPolicy:
         result.update(latest)
         return dict(sorted(result.items()))
 
-    def state(self, name: str) -> RolloutState:
-        changed = self._changes().get(name)
+    def state(self, name: str, conn: sa.Connection | None = None) -> RolloutState:
+        changed = self._changes(conn).get(name)
         if changed is not None:
             return changed
         return self.configured.get(name) or RolloutState(name)
@@ -246,10 +251,18 @@ class RolloutPolicy:
             return True
         return state.allows(self.departments_of(*people), today)
 
-    def active(self) -> bool:
+    def off_now(self) -> frozenset[str]:
+        """Names that are `off`, from the YAML and the changes already read: no query, so
+        safe to call while a transaction holds the database (e.g. building a hook caller)."""
+        states = dict(self.configured)
+        if self._cache is not None:
+            states.update(self._cache[1])
+        return frozenset(name for name, state in states.items() if state.mode == "off")
+
+    def active(self, conn: sa.Connection | None = None) -> bool:
         """False while everything is `all`: the engine then skips every rollout check."""
         return any(s.mode != "all" for s in self.configured.values()) or any(
-            s.mode != "all" for s in self._changes().values()
+            s.mode != "all" for s in self._changes(conn).values()
         )
 
     def refusal(
@@ -260,6 +273,7 @@ class RolloutPolicy:
         *,
         starter: str | None = None,
         today: date | None = None,
+        conn: sa.Connection | None = None,
     ) -> str | None:
         """Why ``name`` must leave this start, event or fire alone; None when it may act.
 
@@ -268,14 +282,14 @@ class RolloutPolicy:
         record's owner's: the `sales_rep` found in the record (or of the order
         its `order_id` names), else the person who started the instance.
         """
-        state = self.state(name)
+        state = self.state(name, conn)
         if state.mode == "all":
             return None
         if state.mode == "off":
             return f"{name} is off in this factory's rollout"
         who = actor if actor and self.departments.get(actor) else None
         if who is None:
-            who = self._owner(record) or starter
+            who = self._owner(record, conn) or starter
         if state.allows(self.departments_of(who), today):
             return None
         if state.since is not None and today is not None and today < state.since:
@@ -286,7 +300,9 @@ class RolloutPolicy:
             f"{who or 'this record'} is in {depts}"
         )
 
-    def _owner(self, record: Mapping[str, Any] | None) -> str | None:
+    def _owner(
+        self, record: Mapping[str, Any] | None, conn: sa.Connection | None = None
+    ) -> str | None:
         if not record:
             return None
         candidates = [record, *(v for v in record.values() if isinstance(v, Mapping))]
@@ -297,14 +313,16 @@ class RolloutPolicy:
         for item in candidates:
             order_id = item.get("order_id")
             if order_id is not None:
-                return self._order_rep(str(order_id))
+                return self._order_rep(str(order_id), conn)
         return None
 
-    def _order_rep(self, order_id: str) -> str | None:
-        with self.db.connect() as conn:
-            rep = conn.execute(
-                sa.text("SELECT sales_rep FROM orders WHERE order_id = :o"), {"o": order_id}
-            ).scalar()
+    def _order_rep(self, order_id: str, conn: sa.Connection | None = None) -> str | None:
+        query = sa.text("SELECT sales_rep FROM orders WHERE order_id = :o")
+        if conn is not None:
+            rep = conn.execute(query, {"o": order_id}).scalar()
+        else:
+            with self.db.connect() as own:
+                rep = own.execute(query, {"o": order_id}).scalar()
         return str(rep) if rep else None
 
     # -- writing -----------------------------------------------------------------
@@ -357,4 +375,5 @@ class RolloutPolicy:
                 )  # fmt: skip
             ).inserted_primary_key[0]
         self._cache = None
+        self._changes()  # read it back now: in this process the change takes effect at once
         return RolloutChange(int(new_id), name, mode, depts, since, by, moment, reason)

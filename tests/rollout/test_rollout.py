@@ -12,6 +12,7 @@ import pytest
 from crmflow.cli import cli
 from crmflow.core.factory import load_factory
 from crmflow.errors import RefusedError, ValidationError
+from crmflow.hookspecs import hookimpl
 
 CASE = """\
 workflow: follow_up
@@ -183,3 +184,61 @@ def test_kpi_pilot_compares_the_rollout_pilot_from_its_since(engine: Any) -> Non
 
     with pytest.raises(ConfigError, match="follow_up is not in pilot"):
         pilot_comparison(engine, workflow="follow_up")
+
+
+class _Probe:
+    """A plugin whose action marks the instance; rolled out like any plugin."""
+
+    __name__ = "probe"
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @hookimpl
+    def register_actions(self, register: Any) -> None:
+        def mark(ctx: Any) -> str:
+            return "marked"
+
+        register("probe.mark", mark, description="marks the instance")
+
+    @hookimpl
+    def on_event(self, engine: Any, event: str, payload: dict[str, Any]) -> None:
+        self.events.append(event)
+
+
+MARKED = """\
+workflow: marked
+version: 1
+entity: order
+initial: open
+states:
+  open: {}
+  done: {final: true}
+transitions:
+  - trigger: close
+    from: open
+    to: done
+    do:
+      - {action: probe.mark, save_as: mark}
+"""
+
+
+def test_a_plugin_in_pilot_acts_only_for_its_departments_and_off_hears_nothing(
+    make_engine: Any, workflows_dir: Path, factory_file: Path, clock: Any
+) -> None:
+    (workflows_dir / "marked.yaml").write_text(MARKED)
+    clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    probe = _Probe()
+    engine = make_engine(factory=load_factory(factory_file), plugins=[probe])
+    engine.rollout.set("probe", "pilot", ["sales_north"], by="mia")
+    north = engine.start("marked", {"order": {"order_id": "N", "sales_rep": "rita"}})
+    south = engine.start("marked", {"order": {"order_id": "S", "sales_rep": "omar"}})
+    assert engine.fire(north, "close", actor="system").taken
+    assert engine.fire(south, "close", actor="system").taken  # the workflow itself is on
+    assert engine.get(north).data.get("mark") == "marked"
+    assert "mark" not in engine.get(south).data  # the plugin's action was held back
+    engine.emit("something.happened", {"x": 1})
+    assert probe.events == ["something.happened"]
+    engine.rollout.set("probe", "off", by="mia")
+    engine.emit("something.happened", {"x": 2})
+    assert probe.events == ["something.happened"]  # an `off` plugin hears no event

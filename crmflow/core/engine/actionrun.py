@@ -18,7 +18,8 @@ from .expressions import render_value
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import EngineLike
 
-__all__ = ["OUTBOX_COLUMNS", "outbox_row", "queued_only", "render_params", "run_inline"]
+__all__ = [
+    "held_back","OUTBOX_COLUMNS", "outbox_row", "queued_only", "render_params", "run_inline"]
 
 
 #: the columns of :func:`outbox_row`'s tuple, in order
@@ -39,14 +40,36 @@ def outbox_row(
     )  # fmt: skip
 
 
+def held_back(
+    engine: EngineLike, plugin: str, actor: str | None, data: dict[str, Any],
+    started_by: str | None, now: datetime, conn: sa.Connection | None = None,
+) -> str | None:  # fmt: skip
+    """Why ``plugin``'s action must not run for this instance (its rollout), or None.
+
+    Inside a transaction pass its ``conn``: the check then reads on it.
+    """
+    rollout = getattr(engine, "rollout", None)
+    if rollout is None or not rollout.active(conn):
+        return None
+    today = now.astimezone(engine.factory.timezone).date()
+    refused: str | None = rollout.refusal(plugin, actor, data, starter=started_by, today=today,
+                                          conn=conn)  # fmt: skip
+    return refused
+
+
 def run_inline(
     engine: EngineLike, conn: sa.Connection, iid: int, definition: WorkflowDef, hid: int,
     index: int, state: str, spec: ActionSpec, params: Any, data: dict[str, Any],
     actor: str | None, now: datetime, *, started_by: str | None = None,
     started_at: datetime | None = None,
 ) -> None:  # fmt: skip
-    """Run an action inside the transaction; ``save_as`` stores its result in ``data``."""
+    """Run an action inside the transaction; ``save_as`` stores its result in ``data``.
+
+    An action of a plugin that is off, or in pilot for other departments, is skipped.
+    """
     registered = engine.registry.actions[spec.action]
+    if held_back(engine, registered.plugin, actor, data, started_by, now, conn) is not None:
+        return
     ctx = ActionContext(
         engine=engine, instance_id=iid, workflow=definition.id, state=state, data=data,
         actor=actor, idempotency_key=f"{iid}:{hid}:{index}", now=now,

@@ -13,6 +13,7 @@ from crmflow.core.store import reading
 from crmflow.errors import NotFoundError
 
 from . import repository as repo
+from .actionrun import held_back
 from .backoff import backoff
 from .context import ActionContext
 from .inbox import deliver, enqueue
@@ -96,7 +97,11 @@ def _attempt(engine: Engine, row: Any, now: datetime) -> None:
             started_by=instance.created_by if instance else None,
             started_at=repo.utc(instance.created_at) if instance else None,
         )
-        result = registered.obj(ctx, **json.loads(row.params))
+        refused = held_back(engine, registered.plugin, ctx.actor, ctx.data, ctx.started_by, now)
+        if refused is not None:  # the plugin is off, or in pilot for other departments
+            result = {"skipped": f"rollout: {refused}"}
+        else:
+            result = registered.obj(ctx, **json.loads(row.params))
     except Exception as exc:  # any failure of another system is retried, then dead-lettered
         attempts = row.attempts + 1
         dead = attempts >= row.max_attempts

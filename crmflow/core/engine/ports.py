@@ -27,6 +27,7 @@ class EngineLike(Protocol):
     clock: Callable[[], datetime]
     inline_outbox: bool
     worker_id: str
+    rollout: Any  # crmflow.core.rollout.RolloutPolicy: which plugins act for whom
 
     def now(self) -> datetime: ...
 

@@ -348,15 +348,17 @@ class Engine:
 
     def hook(self, name: str) -> Any:
         """The hook caller ``name`` restricted to the plugins this factory enables."""
-        callers: dict[str, Any] = self.__dict__.setdefault("_hooks", {})
-        if name not in callers:
-            enabled = set(self.registry.enabled)
+        callers: dict[Any, Any] = self.__dict__.setdefault("_hooks", {})
+        off = self.rollout.off_now()  # a plugin whose rollout is `off` hears nothing
+        key = (name, off)
+        if key not in callers:
+            enabled = set(self.registry.enabled) - off
             disabled = [
                 plugin for plugin_name, plugin in self.pm.list_name_plugin()
                 if plugin is not None and plugin_name not in enabled
             ]  # fmt: skip
-            callers[name] = self.pm.subset_hook_caller(name, remove_plugins=disabled)
-        return callers[name]
+            callers[key] = self.pm.subset_hook_caller(name, remove_plugins=disabled)
+        return callers[key]
 
     def after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
         on_transition = self.hook("on_transition")
