@@ -46,7 +46,7 @@ def test_instances_list_validates_every_parameter(web, paul):
 def test_instance_shows_triggers_the_caller_may_fire(web, paul, rita, demo_engine):
     inst = _state(demo_engine, "demand_change", "planner_review")
     as_planner = web.get(f"/api/instances/{inst.id}", headers=paul).get_json()
-    assert as_planner["triggers"] == ["accept", "reject", "escalate"]
+    assert as_planner["triggers"] == ["approve", "reject", "escalate"]
     assert as_planner["history"] and as_planner["state"] == "planner_review"
     assert web.get(f"/api/instances/{inst.id}", headers=rita).get_json()["triggers"] == [
         "escalate"]

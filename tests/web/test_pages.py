@@ -21,7 +21,7 @@ def test_instance_page_has_a_button_per_trigger_and_fires_as_the_person(web, dem
                 if i.state == "planner_review")  # fmt: skip
     html = web.get(f"/instances/{inst.id}").get_data(as_text=True)
     buttons = re.findall(r'<button type="submit" name="trigger" value="([^"]+)"', html)
-    assert buttons == ["accept", "reject", "escalate"]
+    assert buttons == ["approve", "reject", "escalate"]
     answer = web.post(f"/instances/{inst.id}", data={"trigger": "reject", "csrf_token": token,
                                                      "comment": "<b>no</b>"})  # fmt: skip
     assert answer.status_code == 200 and "rejected" in answer.get_data(as_text=True)
@@ -33,8 +33,8 @@ def test_a_rep_sees_no_planner_buttons_and_a_forged_post_is_refused(web, demo_en
     inst = next(i for i in demo_engine.list(workflow="demand_change")
                 if i.state == "planner_review")  # fmt: skip
     html = web.get(f"/instances/{inst.id}").get_data(as_text=True)
-    assert 'value="accept"' not in html
-    forged = web.post(f"/instances/{inst.id}", data={"trigger": "accept", "csrf_token": token})
+    assert 'value="approve"' not in html
+    forged = web.post(f"/instances/{inst.id}", data={"trigger": "approve", "csrf_token": token})
     assert forged.status_code == 409 and "role" in forged.get_data(as_text=True)
     assert demo_engine.get(inst.id).state == "planner_review"
 

@@ -19,7 +19,7 @@ PEOPLE = {"rita": {"sales"}, "paul": {"planner"}, "sam": {"supervisor", "logisti
           "mia": {"manager"}}  # fmt: skip
 #: action -> roles the workflows and the factory allow
 ALLOWED = {
-    "accept_change": {"planner", "manager"},  # demand_change planner_review: accept
+    "accept_change": {"planner", "manager"},  # demand_change planner_review: approve (an approval state)
     "approve_change": {"supervisor", "manager"},  # demand_change supervisor_approval: approve
     "record_change": {"sales", "planner", "manager"},  # web_permissions change_order
     "start_order": {"sales", "manager", "planner", "supervisor", "logistics"},  # roles it names
@@ -57,7 +57,7 @@ def test_role_matrix(demo_app, demo_engine, person):
         assert page.get(path, headers=bearer).status_code == 200, path
 
     # firing: the buttons and "triggers" say it; refused fires change nothing on every path
-    for action, inst, trigger in (("accept_change", review, "accept"),
+    for action, inst, trigger in (("accept_change", review, "approve"),
                                   ("approve_change", approval, "approve")):  # fmt: skip
         allowed = bool(roles & ALLOWED[action])
         html = page.get(f"/instances/{inst.id}").get_data(as_text=True)
@@ -74,7 +74,7 @@ def test_role_matrix(demo_app, demo_engine, person):
             assert _cli(demo_engine, "fire", str(inst.id), trigger, "--as", person).exit_code == 3
             assert demo_engine.get(inst.id).state == inst.state
     if roles & ALLOWED["accept_change"]:
-        result = _cli(demo_engine, "fire", str(review.id), "accept", "--as", person)
+        result = _cli(demo_engine, "fire", str(review.id), "approve", "--as", person)
         assert result.exit_code == 0, result.output
         assert demo_engine.get(review.id).history[-1].actor == person
 

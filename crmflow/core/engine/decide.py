@@ -164,7 +164,10 @@ def _vote(
         comment=None if comment is None else str(comment),
     )  # fmt: skip
     if ballot.vote is None:
-        return Decision(refusal=Refusal("approval", ballot.refusal or "approval: refused"))
+        reason = ballot.refusal or "approval: refused"
+        if "is not an approver" in reason:  # who may vote is a role question (HTTP 403)
+            return Decision(refusal=Refusal("role", "role: " + reason.removeprefix("approval: ")))
+        return Decision(refusal=Refusal("approval", reason))
     step = plan_of(memo, decision, state, ballot.decided, (), -2)
     return Decision(step, vote=ballot.vote)
 

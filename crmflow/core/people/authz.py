@@ -132,6 +132,15 @@ def available_triggers(
             definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
     context = engine.expression_context(inst.data, {}, inst.state, engine.now())
     found: list[str] = []
+    sdef = definition.states.get(inst.state)
+    approval = getattr(sdef, "approval", None)
+    if approval is not None:  # an approval state takes votes from its approvers
+        voters = set(approval.approvers)
+        started_by = getattr(inst, "started_by", None) or (inst.history[0].actor
+                                                           if inst.history else None)
+        four_eyes_out = approval.four_eyes and started_by == person.username
+        if (person.username in voters or person.roles & voters) and not four_eyes_out:
+            found += ["approve", "reject"]
     for tdef in definition.transitions:
         if inst.state not in tdef.sources or tdef.trigger in found:
             continue
