@@ -70,6 +70,15 @@ class TimerOut(_Strict):
     kind = fields.String(required=True)
 
 
+class VoteOut(_Strict):
+    by = fields.String(required=True)
+    for_ = fields.String(data_key="for", attribute="for", required=True)
+    decision = fields.String(required=True)
+    at = fields.String(required=True)
+    comment = fields.String(allow_none=True)
+    state = fields.String()
+
+
 class InstanceOut(_Strict):
     id = fields.Integer(required=True)
     workflow = fields.String(required=True)
@@ -81,6 +90,8 @@ class InstanceOut(_Strict):
     finished = fields.Boolean(required=True)
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)
+    approvals = fields.List(fields.Nested(VoteOut))  # votes of approval states (show --json)
+    started_by = fields.String(allow_none=True)
     triggers = fields.List(fields.String())
 
 
