@@ -19,7 +19,7 @@ PEOPLE = {"rita": {"sales"}, "paul": {"planner"}, "sam": {"supervisor", "logisti
           "mia": {"manager"}}  # fmt: skip
 #: action -> roles the workflows and the factory allow
 ALLOWED = {
-    "accept_change": {"planner", "manager"},  # demand_change planner_review: approve (an approval state)
+    "accept_change": {"planner", "manager"},  # demand_change planner_review (approval)
     "approve_change": {"supervisor", "manager"},  # demand_change supervisor_approval: approve
     "record_change": {"sales", "planner", "manager"},  # web_permissions change_order
     "start_order": {"sales", "manager", "planner", "supervisor", "logistics"},  # roles it names
