@@ -11,7 +11,7 @@ from pluggy import HookimplMarker, HookspecMarker
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import click
 
-    from crmflow.cli_helpers import CliHelpers
+    from crmflow.cli_surface import CliHelpers
     from crmflow.core.engine.ports import EngineLike as Engine
     from crmflow.core.engine.results import TransitionRecord
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from crmflow.cli_helpers import check_key, open_engine, parse_json
 from crmflow.errors import InputError
 
 __all__ = ["load_plugin", "parse_age", "register"]
@@ -49,17 +50,9 @@ def load_plugin(spec: str) -> ModuleType:
 
 
 def _engine(ctx: click.Context, plugins: tuple[str, ...] = (), **kwargs: Any) -> Any:
-    from crmflow.cli import open_engine
-
     if plugins:
         kwargs["plugins"] = [load_plugin(p) for p in plugins]
     return open_engine(ctx, **kwargs)
-
-
-def _check_key(value: str | None) -> str | None:
-    from crmflow.cli import check_key
-
-    return check_key(value)
 
 
 def _outbox_json(row: Any) -> dict[str, Any]:
@@ -240,7 +233,7 @@ def register(cli: click.Group) -> None:
     @click.argument("target")
     @click.argument("trigger", required=False)
     @click.option("--data", "data", metavar="JSON", help="Payload (a JSON object).")
-    @click.option("--key", metavar="KEY", callback=lambda c, p, v: _check_key(v),
+    @click.option("--key", metavar="KEY", callback=lambda c, p, v: check_key(v),
                   help="Idempotency key: queued and applied once.")
     @click.option("--as", "actor", default=None, metavar="ROLE",
                   help="The role firing it (none by default: role-guarded triggers refuse).")
@@ -251,8 +244,6 @@ def register(cli: click.Group) -> None:
         key: str | None, actor: str | None, plugins: tuple[str, ...],
     ) -> None:  # fmt: skip
         """Queue `ID TRIGGER` (a fire) or `EVENT` (an emit) for the workers; prints the row id."""
-        from crmflow.cli import parse_json
-
         engine = _engine(ctx, plugins)
         payload = parse_json(data)
         if target.isdigit():

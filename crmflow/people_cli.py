@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from crmflow.cli_helpers import open_engine
 from crmflow.errors import InputError
 
 __all__ = ["register"]
@@ -18,7 +19,6 @@ def _roles(value: str | None) -> list[str]:
 
 def register(cli: click.Group) -> None:
     """Add the `user` and `token` groups to the root group."""
-    from crmflow.cli import open_engine
 
     @cli.group()
     def user() -> None:

@@ -8,15 +8,10 @@ from typing import Any
 
 import click
 
+from crmflow.cli_helpers import open_engine
 from crmflow.errors import InputError
 
 __all__ = ["register"]
-
-
-def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli import open_engine
-
-    return open_engine(ctx)
 
 
 def _names(engine: Any) -> list[str]:
@@ -36,7 +31,7 @@ def register(cli: click.Group) -> None:
         """Show where each workflow and plugin stands: off, pilot (departments) or all."""
         if ctx.invoked_subcommand is not None:
             return
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         states = engine.rollout.states(_names(engine))
         if as_json:
             click.echo(json.dumps([s.as_json() for s in states.values()]))
@@ -60,7 +55,7 @@ def register(cli: click.Group) -> None:
         since: str | None, reason: str | None, actor: str | None,
     ) -> None:  # fmt: skip
         """Set NAME (a workflow or plugin) to off, all or pilot DEPT…; recorded with who and why."""
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         known = _names(engine)
         if name not in known:
             raise InputError(
@@ -84,7 +79,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def rollout_history(ctx: click.Context, name: str | None, as_json: bool) -> None:
         """Every recorded rollout change (who, when, what, why), oldest first."""
-        changes = _engine(ctx).rollout.history(name)
+        changes = open_engine(ctx).rollout.history(name)
         if as_json:
             click.echo(json.dumps([c.as_json() for c in changes]))
             return
@@ -106,7 +101,7 @@ def register(cli: click.Group) -> None:
         """Draw WORKFLOW's states, transitions, guards, roles and timers (Mermaid or SVG)."""
         from crmflow.core.diagram import WorkflowDiagram, state_counts
 
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         source = engine.catalog.newest(workflow).definition
         picture = WorkflowDiagram.from_source(source.source)
         per_state = state_counts(engine, workflow) if counts else None
@@ -126,7 +121,7 @@ def register(cli: click.Group) -> None:
         """First steps per person: what USERNAME (default: everyone) has really done."""
         from crmflow.core.onboarding import team_progress
 
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         people = _people(engine)
         if username is not None:
             if username not in people:

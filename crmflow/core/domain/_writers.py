@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -11,6 +11,7 @@ from ._events import Event
 from ._kinds import Kind
 from ._parse import chunked, iso
 from ._upsert import UpsertResult, fetch_existing, model_defaults, upsert_rows
+from .import_report import ImportReport
 from .records import (
     DemandChange,
     InventoryPosition,
@@ -21,13 +22,10 @@ from .records import (
 )
 from .status import refresh_delivery_status
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .imports import ImportReport
-
 __all__ = ["WRITERS", "line_change_event"]
 
 Rows = list[tuple[int, dict[str, Any]]]
-Writer = Callable[[sa.Connection, Kind, Rows, "ImportReport", dict[str, Any], str], list[Event]]
+Writer = Callable[[sa.Connection, Kind, Rows, ImportReport, dict[str, Any], str], list[Event]]
 
 LINE_FIELDS = ("quantity", "requested_date", "promised_date")
 

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from .ctp import capable_to_promise, capacity_load, line_of
 from .inventory import product
-from .orders import within_tolerance
 from .records import Order, OrderLine
 from .settings import settings
+from .tolerance import within_tolerance
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine

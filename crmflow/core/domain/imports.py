@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from ._kinds import KINDS, Kind
 from ._parse import chunked, iso
 from ._signal_checks import check_signal_rows
 from ._writers import WRITERS as _WRITERS
+from .import_report import ImportReport
 from .records import Customer, Delivery, Order, OrderLine, Product
 from .writer import deliver_pending, domain_write
 
@@ -28,35 +28,6 @@ __all__ = ["IMPORT_KINDS", "ImportReport", "import_csv", "import_records", "impo
 IMPORT_KINDS = tuple(KINDS)
 
 Rows = list[tuple[int, dict[str, Any]]]
-
-
-@dataclass
-class ImportReport:
-    """What one import did: counts, and each rejected row with its line and reason."""
-
-    kind: str
-    file: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    warnings: list[tuple[int, str]] = field(default_factory=list)
-    events: int = 0
-    events_failed: list[tuple[str, str]] = field(default_factory=list)
-    reason: str = "import"  # kept on the demand changes this load records
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "file": self.file,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
-            "warnings": [{"line": line, "reason": reason} for line, reason in self.warnings],
-            "events": self.events,
-            "events_failed": [{"key": k, "reason": r} for k, r in self.events_failed],
-        }
 
 
 def import_csv(

@@ -12,9 +12,11 @@ from crmflow.errors import InputError, NotFoundError, RefusedError
 from ._events import Event
 from ._parse import as_date, as_enum, as_number, as_text, iso
 from ._writers import line_change_event
+from .impact import change_impact, order_exposure
 from .records import Approval, Customer, Delivery, DemandChange, Order, OrderLine, Product
 from .settings import settings
 from .status import refresh_delivery_status
+from .tolerance import within_tolerance
 from .writer import domain_write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,24 +44,6 @@ ORDER_STATUSES = (
 _orders = Order.__table__  # type: ignore[attr-defined]
 _lines = OrderLine.__table__  # type: ignore[attr-defined]
 _changes = DemandChange.__table__  # type: ignore[attr-defined]
-
-
-def within_tolerance(field: str, old: Any, new: Any, factory: dict[str, Any] | None = None) -> bool:
-    """True when a change of ``field`` from ``old`` to ``new`` needs no review.
-
-    Quantities compare relatively to ``demand_tolerance``; dates by days to
-    ``date_tolerance_days``. A first promise (no old promised date) is within.
-    """
-    limits = {**settings(None), **(factory or {})}  # type: ignore[arg-type]
-    if field == "quantity":
-        old_q, new_q = float(old or 0), float(new)
-        if old_q <= 0:
-            return False
-        return abs(new_q - old_q) / old_q <= float(limits["demand_tolerance"]) + 1e-12
-    if old in (None, ""):
-        return field == "promised_date"
-    shift = (as_date(field, new) - as_date(field, old)).days
-    return abs(shift) <= int(limits["date_tolerance_days"])
 
 
 def _parse_new(field: str, new: Any, today: dt.date) -> Any:
@@ -134,8 +118,6 @@ def create_order(
             sales_rep=sales_rep, status=status, created_at=now, updated_at=now, updated_by=by,
         ))  # fmt: skip
         conn.execute(_lines.insert(), parsed)
-        from .impact import order_exposure  # impact imports this module
-
         exposure = order_exposure(conn, order_id)
         payload = {
             "order_id": order_id, "customer_id": customer_id, "priority": priority,
@@ -205,8 +187,6 @@ def change_order_line(
         )).inserted_primary_key[0]  # fmt: skip
         if within:
             _apply(conn, order_id, sku, field, value, by, now)
-        from .impact import change_impact  # impact imports this module
-
         impact = change_impact(engine, conn, order_id, sku, field, iso(old), iso(value))
         event = line_change_event(cid, order_id, sku, field, old, value, reason, by, state)
         event.payload.update(

@@ -33,7 +33,7 @@ def retry_handlers(engine: Any) -> dict[str, RetryHandler]:
 
 
 def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli import open_engine
+    from crmflow.cli_helpers import open_engine
 
     return open_engine(ctx)
 

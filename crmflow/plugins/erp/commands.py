@@ -36,7 +36,7 @@ def add_commands(cli: click.Group) -> None:
         Prints counts per record kind. Exit 0, or 2 when the ERP could not be
         reached or refused the credentials (the reason is printed).
         """
-        from crmflow.cli import open_engine
+        from crmflow.cli_helpers import open_engine
 
         engine: Any = open_engine(ctx)
         report = sync_erp(engine, full=full, push=not no_push)

@@ -21,7 +21,7 @@ __all__ = ["add_commands"]
 
 
 def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli import open_engine
+    from crmflow.cli_helpers import open_engine
 
     return open_engine(ctx)
 

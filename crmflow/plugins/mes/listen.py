@@ -9,7 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .ingest import Applied, Incoming, Ingestor, deliver_events
-from .mapping import Connector, parse_connectors
+from .mapping import Connector, opcua_source, parse_connectors
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
@@ -138,8 +138,3 @@ def _retry_item(connector: Connector, sub: Any, source: str, payload: bytes) -> 
     values = json.loads(payload)
     stamp = values.pop("__stamp__", None)
     return Incoming(source=source, payload=payload, subscription=sub, values=values, stamp=stamp)
-
-
-def opcua_source(sub: Any) -> str:
-    """The message source of an OPC UA subscription: its node ids."""
-    return "opcua:" + ",".join(f"{k}={v}" for k, v in sorted(sub.nodes.items()))

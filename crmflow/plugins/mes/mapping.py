@@ -20,6 +20,7 @@ __all__ = [
     "Subscription",
     "decode_json",
     "message_key",
+    "opcua_source",
     "parse_connectors",
 ]
 
@@ -219,3 +220,8 @@ def decode_json(payload: bytes) -> Any:
         raise MappingError(f"payload is not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise MappingError(f"payload is not JSON: {exc}") from None
+
+
+def opcua_source(sub: Subscription) -> str:
+    """The message source of an OPC UA subscription: its node ids."""
+    return "opcua:" + ",".join(f"{k}={v}" for k, v in sorted(sub.nodes.items()))

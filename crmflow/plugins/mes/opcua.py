@@ -9,8 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .ingest import Incoming, dumps_values
-from .listen import opcua_source
-from .mapping import Connector, Subscription
+from .mapping import Connector, Subscription, opcua_source
 from .store import report_status
 
 if TYPE_CHECKING:  # pragma: no cover

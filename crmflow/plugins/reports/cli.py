@@ -13,7 +13,7 @@ __all__ = ["report"]
 
 
 def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli import open_engine
+    from crmflow.cli_helpers import open_engine
 
     return open_engine(ctx)
 

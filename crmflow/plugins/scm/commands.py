@@ -28,7 +28,7 @@ def add_commands(cli: click.Group) -> None:
 
         Exit 0; 1 when a file was rejected (it is in inbox/rejected/ with a .reason).
         """
-        from crmflow.cli import open_engine
+        from crmflow.cli_helpers import open_engine
 
         report = poll(open_engine(ctx))
         if as_json:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from crmflow.core.domain.approvals import required_approvals
-from crmflow.core.domain.orders import within_tolerance
 from crmflow.core.domain.planning import replenishment_quantity
 from crmflow.core.domain.settings import DEFAULTS
+from crmflow.core.domain.tolerance import within_tolerance
 
 __all__ = ["FUNCTIONS"]
 
