@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
 
 import click
 
@@ -12,13 +11,6 @@ from crmflow.cli_helpers import open_engine
 from crmflow.errors import InputError
 
 __all__ = ["register"]
-
-
-def _names(engine: Any) -> list[str]:
-    """Every workflow of the folder and every plugin the factory enables."""
-    plugins = [name for name, plugin in engine.pm.list_name_plugin() if plugin is not None]
-    enabled = set(getattr(engine.registry, "enabled", None) or plugins)
-    return sorted(set(engine.catalog.ids()) | {p for p in plugins if p in enabled})
 
 
 def register(cli: click.Group) -> None:
@@ -31,8 +23,10 @@ def register(cli: click.Group) -> None:
         """Show where each workflow and plugin stands: off, pilot (departments) or all."""
         if ctx.invoked_subcommand is not None:
             return
+        from crmflow.core.rollout import rollout_names
+
         engine = open_engine(ctx)
-        states = engine.rollout.states(_names(engine))
+        states = engine.rollout.states(rollout_names(engine))
         if as_json:
             click.echo(json.dumps([s.as_json() for s in states.values()]))
             return
@@ -55,8 +49,10 @@ def register(cli: click.Group) -> None:
         since: str | None, reason: str | None, actor: str | None,
     ) -> None:  # fmt: skip
         """Set NAME (a workflow or plugin) to off, all or pilot DEPT…; recorded with who and why."""
+        from crmflow.core.rollout import rollout_names
+
         engine = open_engine(ctx)
-        known = _names(engine)
+        known = rollout_names(engine)
         if name not in known:
             raise InputError(
                 f"no workflow or plugin {name!r}; known: {', '.join(known)}", field="NAME"
@@ -119,10 +115,10 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def checklist(ctx: click.Context, username: str | None, as_json: bool) -> None:
         """First steps per person: what USERNAME (default: everyone) has really done."""
-        from crmflow.core.onboarding import team_progress
+        from crmflow.core.onboarding import factory_people, team_progress
 
         engine = open_engine(ctx)
-        people = _people(engine)
+        people = factory_people(engine)
         if username is not None:
             if username not in people:
                 raise InputError(
@@ -139,11 +135,3 @@ def register(cli: click.Group) -> None:
             for step in row["steps"]:
                 mark = "x" if step["done"] else " "
                 click.echo(f"  [{mark}] {step['title']}")
-
-
-def _people(engine: Any) -> dict[str, list[str]]:
-    """Every person of the factory config with their roles."""
-    names = set(engine.factory.users)
-    for dept in engine.factory.departments:
-        names.update(dept.members)
-    return {name: sorted(engine.roles_of(name)) for name in sorted(names)}

@@ -2,8 +2,9 @@
 
 One ``after_request`` hook maps a successful page to an activity of
 :mod:`crmflow.core.onboarding` (the order timeline, a customer 360, a projection,
-a capable-to-promise preview, the inbox, the KPI page, the dashboard, an approval
-decided from a phone or a desk), so no view has to remember to do it.
+a capable-to-promise preview, the inbox, the KPI page, the dashboard, the rollout
+page, a workflow diagram, a studio draft checked, an approval decided from a phone
+or a desk), so no view has to remember to do it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ PAGES = {
     "kpi.page": "kpi_viewed",
     "sop_dashboard.page": "dashboard_viewed",
     "sop_dashboard.index": "dashboard_viewed",
+    "rollout.index": "rollout_viewed",
+    "studio.diagram": "diagram_viewed",
+}
+#: POST endpoint -> the activity it proves (approvals decided are told by their trigger)
+ACTIONS = {
+    "studio.check": "draft_validated",
 }
 _DECISIONS = ("approve", "reject")
 
@@ -46,7 +53,16 @@ def _activity() -> str | None:
         return PAGES.get(request.endpoint or "")
     if request.endpoint == "instances.fire" and request.form.get("trigger") in _DECISIONS:
         return "approval_decided"
-    return None
+    return ACTIONS.get(request.endpoint or "")
+
+
+def _subject() -> str:
+    """What the activity was about: the page's path, or the name of a checked draft."""
+    if request.endpoint == "studio.check":
+        body = request.get_json(silent=True)
+        if isinstance(body, dict):
+            return str(body.get("name") or "draft.yaml")[:200]
+    return request.path[:200]
 
 
 def _note(response: Response) -> Response:
@@ -58,7 +74,7 @@ def _note(response: Response) -> Response:
     engine = engine_ext.get()
     try:
         onboarding.note(engine.db, str(current_user.get_id()), activity,
-                        subject=request.path[:200], device=_device(), now=engine.now())
+                        subject=_subject(), device=_device(), now=engine.now())
     except Exception:  # a checklist tick must never break the page
         log.exception("could not note %s for the first-steps checklist", activity)
     return response

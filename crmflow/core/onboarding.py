@@ -24,6 +24,7 @@ __all__ = [
     "Step",
     "StepStatus",
     "checklist_for",
+    "factory_people",
     "note",
     "progress",
     "team_progress",
@@ -211,6 +212,14 @@ def progress(db: sa.Engine, username: str, roles: Iterable[str]) -> list[StepSta
     steps = checklist_for(roles)
     with db.connect() as conn:
         return [StepStatus(step, _as_naive(_done_at(conn, username, step.rule))) for step in steps]
+
+
+def factory_people(engine: Any) -> dict[str, list[str]]:
+    """Every person of the factory config (users and department members) with their roles."""
+    names = set(engine.factory.users)
+    for dept in engine.factory.departments:
+        names.update(dept.members)
+    return {name: sorted(engine.roles_of(name)) for name in sorted(names)}
 
 
 def team_progress(

@@ -29,6 +29,7 @@ __all__ = [
     "RolloutState",
     "parse_rollout",
     "rollout_changes",
+    "rollout_names",
 ]
 
 MODES = ("off", "pilot", "all")
@@ -377,3 +378,10 @@ class RolloutPolicy:
         self._cache = None
         self._changes()  # read it back now: in this process the change takes effect at once
         return RolloutChange(int(new_id), name, mode, depts, since, by, moment, reason)
+
+
+def rollout_names(engine: Any) -> list[str]:
+    """Every workflow of the folder and every plugin the factory enables: what can be staged."""
+    plugins = [name for name, plugin in engine.pm.list_name_plugin() if plugin is not None]
+    enabled = set(engine.registry.enabled)
+    return sorted(set(engine.catalog.ids()) | {p for p in plugins if p in enabled})

@@ -9,7 +9,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from crmflow.core import onboarding
-from crmflow.core.rollout import ROLLOUT_ROLES
+from crmflow.core.rollout import ROLLOUT_ROLES, rollout_names
 from crmflow.errors import CrmflowError, InputError
 
 from ..security import current_person
@@ -18,12 +18,6 @@ from .common import engine, render_error
 __all__ = ["bp"]
 
 bp = Blueprint("rollout", __name__)
-
-
-def _names(eng: Any) -> list[str]:
-    plugins = [name for name, plugin in eng.pm.list_name_plugin() if plugin is not None]
-    enabled = set(eng.registry.enabled)
-    return sorted(set(eng.catalog.ids()) | {p for p in plugins if p in enabled})
 
 
 def _pilot_figures(eng: Any, names: list[str], states: dict[str, Any]) -> dict[str, Any]:
@@ -40,26 +34,18 @@ def _pilot_figures(eng: Any, names: list[str], states: dict[str, Any]) -> dict[s
     return figures
 
 
-def _people(eng: Any) -> dict[str, list[str]]:
-    names = set(eng.factory.users)
-    for dept in eng.factory.departments:
-        names.update(dept.members)
-    return {name: sorted(eng.roles_of(name)) for name in sorted(names)}
-
-
 @bp.get("/rollout")
 def index(error: str | None = None, status: int = 200) -> Any:
     eng = engine()
     person = current_person()
-    names = _names(eng)
+    names = rollout_names(eng)
     states = eng.rollout.states(names)
-    onboarding.note(eng.db, person.username, "rollout_viewed", now=eng.now())
     return render_template(
         "rollout/index.html", states=states, history=eng.rollout.history()[-50:][::-1],
         figures=_pilot_figures(eng, names, states),
         departments=[d.id for d in eng.factory.departments],
         can_change=bool(ROLLOUT_ROLES & person.roles), error=error,
-        team=onboarding.team_progress(eng.db, _people(eng)),
+        team=onboarding.team_progress(eng.db, onboarding.factory_people(eng)),
     ), status  # fmt: skip
 
 
@@ -73,7 +59,7 @@ def change() -> Any:
     since_raw = (request.form.get("since") or "").strip()
     reason = (request.form.get("reason") or "").strip()[:2000] or None
     try:
-        if name not in _names(eng):
+        if name not in rollout_names(eng):
             raise InputError(_("Choose a workflow or plugin."), field="name")
         since = date.fromisoformat(since_raw) if since_raw else None
         eng.rollout.set(name, mode, departments if mode == "pilot" else [], since=since,

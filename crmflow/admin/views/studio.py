@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from crmflow.core import onboarding, studio
+from crmflow.core import studio
 from crmflow.core.diagram import WorkflowDiagram, state_counts
 from crmflow.errors import CrmflowError, InputError, NotFoundError, ValidationError
 
@@ -20,17 +20,6 @@ __all__ = ["bp"]
 bp = Blueprint("studio", __name__)
 
 _MAX_SOURCE = 512 * 1024
-
-
-def _device() -> str:
-    agent = request.headers.get("User-Agent", "")
-    return "phone" if any(w in agent for w in ("Mobile", "Android", "iPhone")) else "desk"
-
-
-def _note(activity: str, subject: str | None = None) -> None:
-    eng = engine()
-    onboarding.note(eng.db, current_person().username, activity, subject=subject,
-                    device=_device(), now=eng.now())  # fmt: skip
 
 
 def _definition(workflow: str) -> Any:
@@ -78,7 +67,6 @@ def diagram(workflow: str) -> Any:
         top = selected.split(".", 1)[0]
         instances = [i for i in eng.list(workflow=workflow, state=top, limit=200)
                      if not i.finished]  # fmt: skip
-    _note("diagram_viewed", workflow)
     svg = picture.svg(counts, link=lambda s: url_for("studio.diagram", workflow=workflow,
                                                      state=s) + "#instances")  # fmt: skip
     return render_template(
@@ -145,7 +133,6 @@ def check() -> Any:
         return json_error(422, "invalid", "the draft is too large", "source")
     name = str(body.get("name") or "draft.yaml")[:200]
     problems = studio.check_draft(body["source"], factory=engine().factory, name=name)
-    _note("draft_validated", name)
     return jsonify({"problems": [
         {"line": p.line, "column": p.column, "severity": p.severity, "message": p.message,
          "text": str(p)} for p in problems

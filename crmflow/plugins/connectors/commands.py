@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from crmflow.cli_helpers import open_engine
 from crmflow.errors import InputError, NotFoundError
 from crmflow.lazy import lazy
 
@@ -32,11 +33,6 @@ def retry_handlers(engine: Any) -> dict[str, RetryHandler]:
     }
 
 
-def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli_helpers import open_engine
-
-    return open_engine(ctx)
-
 
 def add_commands(cli: click.Group) -> None:
     """Add the `connectors` group to the root command line."""
@@ -48,7 +44,7 @@ def add_commands(cli: click.Group) -> None:
         """Each connector's health: state, last success, lag, errors, failed pushes."""
         if ctx.invoked_subcommand is not None:
             return
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         rows = connectors_status(engine)
         if as_json:
             for row in rows:
@@ -88,7 +84,7 @@ def add_commands(cli: click.Group) -> None:
         """
         if (failure_id is None) == (not all_):
             raise InputError("give a failure ID or --all (not both)", field="ID")
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         try:
             results = retry_failures(engine, failure_id, handlers=retry_handlers(engine))
         except NotFoundError:

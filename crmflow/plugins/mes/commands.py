@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import signal
-from typing import Any
 
 import click
 
+from crmflow.cli_helpers import open_engine
 from crmflow.lazy import lazy
 
 # the listener and the store (paho, SQLAlchemy) load when a command runs
@@ -19,11 +19,6 @@ retry = lazy("crmflow.plugins.mes.store:retry")
 
 __all__ = ["add_commands"]
 
-
-def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli_helpers import open_engine
-
-    return open_engine(ctx)
 
 
 def add_commands(cli: click.Group) -> None:
@@ -37,7 +32,7 @@ def add_commands(cli: click.Group) -> None:
         Each message becomes its domain event, delivered to the workflows here.
         `crmflow run` and `crmflow worker` include this; run one of them, not both.
         """
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         listener = Listener(engine)
         if not listener.connectors:
             raise click.ClickException("the factory configures no connectors.mes")
@@ -64,7 +59,7 @@ def add_commands(cli: click.Group) -> None:
         """Each connector: state, last success, errors, quarantined messages."""
         if ctx.invoked_subcommand is not None:
             return
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         status = connector_status(engine)
         for item in status:
             item["quarantined_messages"] = list_quarantined(engine, item["name"], limit=20)
@@ -88,7 +83,7 @@ def add_commands(cli: click.Group) -> None:
         """Deliver quarantined message ID (or --all) again."""
         if (item is None) == (not all_):
             raise click.UsageError("give a quarantined message ID or --all")
-        results = retry(_engine(ctx), None if all_ else item)
+        results = retry(open_engine(ctx), None if all_ else item)
         for r in results:
             click.echo(f"#{r['id']}: {r['status']}" + (f" ({r['reason']})" if r["reason"] else ""))
         if any(r["status"] != "applied" for r in results):

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from crmflow.cli_helpers import open_engine
 from crmflow.lazy import lazy
 
 list_templates = lazy("crmflow.plugins.notify.render:list_templates")
@@ -16,11 +17,6 @@ send_due = lazy("crmflow.plugins.notify.sending:send_due")
 
 __all__ = ["add_commands"]
 
-
-def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli_helpers import open_engine
-
-    return open_engine(ctx)
 
 
 def _line(item: dict[str, Any]) -> str:
@@ -44,7 +40,7 @@ def add_commands(cli: click.Group) -> None:
         """List deliveries: to whom, through which channel, sent or failed and why."""
         if ctx.invoked_subcommand is not None:
             return
-        items = delivery_log(_engine(ctx), user=user, failed=failed, limit=limit)
+        items = delivery_log(open_engine(ctx), user=user, failed=failed, limit=limit)
         if as_json:
             click.echo(json.dumps(items, ensure_ascii=False))
             return
@@ -64,7 +60,7 @@ def add_commands(cli: click.Group) -> None:
         """Send a failed delivery (ID) or every failed one (--all) again."""
         if (delivery_id is None) == (not retry_all):
             raise click.UsageError("give one delivery ID or --all")
-        engine = _engine(ctx)
+        engine = open_engine(ctx)
         ids = retry_failed(engine, delivery_id)
         if not ids:
             click.echo("no failed deliveries")
@@ -82,7 +78,7 @@ def add_commands(cli: click.Group) -> None:
     @click.pass_context
     def templates(ctx: click.Context, as_json: bool) -> None:
         """The message templates a workflow can name (the factory's override ours)."""
-        items = list_templates(_engine(ctx))
+        items = list_templates(open_engine(ctx))
         if as_json:
             click.echo(json.dumps(items, ensure_ascii=False))
             return
@@ -94,5 +90,5 @@ def add_commands(cli: click.Group) -> None:
     @click.pass_context
     def send(ctx: click.Context) -> None:
         """Send what is due now (the workers do this every round)."""
-        counts = send_due(_engine(ctx))
+        counts = send_due(open_engine(ctx))
         click.echo(json.dumps(counts))

@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from crmflow.cli_helpers import open_engine
+
 __all__ = ["report"]
 
-
-def _engine(ctx: click.Context) -> Any:
-    from crmflow.cli_helpers import open_engine
-
-    return open_engine(ctx)
 
 
 @click.group()
@@ -43,7 +39,7 @@ def review(ctx: click.Context, week: str | None, fmt: str, output: Path | None, 
     """
     from .pack import make_review
 
-    engine = _engine(ctx)
+    engine = open_engine(ctx)
     pack = make_review(engine, week, pdf=fmt == "pdf", language=lang, store=store, by="cli")
     if fmt == "pdf":
         target = output or Path(f"review-{pack.week}.pdf")
@@ -73,7 +69,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     """Stored review packs, newest first."""
     from .reviews import list_reviews
 
-    items = list_reviews(_engine(ctx))
+    items = list_reviews(open_engine(ctx))
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
