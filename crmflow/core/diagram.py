@@ -178,7 +178,8 @@ class WorkflowDiagram:
     @staticmethod
     def _implicit(state: DiagramState, spec: Mapping[str, Any]) -> list[DiagramTransition]:
         found = []
-        approval = spec.get("approval") if isinstance(spec.get("approval"), dict) else {}
+        raw = spec.get("approval")
+        approval: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         for key, trigger in (("on_approved", "approved"), ("on_rejected", "rejected")):
             if approval.get(key):
                 found.append(DiagramTransition(trigger, state.name, str(approval[key]),

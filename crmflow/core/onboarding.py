@@ -241,6 +241,7 @@ def team_progress(
 def _as_naive(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite hands aggregate timestamps back as text
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    # SQLite hands aggregate timestamps back as text
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmflow.core.sqlrows import inserted_id
 from crmflow.errors import InputError, RefusedError
 
 __all__ = [
@@ -124,7 +125,7 @@ def parse_rollout(
     for name, value in raw.items():
         at = ("rollout", name)
         if value in ("off", "all", False, True):
-            mode = {False: "off", True: "all"}.get(value, value)  # type: ignore[call-overload]
+            mode = {False: "off", True: "all"}.get(value, value)
             states[str(name)] = RolloutState(str(name), str(mode), source="factory")
             continue
         if not isinstance(value, dict) or "pilot" not in value:
@@ -369,12 +370,12 @@ class RolloutPolicy:
             raise InputError("say who makes the change (--as)", field="by")
         moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         with self.db.begin() as conn:
-            new_id = conn.execute(
+            new_id = inserted_id(conn.execute(
                 rollout_changes.insert().values(
                     name=name, mode=mode, departments=json.dumps(list(depts)), since=since,
                     changed_by=by, changed_at=moment, reason=reason,
                 )  # fmt: skip
-            ).inserted_primary_key[0]
+            ))
         self._cache = None
         self._changes()  # read it back now: in this process the change takes effect at once
         return RolloutChange(int(new_id), name, mode, depts, since, by, moment, reason)

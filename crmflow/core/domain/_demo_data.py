@@ -182,9 +182,9 @@ def generate(seed: int, today: dt.date, stamp: dict[str, Any], customers: int = 
                 data.rows["orders"][-1]["status"] = "delivered"
             day += dt.timedelta(days=max(3, round(cycle * rng.uniform(0.7, 1.3))))
     backlog: dict[str, float] = {p["sku"]: 0.0 for p in products}
-    for line in data.rows["order_lines"]:
-        if line["status"] == "open":
-            backlog[line["sku"]] += line["quantity"]
+    for order_line in data.rows["order_lines"]:
+        if order_line["status"] == "open":
+            backlog[order_line["sku"]] += order_line["quantity"]
     _stock(rng, data, products, weekly, backlog, today, stamp)
     _capacity(rng, data, start, today, stamp)
     data.rows["products"] = products

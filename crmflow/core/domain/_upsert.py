@@ -136,10 +136,9 @@ def _insert_new(
     if name not in ("postgresql", "sqlite"):
         conn.execute(table.insert(), rows)
         return {tuple(r[c] for c in key_cols) for r in rows}
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if name == "postgresql" else sqlite.insert
     stmt = insert(table).on_conflict_do_nothing().returning(*(table.c[c] for c in key_cols))
     taken: set[Key] = set()
     for batch in chunked(rows, 500):

@@ -128,9 +128,9 @@ def _write_orders(conn, kind, rows, report, stamp, actor):  # type: ignore[no-un
     lines = [{k: v for k, v in r.items() if k in {"order_id", "sku", *line_cols}} for _, r in rows]
     result = upsert_rows(
         conn,
-        OrderLine.__table__,
+        OrderLine.__table__,  # type: ignore[attr-defined]  # sqlmodel: no __table__ in stubs
         ["order_id", "sku"],
-        lines,  # type: ignore[attr-defined]
+        lines,
         compare=line_cols,
         stamp=stamp,
         on_insert={"status": "open", "promised_date": None},

@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmflow.core.sqlrows import inserted_id
+
 from ._parse import as_date
 from .records import Alert
 
@@ -49,7 +51,7 @@ def open_alert(
     }  # fmt: skip
     try:
         with conn.begin_nested():
-            aid = conn.execute(_alerts.insert().values(values)).inserted_primary_key[0]
+            aid = inserted_id(conn.execute(_alerts.insert().values(values)))
     except sa.exc.IntegrityError:
         winner = _open(conn, key)
         if winner is None:

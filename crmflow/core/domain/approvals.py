@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmflow.core.sqlrows import inserted_id
 from crmflow.errors import InputError, RefusedError
 
 from ._parse import as_date, as_enum, as_text
@@ -148,5 +149,5 @@ def add_delegation(
         "created_by": by,
         "created_at": now,
     }
-    did = conn.execute(_delegations.insert().values(values)).inserted_primary_key[0]
+    did = inserted_id(conn.execute(_delegations.insert().values(values)))
     return {**values, "id": did}

@@ -165,7 +165,9 @@ def _volatility(series: list[float], recent: int = 3) -> dict[str, Any]:
             "latest": latest}  # fmt: skip
 
 
-def segment_analysis(engine: Engine, *, by: str = "industry", today: Any = None) -> list[dict]:
+def segment_analysis(
+    engine: Engine, *, by: str = "industry", today: Any = None
+) -> list[dict[str, Any]]:
     """Demand and growth per industry, size or region: last 12 months against the 12 before."""
     if by not in ("industry", "size", "region", "segment"):
         raise InputError("must be industry, size, region or segment", field="by")

@@ -160,7 +160,7 @@ Step = tuple[dt.datetime, str, str]  # when, trigger, actor
 
 def _rush_orders(engine: Engine, since: dt.date, until: dt.date) -> list[dict[str, Any]]:
     """The generated rush orders placed from ``since`` to ``until``, with lines and deliveries."""
-    o, ln, dl = (t.__table__ for t in (Order, OrderLine, Delivery))  # type: ignore[attr-defined]
+    o, ln, dl = (t.__table__ for t in (Order, OrderLine, Delivery))  # type: ignore[union-attr]
     with reading(engine.db) as conn:
         orders = [dict(r) for r in conn.execute(
             sa.select(o.c.order_id, o.c.customer_id, o.c.order_date, o.c.sales_rep, o.c.status)

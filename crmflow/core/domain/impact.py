@@ -68,7 +68,7 @@ def change_impact(
 def order_exposure(conn: sa.Connection, order_id: str) -> dict[str, float]:
     """The order's value and its customer's open order value (credit exposure)."""
     value = sa.func.coalesce(sa.func.sum(_lines.c.quantity * _lines.c.unit_price), 0.0)
-    amount = float(conn.execute(sa.select(value).where(_lines.c.order_id == order_id)).scalar())
+    amount = float(conn.execute(sa.select(value).where(_lines.c.order_id == order_id)).scalar_one())
     customer = conn.execute(
         sa.select(_orders.c.customer_id).where(_orders.c.order_id == order_id)
     ).scalar()
@@ -76,5 +76,5 @@ def order_exposure(conn: sa.Connection, order_id: str) -> dict[str, float]:
         sa.select(value).select_from(_lines.join(_orders, _orders.c.order_id == _lines.c.order_id))
         .where(_orders.c.customer_id == customer,
                _orders.c.status.not_in(["delivered", "cancelled"]),
-               _lines.c.status.in_(["open", "shipped"]))).scalar())  # fmt: skip
+               _lines.c.status.in_(["open", "shipped"]))).scalar_one())  # fmt: skip
     return {"amount": round(amount, 2), "exposure": round(exposure, 2)}

@@ -308,7 +308,7 @@ def projected_inventory(
 
 def _net_forecast(forecast: list[float], orders: list[float], bucket: int = 7) -> list[float]:
     """Forecast not yet covered by booked orders, netted per week and spread over its days."""
-    net = []
+    net: list[float] = []
     for first in range(0, len(forecast), bucket):
         f = forecast[first : first + bucket]
         o = orders[first : first + bucket]

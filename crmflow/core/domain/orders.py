@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.sqlrows import inserted_id
 from crmflow.errors import InputError, NotFoundError, RefusedError
 
 from ._events import Event
@@ -178,13 +179,13 @@ def change_order_line(
             )
         within = within_tolerance(field, old, value, limits)
         state = "auto_accepted" if within else "pending"
-        cid = conn.execute(_changes.insert().values(
+        cid = inserted_id(conn.execute(_changes.insert().values(
             order_id=order_id, sku=sku, field=field,
             old_value=None if old is None else str(iso(old)), new_value=str(iso(value)),
             reason=reason, changed_by=by, changed_at=now, approval_state=state,
             decided_by="system" if within else None, decided_at=now if within else None,
             source="user",
-        )).inserted_primary_key[0]  # fmt: skip
+        )))  # fmt: skip
         if within:
             _apply(conn, order_id, sku, field, value, by, now)
         impact = change_impact(engine, conn, order_id, sku, field, iso(old), iso(value))

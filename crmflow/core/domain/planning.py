@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.sqlrows import inserted_id
 from crmflow.errors import InputError, NotFoundError, RefusedError
 
 from ._parse import as_date, as_number, as_text
@@ -32,6 +33,7 @@ __all__ = [
 _requests = PurchaseRequest.__table__  # type: ignore[attr-defined]
 _adjustments = PlanAdjustment.__table__  # type: ignore[attr-defined]
 _plans = ProductionPlan.__table__  # type: ignore[attr-defined]
+_products = Product.__table__  # type: ignore[attr-defined]
 
 
 def replenishment_quantity(
@@ -132,26 +134,18 @@ def create_proposal(
             "requested_by": by,
             "created_at": now,
         }
-        rid = conn.execute(_requests.insert().values(values)).inserted_primary_key[0]
+        rid = inserted_id(conn.execute(_requests.insert().values(values)))
         return _shape("purchase_request", {**values, "id": rid})
     if kind not in ("plan_adjustment", "made"):
         raise InputError("must be purchase_request or plan_adjustment", field="kind")
-    prod = (
-        conn.execute(
-            sa.select(Product.__table__).where(  # type: ignore[attr-defined]
-                Product.__table__.c.sku == sku
-            )
-        )
-        .mappings()
-        .first()
-    )  # type: ignore[attr-defined]
+    prod = conn.execute(sa.select(_products).where(_products.c.sku == sku)).mappings().first()
     values = {
         "plan_id": None, "sku": sku, "line": line_of(conn, dict(prod)) if prod else None,
         "quantity_delta": qty, "new_due_date": need, "amount": value,
         "reason": str(reason)[:200], "source": source, "status": "proposed",
         "requested_by": by, "created_at": now,
     }  # fmt: skip
-    aid = conn.execute(_adjustments.insert().values(values)).inserted_primary_key[0]
+    aid = inserted_id(conn.execute(_adjustments.insert().values(values)))
     return _shape("plan_adjustment", {**values, "id": aid})
 
 
@@ -177,7 +171,7 @@ def propose_adjustment(
         "reason": as_text("reason", reason)[:200], "source": source, "status": "proposed",
         "requested_by": by, "created_at": now,
     }  # fmt: skip
-    aid = conn.execute(_adjustments.insert().values(values)).inserted_primary_key[0]
+    aid = inserted_id(conn.execute(_adjustments.insert().values(values)))
     return _shape("plan_adjustment", {**values, "id": aid})
 
 

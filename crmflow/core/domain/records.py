@@ -37,7 +37,8 @@ TS = sa.DateTime(timezone=True)
 
 def _ts(nullable: bool = True) -> dt.datetime | None:
     """A timestamp column (aware UTC in, naive UTC back from SQLite)."""
-    return Field(default=None, sa_type=TS, nullable=nullable)
+    column: dt.datetime | None = Field(default=None, sa_type=TS, nullable=nullable)
+    return column  # a Field stands in for the value, as in any SQLModel class body
 
 
 class Customer(SQLModel, table=True):
@@ -399,7 +400,7 @@ class KpiSnapshot(SQLModel, table=True):
 
 
 DOMAIN_TABLES = [
-    cls.__table__  # type: ignore[attr-defined]
+    cls.__table__  # type: ignore[union-attr]  # sqlmodel: table models get it at class creation
     for cls in (
         Customer,
         Contact,

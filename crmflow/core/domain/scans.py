@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ __all__ = ["JOBS", "run_due_scans"]
 
 _claims = ScanClaim.__table__  # type: ignore[attr-defined]
 #: job -> what it runs (once a day, whichever worker claims it first)
-JOBS = {
+JOBS: dict[str, Callable[[Engine, dt.date], Any]] = {
     "capacity": lambda engine, today: check_capacity(engine, today=today),
     "demand_swing": lambda engine, today: emit_demand_swings(engine, today=today),
 }

@@ -154,10 +154,9 @@ def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         return
     name = conn.dialect.name
     if name in ("postgresql", "sqlite"):
-        if name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if name == "postgresql" else sqlite.insert
         conn.execute(insert(inbox).on_conflict_do_nothing(index_elements=["key"]), rows)
         return
     keys = [r["key"] for r in rows]
