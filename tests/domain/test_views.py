@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from crmflow import Engine
-from crmflow.core.domain.customers import _volatility, customer_360, segment_analysis
+from crmflow.core.domain.customers import customer_360, demand_volatility, segment_analysis
 from crmflow.core.domain.demo import DEMO_FACTORY, load_demo
 from crmflow.core.domain.imports import import_csv
 from crmflow.core.domain.orders import change_order_line, record_delivery
@@ -40,8 +40,8 @@ def test_customer_360(factory_data, tmp_path: Path) -> None:
 
 def test_volatility_flags_a_swing_outside_the_usual_band() -> None:
     steady = [100.0, 104.0, 98.0, 101.0, 99.0, 102.0, 100.0, 97.0]
-    assert _volatility([*steady, 100.0, 101.0, 99.0])["flag"] is False
-    assert _volatility([*steady, 100.0, 101.0, 180.0])["flag"] is True
+    assert demand_volatility([*steady, 100.0, 101.0, 99.0])["flag"] is False
+    assert demand_volatility([*steady, 100.0, 101.0, 180.0])["flag"] is True
 
 
 def test_segment_analysis(factory_data, tmp_path: Path) -> None:

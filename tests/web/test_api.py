@@ -100,7 +100,7 @@ def test_idempotency_key_makes_a_retried_post_safe(web, demo_engine):
     assert other.status_code == 422
 
 
-def _open_line(demo_engine):
+def open_line(demo_engine):
     import sqlalchemy as sa
 
     with demo_engine.db.connect() as conn:
@@ -112,7 +112,7 @@ def _open_line(demo_engine):
 
 
 def test_order_change_customer_projection_kpi(web, rita, demo_engine):
-    line = _open_line(demo_engine)
+    line = open_line(demo_engine)
     order = web.get(f"/api/orders/{line.order_id}", headers=rita).get_json()
     assert order["order_id"] == line.order_id and order["timeline"]
     change = {"sku": line.sku, "field": "quantity", "new": line.quantity * 2,

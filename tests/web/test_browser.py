@@ -18,7 +18,7 @@ import pytest
 from crmflow.core.people.accounts import add_user
 
 from .pages import PASSWORD
-from .test_api import _open_line
+from .test_api import open_line
 
 pytestmark = pytest.mark.slow
 
@@ -106,7 +106,7 @@ def test_rep_finds_the_order_and_records_a_change_after_seeing_its_impact(
     import sqlalchemy as sa
 
     add_user(demo_engine, "rita", PASSWORD)
-    line = _open_line(demo_engine)
+    line = open_line(demo_engine)
     with demo_engine.db.connect() as conn:  # the demo's own history of changes is left out
         last = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM demand_changes")).scalar()
     rep = Person(browser, server, size, lang, "rep")

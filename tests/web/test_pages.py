@@ -10,7 +10,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from .pages import sign_in
-from .test_api import _open_line
+from .test_api import open_line
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "crmflow" / "admin" / "translations"
 
@@ -49,7 +49,7 @@ def _changes_by(engine, order_id, person):
 
 def test_rep_records_a_change_after_seeing_its_impact(web, demo_engine):
     token = sign_in(web, demo_engine, "rita")
-    line = _open_line(demo_engine)
+    line = open_line(demo_engine)
     before = _changes_by(demo_engine, line.order_id, "rita")  # the demo's own history
     query = {"sku": line.sku, "field": "quantity", "new": str(line.quantity * 3)}
     preview = web.get(f"/orders/{line.order_id}", query_string=query).get_data(as_text=True)
@@ -64,7 +64,7 @@ def test_rep_records_a_change_after_seeing_its_impact(web, demo_engine):
 
 def test_pages_render_escaped_and_in_both_languages(web, demo_engine):
     sign_in(web, demo_engine, "mia")
-    line = _open_line(demo_engine)
+    line = open_line(demo_engine)
     customer = web.get(f"/api/orders/{line.order_id}").get_json()["customer_id"]
     for path in ("/", f"/orders/{line.order_id}", f"/customers/{customer}",
                  f"/inventory/{line.sku}", "/inventory", "/kpi/", "/delegation", "/instances",

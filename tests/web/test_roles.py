@@ -11,7 +11,7 @@ from crmflow.cli import cli
 
 from .conftest import DEMO
 from .pages import sign_in, token_for
-from .test_api import _open_line
+from .test_api import open_line
 
 #: demo person -> roles (examples/demo/factory.yaml: users' roles plus their departments')
 PEOPLE = {"rita": {"sales"}, "paul": {"planner"}, "sam": {"supervisor", "logistics"},
@@ -48,7 +48,7 @@ def test_role_matrix(demo_app, demo_engine, person):
         demo_engine, "supervisor_approval")
 
     # every page and read route answers
-    line = _open_line(demo_engine)
+    line = open_line(demo_engine)
     for path in ("/", "/instances", f"/instances/{review.id}", f"/orders/{line.order_id}",
                  f"/inventory/{line.sku}", "/kpi/", "/delegation"):  # fmt: skip
         assert page.get(path).status_code == 200, path

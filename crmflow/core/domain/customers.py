@@ -17,7 +17,7 @@ from .records import Customer, Order, OrderLine, Product
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
 
-__all__ = ["customer_360", "rfm_scores", "segment_analysis"]
+__all__ = ["customer_360", "demand_volatility", "rfm_scores", "segment_analysis"]
 
 _customers = Customer.__table__  # type: ignore[attr-defined]
 _orders = Order.__table__  # type: ignore[attr-defined]
@@ -138,11 +138,11 @@ def customer_360(engine: Engine, customer_id: str, *, today: Any = None) -> dict
                   "revenue_trend": round((rev12 - rev_prev) / rev_prev, 4) if rev_prev else None,
                   "monthly_revenue": {mo: round(monthly_rev.get(mo, 0.0), 2)
                                       for mo in months24[12:]}},
-        "volatility": _volatility(series),
+        "volatility": demand_volatility(series),
     }  # fmt: skip
 
 
-def _volatility(series: list[float], recent: int = 3) -> dict[str, Any]:
+def demand_volatility(series: list[float], recent: int = 3) -> dict[str, Any]:
     """CV of monthly quantity; flagged when a recent month leaves the usual band (mean ± 2σ)."""
     if len(series) < 2 or sum(series) == 0:
         return {"cv": None, "months": len(series), "flag": False, "band": None}
