@@ -19,6 +19,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check crmflow tests bench
+	$(VENV)/bin/mypy crmflow/core
 
 test: install lint
 	$(PY) -m pytest -q

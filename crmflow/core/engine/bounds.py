@@ -9,7 +9,7 @@ import string
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
@@ -251,18 +251,19 @@ class _Bounder(NodeTransformer):
     """Counts every loop iteration and checks every `~` concatenation."""
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
-        node = self.generic_visit(node)
+        node = cast(nodes.For, self.generic_visit(node))  # generic_visit hands back the node
         node.iter = nodes.Filter(node.iter, LOOP_FILTER, [], [], None, None, lineno=node.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
-        node = self.generic_visit(node)
+        node = cast(nodes.Concat, self.generic_visit(node))
         return nodes.Filter(node, SIZE_FILTER, [], [], None, None, lineno=node.lineno)
 
 
 def bound_tree(tree: nodes.Node) -> nodes.Node:
     """``tree`` with the bounds woven in (after :data:`REFUSED_NODES` were refused)."""
-    return _Bounder().visit(tree)
+    bounded: nodes.Node = _Bounder().visit(tree)
+    return bounded
 
 
 def refused_construct(tree: nodes.Node) -> str | None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from crmflow.errors import ConfigError, NotFoundError, Problem, ValidationError
 
 from .definition import WorkflowDef
-from .expressions import _Env
+from .expressions import ExpressionEnv
 from .machine import CompiledWorkflow, compile_workflow
 from .tables import WorkflowVersion
 from .validate import parse_workflow
@@ -83,7 +83,7 @@ def read_workflow_text(display: str, path: Path, problems: list[Problem]) -> str
 
 
 def validate_paths(
-    paths: Iterable[str | Path], env: _Env, actions: Collection[str] | None
+    paths: Iterable[str | Path], env: ExpressionEnv, actions: Collection[str] | None
 ) -> tuple[list[WorkflowDef], list[Problem]]:
     """Validate files and folders; also reports duplicate workflow ids across files."""
     definitions: list[WorkflowDef] = []
@@ -123,7 +123,7 @@ class Catalog:
     """The workflow versions of one factory, each compiled once per process."""
 
     def __init__(
-        self, folder: Path, env: _Env, actions: Collection[str], *, strict: bool = True
+        self, folder: Path, env: ExpressionEnv, actions: Collection[str], *, strict: bool = True
     ) -> None:
         self.folder = folder
         self.strict = strict

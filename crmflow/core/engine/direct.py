@@ -34,7 +34,7 @@ class _Held:
         self.lock = threading.Lock()
         self.conn: Any = None
         self.pid = 0
-        self._closer: weakref.finalize | None = None
+        self._closer: weakref.finalize[[], _Held] | None = None
 
     def get(self, db: sa.Engine) -> Any:
         """The connection (the caller holds ``lock``); opened on first use and after a fork."""

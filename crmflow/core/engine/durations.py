@@ -53,8 +53,8 @@ def _parse(value: object) -> timedelta:
     match = _ISO.match(text.upper())
     if match and any(match.groups()) and not text.upper().endswith("T"):
         w, d, h, m = (int(g or 0) for g in match.groups()[:4])
-        s = float(match.group(5) or 0)
-        return timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
+        secs = float(match.group(5) or 0)
+        return timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=secs)
     if text.upper().startswith("P") and re.search(r"\d+[YM](?!.*T)", text.upper().split("T")[0]):
         raise DurationError(
             f"duration {text!r} uses years or months, whose length varies; use days or weeks"

@@ -27,6 +27,7 @@ from .bounds import (
 
 __all__ = [
     "Expression",
+    "ExpressionEnv",
     "MissingField",
     "Template",
     "compile_expression",
@@ -49,11 +50,11 @@ class MissingField(Exception):
         self.field = field
 
 
-class _Env(ImmutableSandboxedEnvironment):
+class ExpressionEnv(ImmutableSandboxedEnvironment):
     """The sandbox: no internals, no mutation of data, bounded time and size (see bounds)."""
 
     intercepted_binops = frozenset(["+", "-", "*", "/", "//", "%", "**"])
-    lenient: _Env
+    lenient: ExpressionEnv
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         # `'x' * 10**9`, `9 ** 9 ** 9` or chains of them would hang a worker: every
@@ -66,14 +67,14 @@ class _Env(ImmutableSandboxedEnvironment):
         return check_size(super().call(__context, __obj, *args, **kwargs))
 
 
-def make_environment(functions: Mapping[str, Callable[..., Any]] | None = None) -> _Env:
+def make_environment(functions: Mapping[str, Callable[..., Any]] | None = None) -> ExpressionEnv:
     """A fresh sandboxed environment with the registered functions as globals.
 
     Guards and keys are strict (a missing field is reported); message text
     uses ``env.lenient``, where a missing field renders as nothing.
     """
-    env = _Env(undefined=StrictUndefined, autoescape=False)
-    lenient = _Env(undefined=ChainableUndefined, autoescape=False)
+    env = ExpressionEnv(undefined=StrictUndefined, autoescape=False)
+    lenient = ExpressionEnv(undefined=ChainableUndefined, autoescape=False)
     for each in (env, lenient):
         guard_filters(each.filters)
         each.globals.clear()
@@ -120,7 +121,7 @@ def _paths(node: nodes.Node) -> Iterator[tuple[str, ...]]:
                 break
 
 
-def _missing_field(tree: nodes.Node, context: Mapping[str, Any], env: _Env) -> str | None:
+def _missing_field(tree: nodes.Node, context: Mapping[str, Any], env: ExpressionEnv) -> str | None:
     for path in _paths(tree):
         if path[0] in env.globals:
             continue
@@ -142,7 +143,7 @@ def _missing_field(tree: nodes.Node, context: Mapping[str, Any], env: _Env) -> s
 _FAILURES = (TypeError, ValueError, ArithmeticError, LookupError, TemplateError, RecursionError)
 
 
-def _parse_expression(source: str, env: _Env) -> nodes.Expr:
+def _parse_expression(source: str, env: ExpressionEnv) -> nodes.Expr:
     parser = Parser(env, source, state="variable")
     expr = parser.parse_expression()
     if not parser.stream.eos:
@@ -150,14 +151,14 @@ def _parse_expression(source: str, env: _Env) -> nodes.Expr:
     return expr
 
 
-def _check_names(tree: nodes.Node, env: _Env) -> None:
+def _check_names(tree: nodes.Node, env: ExpressionEnv) -> None:
     """Unknown filters and tests, found when parsing as compiling would find them."""
     for node in tree.find_all(nodes.Filter):
         if node.name not in env.filters:
             raise TemplateSyntaxError(f"No filter named {node.name!r}.", node.lineno)
-    for node in tree.find_all(nodes.Test):
-        if node.name not in env.tests:
-            raise TemplateSyntaxError(f"No test named {node.name!r}.", node.lineno)
+    for test in tree.find_all(nodes.Test):
+        if test.name not in env.tests:
+            raise TemplateSyntaxError(f"No test named {test.name!r}.", test.lineno)
 
 
 def _refuse_constructs(tree: nodes.Node, source: str, what: str) -> None:
@@ -172,7 +173,7 @@ def _refuse_constructs(tree: nodes.Node, source: str, what: str) -> None:
 class Expression:
     """A compiled guard or key expression."""
 
-    def __init__(self, source: str, env: _Env) -> None:
+    def __init__(self, source: str, env: ExpressionEnv) -> None:
         self.source = source
         self._env = env
         try:
@@ -247,7 +248,7 @@ class Template:
     falls back; a value that is still missing is None (``strict``: MissingField).
     """
 
-    def __init__(self, source: str, env: _Env) -> None:
+    def __init__(self, source: str, env: ExpressionEnv) -> None:
         self.source = source
         match = _SINGLE.match(source)
         self._expr: Expression | None = None
@@ -298,17 +299,17 @@ class Template:
             raise ExpressionError(f"template {self.source!r} failed: {_reason(exc)}") from exc
 
 
-def compile_expression(source: str, env: _Env) -> Expression:
+def compile_expression(source: str, env: ExpressionEnv) -> Expression:
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("expression is empty; write a condition such as order.qty > 10")
     return Expression(source, env)
 
 
-def compile_template(source: str, env: _Env) -> Template:
+def compile_template(source: str, env: ExpressionEnv) -> Template:
     return Template(source, env)
 
 
-def compile_value(value: Any, env: _Env) -> Any:
+def compile_value(value: Any, env: ExpressionEnv) -> Any:
     """Compile every string of a `with:` value (nested dicts and lists too)."""
     if isinstance(value, str):
         return compile_template(value, env) if ("{{" in value or "{%" in value) else value

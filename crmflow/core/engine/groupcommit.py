@@ -101,8 +101,8 @@ class Batch:
                 self._load(row)
         keys = sorted({e[3] for e in events if e[3] is not None})
         for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            self.cur.execute(self.st.keys_of(len(chunk)), chunk)
+            key_chunk = keys[start : start + 500]
+            self.cur.execute(self.st.keys_of(len(key_chunk)), key_chunk)
             for iid, key, hid, to_state, trigger in self.cur.fetchall():
                 self.keys[(int(iid), key)] = (int(hid), to_state, trigger)
         self._need = len(events)

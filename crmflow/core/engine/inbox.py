@@ -133,7 +133,7 @@ def enqueue_many(engine: Engine, items: Iterable[Mapping[str, Any]]) -> int:
     if not rows:
         return 0
     with engine.db.begin() as conn:
-        known = set()
+        known: set[str] = set()
         keys = [r["key"] for r in rows]
         for start in range(0, len(keys), 500):
             known.update(

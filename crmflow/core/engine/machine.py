@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from transitions import Machine, Transition
 from transitions.core import EventData
@@ -57,9 +57,10 @@ class _Transition(Transition):
         machine.get_state(self.source).exit(event_data)
         if self.do is not None:
             self.do(event_data)
-        machine.set_state(self.dest, event_data.model)
+        dest = cast(str, self.dest)  # only internal transitions (not run here) have none
+        machine.set_state(dest, event_data.model)
         event_data.update(getattr(event_data.model, machine.model_attribute))
-        machine.get_state(self.dest).enter(event_data)
+        machine.get_state(dest).enter(event_data)
 
 
 class _Machine(Machine):
@@ -72,7 +73,7 @@ def _role_allows(allowed: tuple[str, ...] | None, roles: frozenset[str]) -> bool
 
 def _plan(phase: str, specs: tuple[ActionSpec, ...]) -> Callable[[EventData], None]:
     def add(event_data: EventData) -> None:
-        run: Run = event_data.model
+        run = cast(Run, event_data.model)
         for spec in specs:
             run.plan.append((phase, run.state, spec))
 
@@ -81,7 +82,7 @@ def _plan(phase: str, specs: tuple[ActionSpec, ...]) -> Callable[[EventData], No
 
 def _condition(tdef: TransitionDef) -> Callable[[EventData], bool]:
     def allowed(event_data: EventData) -> bool:
-        run: Run = event_data.model
+        run = cast(Run, event_data.model)
         if not _role_allows(tdef.roles, run.roles):
             who = f"role {', '.join(sorted(run.roles))!r}" if run.roles else "an actor with no role"
             run.refusals.append(

@@ -42,7 +42,7 @@ def claim_outbox(
     with engine.db.begin() as conn:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = conn.execute(query).all()
+        rows = list(conn.execute(query).all())
         if rows:
             conn.execute(
                 o.update()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 import logging
@@ -407,7 +408,7 @@ class Engine:
     def emit_many(
         self, events: Iterable[tuple[str, dict[str, Any] | None, str | None]], *,
         actor: str = SYSTEM,
-    ) -> list[EmitResult]:  # fmt: skip
+    ) -> builtins.list[EmitResult]:  # fmt: skip
         """Deliver ``(event, payload, key)`` items in order; one event-log write per batch."""
         batch = [(name, dict(payload or {}), key) for name, payload, key in events]
         return _emit_many(self, batch, actor=actor)

@@ -102,7 +102,9 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
                         seen.add(row.instance_id)
                         chosen.append(row)
                 conn.execute(t.delete().where(t.c.id.in_([r.id for r in chosen])))
-                events = [(r.instance_id, r.trigger, {}, timer_key(r)) for r in chosen]
+                events: list[tuple[int, str, dict[str, Any], str]] = [
+                    (r.instance_id, r.trigger, {}, timer_key(r)) for r in chosen
+                ]
                 # A deadline a timer arms counts from the timer's due time (never later
                 # than now), so a chain of overdue deadlines fires in one tick.
                 times = [min(now, repo.utc(r.due)) for r in chosen]

@@ -13,7 +13,7 @@ from crmflow.errors import ExpressionError, Problem
 
 from .definition import ActionSpec, StartRule, StateDef, TimerDef, TransitionDef, WorkflowDef
 from .durations import DurationError, is_valid_cron, parse_duration
-from .expressions import _Env, compile_expression, compile_template, compile_value
+from .expressions import ExpressionEnv, compile_expression, compile_template, compile_value
 from .language import (
     approval_def,
     check_autos,
@@ -49,7 +49,9 @@ Path = tuple[str | int, ...]
 
 
 class _Checker:
-    def __init__(self, file: str, marks: Marks, env: _Env, actions: Collection[str] | None):
+    def __init__(
+        self, file: str, marks: Marks, env: ExpressionEnv, actions: Collection[str] | None
+    ) -> None:
         self.file = file
         self.marks = marks
         self.env = env
@@ -80,7 +82,9 @@ class _Checker:
             return None
         return value
 
-    def unknown_keys(self, value: dict[Any, Any], allowed: tuple[str, ...], path: Path, what: str):
+    def unknown_keys(
+        self, value: dict[Any, Any], allowed: tuple[str, ...], path: Path, what: str
+    ) -> None:
         for key in value:
             if key in allowed:
                 continue
@@ -194,7 +198,7 @@ class _Checker:
 
     def state_names(self, value: Any, path: Path, states: dict[str, Any], what: str) -> list[str]:
         names = value if isinstance(value, list) else [value]
-        result = []
+        result: list[str] = []
         for i, name in enumerate(names):
             item_path = (*path, i) if isinstance(value, list) else path
             if name == "*":
@@ -240,7 +244,7 @@ def action_parameters(registered: Any) -> tuple[list[str], list[str]] | None:
 def parse_workflow(
     text: str,
     file: str,
-    env: _Env,
+    env: ExpressionEnv,
     actions: Collection[str] | None = None,
     on_problem: Callable[[Problem], None] | None = None,
 ) -> tuple[WorkflowDef | None, list[Problem]]:
@@ -338,7 +342,7 @@ def parse_workflow(
 
 def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
     states: dict[str, StateDef] = {}
-    if not raw and "states" in c.marks.keys:
+    if not raw and ("states",) in c.marks.keys:
         c.error("states is empty; define at least the initial state", ("states",))
     for name, body in raw.items():
         path: Path = ("states", name)
