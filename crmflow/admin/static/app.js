@@ -23,6 +23,11 @@ function live() {
       document.querySelector("main")?.prepend(note);
     }
   });
+  // the person's own notifications: the bell and the list (static/notify/notify.js) follow them
+  source.addEventListener("notification", (event) => {
+    const detail = JSON.parse(event.data);
+    document.dispatchEvent(new CustomEvent("crmflow:notification", { detail }));
+  });
 }
 
 function impactPreview() {
