@@ -48,7 +48,7 @@ class Broker:
         self.poll_seconds = poll_seconds
         self.max_streams = max_streams
         self._subscribers: dict[queue.Queue[Event], str | None] = {}  # queue -> its person
-        self._unread: dict[str, int] = {}  # the count each subscribed person's streams show
+        self._shown: dict[queue.Queue[Event], int] = {}  # the unread count each tab shows
         self._lock = threading.Lock()
         self._reading = threading.Lock()  # one poll at a time: each row is published once
         self._stop = threading.Event()
@@ -70,15 +70,14 @@ class Broker:
             q: queue.Queue[Event] = queue.Queue(maxsize=1000)
             self._subscribers[q] = person
             if person is not None:
-                self._unread[person] = unread.get(person, 0)
+                self._shown[q] = unread.get(person, 0)
         self._ensure_thread()
         return q
 
     def unsubscribe(self, q: queue.Queue[Event]) -> None:
         with self._lock:
-            person = self._subscribers.pop(q, None)
-            if person is not None and person not in self._subscribers.values():
-                self._unread.pop(person, None)
+            self._subscribers.pop(q, None)
+            self._shown.pop(q, None)
 
     # -- reading new transitions ----------------------------------------------
 
@@ -130,7 +129,7 @@ class Broker:
         (a notification marked read in another tab, process or command)."""
         d, m = deliveries, messages
         with self._lock:
-            persons = sorted(self._unread)
+            persons = {p for p in self._subscribers.values() if p is not None}
         query = (
             sa.select(d.c.id, d.c.person, d.c.text, d.c.created_at, m.c.link, m.c.urgent,
                       m.c.instance_id, m.c.workflow)
@@ -145,9 +144,8 @@ class Broker:
             self.last_notification_id = max(self.last_notification_id, int(top or 0))
             return 0
         seen = max([self.last_notification_id, *(int(r.id) for r in rows)])
-        counts = self._counts(persons, upto=seen)  # one written since is counted next time
+        counts = self._counts(sorted(persons), upto=seen)  # one written since is counted next time
         published = 0
-        told: set[str] = set()
         for row in rows:
             self.last_notification_id = max(self.last_notification_id, int(row.id))
             if row.person not in persons:
@@ -160,16 +158,14 @@ class Broker:
                 "instance_id": row.instance_id, "workflow": row.workflow,
                 "created_at": at.isoformat(), "unread": unread,
             })  # fmt: skip
-            told.add(row.person)
-        for person in persons:
-            unread = counts.get(person, 0)
-            with self._lock:
-                before = self._unread.get(person)
-                if before is not None:
-                    self._unread[person] = unread
-            if before is not None and before != unread and person not in told:
-                published += self.publish_to(person, {"unread": unread})
-        return published
+        with self._lock:  # a tab whose count changed otherwise: read elsewhere
+            stale = [(q, counts.get(str(p), 0)) for q, p in self._subscribers.items()
+                     if p in persons and self._shown.get(q) != counts.get(p, 0)]  # fmt: skip
+            for q, unread in stale:
+                self._shown[q] = unread
+        for q, unread in stale:
+            self._put(q, Event("notification", {"unread": unread}))
+        return published + len(stale)
 
     # -- handing events to streams -----------------------------------------------------------
 
@@ -184,6 +180,8 @@ class Broker:
         """A notification event to that person's open streams (no one else's); how many."""
         with self._lock:
             mine = [q for q, who in self._subscribers.items() if who == person]
+            if "unread" in message:
+                self._shown.update((q, int(message["unread"])) for q in mine)
         for q in mine:
             self._put(q, Event("notification", message))
         return 1 if mine else 0

@@ -87,6 +87,32 @@ def test_a_closed_stream_hears_nothing_more(broker, ping):
     assert _drain(tab) == [] and [n["unread"] for n in _drain(other)] == [1]
 
 
+def _next_notification(stream: queue.Queue[Event]) -> dict[str, Any]:
+    while True:
+        event = stream.get(timeout=20)  # LISTEN wakes the listener; nothing polls
+        if event.kind == "notification":
+            return event.data
+
+
+@pytest.mark.postgres
+def test_on_postgres_another_process_notifying_or_marking_read_reaches_the_stream(
+    notify_engine, pg_url, ping
+):
+    serving = notify_engine(database_url=pg_url)  # the app process with the open page
+    worker = notify_engine(database_url=pg_url)  # a worker running the workflow's notify step
+    live = Broker(serving)
+    try:
+        tab, other = live.subscribe("mia"), live.subscribe("max")
+        ping(worker, "mia")
+        event = _next_notification(tab)
+        assert (event["text"], event["unread"]) == ("Ticket T-1 needs you", 1)
+        mark_read(worker, "mia", event["id"])  # read in a tab served by another process
+        assert _next_notification(tab) == {"unread": 0}
+        assert _drain(other) == []
+    finally:
+        live.stop()
+
+
 def engine_inbox(engine: Any, person: str) -> list[dict[str, Any]]:
     from crmflow.notifications import inbox
 

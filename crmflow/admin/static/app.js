@@ -6,6 +6,9 @@ function live() {
   const url = document.body.dataset.live;
   if (!url || !window.EventSource) return;
   const source = new EventSource(url);
+  // "open" once the server holds this tab's stream (and again after a reconnect)
+  source.addEventListener("open", () => { document.body.dataset.liveState = "open"; });
+  source.addEventListener("error", () => { document.body.dataset.liveState = "reconnecting"; });
   source.addEventListener("instance", (event) => {
     const change = JSON.parse(event.data);
     const here = document.querySelector(`[data-live-instance="${change.id}"]`);
