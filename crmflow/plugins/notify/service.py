@@ -145,7 +145,7 @@ def write_message(
             ).order_by(deliveries.c.id)
         ).scalars().all()
         return Written(int(found.id), list(persons), False, True)
-    names = resolve(engine, to)
+    names = resolve(engine, to, conn)
     if (text in (None, "")) == (not template):
         raise InputError("notify needs either 'text' or 'template' (with 'params')", field="text")
     if params is not None and not isinstance(params, dict):
