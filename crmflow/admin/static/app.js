@@ -7,7 +7,12 @@ function live() {
   if (!url || !window.EventSource) return;
   const source = new EventSource(url);
   // "open" once the server holds this tab's stream (and again after a reconnect)
-  source.addEventListener("open", () => { document.body.dataset.liveState = "open"; });
+  source.addEventListener("open", () => {
+    if (document.body.dataset.liveState === "reconnecting") {
+      document.dispatchEvent(new CustomEvent("crmflow:live-open"));  // catch up on the bell
+    }
+    document.body.dataset.liveState = "open";
+  });
   source.addEventListener("error", () => { document.body.dataset.liveState = "reconnecting"; });
   source.addEventListener("instance", (event) => {
     const change = JSON.parse(event.data);

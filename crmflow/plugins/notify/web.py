@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -74,6 +76,13 @@ def _language() -> str:
 def page_words() -> dict[str, str]:
     """The page's strings in the request's language."""
     return WORDS[_language()]
+
+
+def _local(items: list[dict[str, Any]], timezone: str) -> list[dict[str, Any]]:
+    """Each item with ``when``: its time on the person's own clock ("2026-03-02 11:00")."""
+    zone = ZoneInfo(timezone)
+    return [{**item, "when": datetime.fromisoformat(item["created_at"]).astimezone(zone)
+             .strftime("%Y-%m-%d %H:%M")} for item in items]  # fmt: skip
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> Any:
@@ -200,10 +209,11 @@ def page() -> Any:
         items = inbox(_engine(), me, limit=50, before=_int_arg("before", None))
     except CrmflowError:
         items = inbox(_engine(), me, limit=50)
+    prefs = preferences_of(_engine(), me)
     return render_template(
-        "notify/page.html", layout=_layout(), items=items, words=page_words(),
-        unread=unread_count(_engine(), me),
-        prefs=preferences_of(_engine(), me), channels=CHANNELS, language=_language(),
+        "notify/page.html", layout=_layout(), items=_local(items, prefs["timezone"]),
+        words=page_words(), unread=unread_count(_engine(), me),
+        prefs=prefs, channels=CHANNELS, language=_language(),
         saved=request.args.get("saved") == "1", error=None,
     )  # fmt: skip
 
@@ -250,11 +260,11 @@ def page_preferences() -> Any:
             language=form.get("language") or None, timezone=form.get("timezone") or None,
         )  # fmt: skip
     except InputError as exc:
-        items = inbox(_engine(), me, limit=50)
+        prefs = preferences_of(_engine(), me)
+        items = _local(inbox(_engine(), me, limit=50), prefs["timezone"])
         return render_template(
             "notify/page.html", layout=_layout(), items=items, words=page_words(),
-            prefs=preferences_of(
-                _engine(), me), unread=unread_count(_engine(), me), channels=CHANNELS,
+            prefs=prefs, unread=unread_count(_engine(), me), channels=CHANNELS,
             language=_language(), saved=False, error=f"{exc.field}: {exc.message}",
         ), 422  # fmt: skip
     return redirect(url_for("notifications.page", saved=1))

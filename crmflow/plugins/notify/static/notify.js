@@ -24,6 +24,14 @@
     if (text !== undefined) { node.textContent = text; }
     return node;
   }
+  function localTime(iso, zone) {  // "2026-03-02 11:00" on the person's clock, as the page
+    try {
+      return new Intl.DateTimeFormat("sv-SE", { timeZone: zone, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+    } catch (e) {
+      return iso.slice(0, 16).replace("T", " ") + " UTC";
+    }
+  }
   function add(item) {  // a new notification on top of the list (the notifications page)
     var list = document.querySelector(".notify-list");
     if (!list || document.getElementById("n" + item.id)) { return; }
@@ -34,7 +42,7 @@
     li.id = "n" + item.id;
     if (item.urgent) { li.append(element("strong", "notify-urgent", words.urgent)); }
     li.append(element("span", "notify-text", item.text));
-    var time = element("time", "", item.created_at.slice(0, 16).replace("T", " ") + " UTC");
+    var time = element("time", "", localTime(item.created_at, words.timezone));
     time.setAttribute("datetime", item.created_at);
     li.append(time);
     if (item.link) {
@@ -72,10 +80,27 @@
         });
       });
   }
+  function refresh() {  // the count as it is now (what came while the stream was down)
+    var list = document.querySelector(".notify-list");
+    var bell = document.querySelector(".notify-bell");
+    var url = bell ? bell.dataset.unreadUrl : (list ? list.dataset.api + "/unread" : "/api/notifications/unread");
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) { if (body) { show(body.unread); } });
+  }
   function handle(data) {
     if (typeof data.unread === "number") { show(data.unread); }
     if (data.id !== undefined && data.text !== undefined) { add(data); } else { markReadElsewhere(); }
   }
+  document.addEventListener("click", function (event) {  // opening one marks it read
+    var link = event.target.closest ? event.target.closest(".notify-item.unread a[href]") : null;
+    var list = document.querySelector(".notify-list");
+    if (!link || !list) { return; }
+    var id = link.closest(".notify-item").id.slice(1);
+    fetch(list.dataset.api + "/" + id + "/read", { method: "POST", keepalive: true,
+      credentials: "same-origin", headers: { "X-CSRFToken": token(), "Accept": "application/json" } });
+  });
+  document.addEventListener("crmflow:live-open", refresh);  // a stream back after a break
   document.addEventListener("crmflow:notification", function (event) { handle(event.detail); });
   if (document.body.dataset.live || !window.EventSource) { return; }  // the app reads the stream
   if (!document.querySelector(".notify-bell")) { return; }
