@@ -44,3 +44,12 @@ def test_every_page_carries_the_bell_and_its_script(web, demo_engine):
     listing = web.get("/notifications").get_data(as_text=True)
     assert listing.count("/static/notify/notify.js") == 1  # once: one stream per tab
     assert 'class="notify-list" data-api="/api/notifications"' in listing
+
+
+def test_the_notification_routes_are_in_the_openapi_document(web):
+    paths = web.get("/api/openapi.json").get_json()["paths"]
+    assert (
+        "get" in paths["/api/notifications"]
+        and "post" in paths["/api/notifications/{notification_id}/read"]
+    )
+    assert {"get", "put"} <= set(paths["/api/notifications/preferences"])

@@ -21,7 +21,7 @@ from .service import (
     unread_count,
 )
 
-__all__ = ["bp", "page_words"]
+__all__ = ["OPENAPI_OPERATIONS", "bp", "page_words"]
 
 bp = Blueprint("notifications", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/notify")  # fmt: skip
@@ -47,6 +47,36 @@ WORDS: dict[str, dict[str, str]] = {
         "older": "更早", "inapp": "站内", "mail": "邮件", "wecom": "企业微信",
         "dingtalk": "钉钉", "feishu": "飞书",
     },
+}  # fmt: skip
+
+
+def _op(summary: str, schema: dict[str, Any], params: tuple[dict[str, Any], ...] = ()) -> Any:
+    return {"summary": summary, "tags": ["notifications"], "parameters": list(params),
+            "responses": {"200": {"description": "OK", "content": {
+                "application/json": {"schema": schema}}},
+                "401": {"description": "not signed in"}}}  # fmt: skip
+
+
+_ITEM = {"type": "object", "properties": {
+    **{k: {"type": "integer"} for k in ("id", "instance_id")},
+    **{k: {"type": "string"} for k in ("text", "link", "workflow", "created_at", "read_at")},
+    "urgent": {"type": "boolean"}, "read": {"type": "boolean"}}}  # fmt: skip
+_UNREAD = {"type": "object", "properties": {"unread": {"type": "integer"}}}
+_ID = {"name": "notification_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_QUERY = tuple({"name": n, "in": "query", "schema": {"type": t}}
+               for n, t in (("unread", "boolean"), ("limit", "integer"), ("before", "integer")))
+#: the JSON routes in the app's /api/openapi.json, by view (the admin app reads it from here)
+OPENAPI_OPERATIONS: dict[str, dict[str, Any]] = {
+    "api_list": {"get": _op("The caller's notifications, newest first (header X-Unread-Count)",
+                            {"type": "array", "items": _ITEM}, _QUERY)},
+    "api_unread": {"get": _op("The caller's unread count", _UNREAD)},
+    "api_read": {"post": _op("Mark one of the caller's notifications read (404: not theirs)",
+                             _UNREAD, (_ID,))},
+    "api_read_all": {"post": _op("Mark all the caller's notifications read", _UNREAD)},
+    "api_preferences": {"get": _op("The caller's channels, quiet hours, digest, language, "
+                                   "time zone", {"type": "object"})},
+    "api_set_preferences": {"put": _op("Save the caller's choices (422 names the field)",
+                                       {"type": "object"})},
 }  # fmt: skip
 
 
