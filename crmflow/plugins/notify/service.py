@@ -173,7 +173,7 @@ def write_message(
 
 
 def announce(engine: Any, message_id: int) -> None:
-    """Tell listeners (the web app's live stream) about new in-app notifications."""
+    """Tell this process's `on_notification` listeners about new in-app notifications."""
     hook = engine.hook("on_notification")
     if not hook.get_hookimpls():
         return
