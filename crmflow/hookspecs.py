@@ -194,9 +194,10 @@ def on_event(engine: Engine, event: str, payload: dict[str, Any]) -> None:
 def on_notification(engine: Engine, notification: dict[str, Any]) -> None:
     """React to a new in-app notification, after its transaction committed.
 
-    Called once per person reached (the web app's live stream publishes a
-    ``notification`` event from here). Exceptions are logged and do not undo
-    the notification.
+    Called once per person reached, in the process that wrote it (a plugin may
+    forward it elsewhere; the web app's live stream reads the inbox itself, so
+    it hears every process). Exceptions are logged and do not undo the
+    notification.
 
     :param engine: the :class:`crmflow.Engine` that wrote it.
     :param notification: ``{"id", "person", "text", "link", "urgent",

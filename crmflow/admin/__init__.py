@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import uuid
 from typing import Any
 
@@ -76,6 +77,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for registered in engine.registry.admin_blueprints.values():
         prefix = registered.option("url_prefix")
         app.register_blueprint(registered.obj, url_prefix=prefix)
+        # a plugin's JSON routes join /api/openapi.json: its module's OPENAPI_OPERATIONS
+        documented = getattr(sys.modules.get(registered.obj.import_name), "OPENAPI_OPERATIONS", {})
+        for rule in app.url_map.iter_rules():
+            blueprint, _, view = rule.endpoint.partition(".")
+            if blueprint == registered.obj.name and view in documented:
+                app.extensions["crmflow.api"].spec.path(rule=rule, operations=documented[view])
         if registered.option("menu"):
             menu.append((str(registered.option("menu")), prefix or "/"))
 

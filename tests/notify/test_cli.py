@@ -63,6 +63,19 @@ def test_retry_sends_a_failed_delivery_again(notify_engine, smtp, ping, workflow
     assert json.loads(_run(engine, workflows, tmp_path, "--failed", "--json").output) == []
 
 
+def test_a_retry_that_fails_again_exits_1_naming_how_many(
+    notify_engine, smtp, ping, workflows, tmp_path
+):
+    box, port = smtp
+    box.rcpt_reply = "550 5.1.1 mailbox unavailable"
+    engine = notify_engine(notify={"mail": {"host": "127.0.0.1", "port": port,
+                                            "sender": "c@plant.example"}})  # fmt: skip
+    ping(engine, "manager")
+    result = _run(engine, workflows, tmp_path, "retry", "--all")  # the address is still bad
+    assert result.exit_code == 1 and "2 of 2 failed again" in result.output
+    assert result.output.count("  failed   mail") == 2 and box.received == []
+
+
 def test_retry_needs_an_id_or_all_and_names_an_unknown_id(notify_engine, workflows, tmp_path):
     engine = notify_engine()
     assert _run(engine, workflows, tmp_path, "retry").exit_code == 2

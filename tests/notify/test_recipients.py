@@ -97,3 +97,20 @@ def test_urgent_written_as_text_means_what_it_says(notify_engine, urgent, expect
     engine = notify_engine()
     notify(engine, "mia", "x", urgent=urgent)
     assert inbox(engine, "mia")[0]["urgent"] is expected
+
+
+def test_logins_given_roles_or_a_department_by_the_user_command_are_reached_once(
+    notify_engine, ping
+):
+    from crmflow.core.people.accounts import add_user, disable_user
+
+    engine = notify_engine()
+    add_user(engine, "nora", "long enough", roles=["supervisor", "manager"])  # not in users:
+    add_user(engine, "otto", "long enough", department="planning")  # planning's planner role
+    add_user(engine, "gone", "long enough", roles=["supervisor"])
+    disable_user(engine, "gone")  # left the plant: no more messages
+    ping(engine, ["supervisor", "manager", "planner"])
+    assert [to for to, _ in _inapp(engine)] == [
+        "max", "sam", "nora", "mia", "paul", "petra", "otto"]  # fmt: skip
+    ping(engine, "planning", number="T-2")
+    assert [to for to, text in _inapp(engine) if "T-2" in text] == ["paul", "petra", "otto"]

@@ -96,3 +96,15 @@ def test_the_preferences_form_refuses_a_bad_time_zone_with_the_field(web_app, lo
                         data={"channels": ["inapp", "mail"], "digest": "08:00"})
     assert response.status_code == 302
     assert mia.get("/api/notifications/preferences").get_json()["digest"] == "08:00"
+
+
+def test_the_list_shows_each_time_on_the_persons_own_clock(web_app, login, clock):
+    engine = _engine(web_app)
+    notify(engine, "mia", "Line 2 stopped")  # at 08:00 UTC: 09:00 in the plant's Berlin
+    mia = login("mia")
+    page = mia.get("/notifications").get_data(as_text=True)
+    assert '<time datetime="2026-01-05T08:00:00+00:00">2026-01-05 09:00</time>' in page
+    assert 'data-timezone="Europe/Berlin"' in page
+    mia.put("/api/notifications/preferences", json={"timezone": "Asia/Shanghai"})
+    page = mia.get("/notifications").get_data(as_text=True)
+    assert ">2026-01-05 16:00</time>" in page

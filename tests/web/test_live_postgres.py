@@ -28,7 +28,8 @@ def test_a_transition_from_another_engine_reaches_the_listener(pg_url, tmp_path)
         assert stream is not None
         iid = other.start("order", data={"order": {"number": "SO-1", "quantity": 2}})
         other.fire(iid, "confirm")
-        message = stream.get(timeout=20)  # LISTEN wakes the listener; no polling on PostgreSQL
+        kind, message = stream.get(timeout=20)  # LISTEN wakes the listener; nothing polls
+        assert kind == "instance"
         assert message["id"] == iid and message["from"] == "draft"
         assert message["to"] == "confirmed" and message["workflow"] == "order"
         with pytest.raises(queue.Empty):

@@ -69,6 +69,7 @@ def init_api(app: Flask) -> None:
                                 "`Authorization: Bearer TOKEN` (`crmflow token create`)."},
     })  # fmt: skip
     api = CrmApi(app)  # one per app: flask-smorest keeps its spec on the Api object
+    app.extensions["crmflow.api"] = api
     from .routes import blp
 
     api.register_blueprint(blp)

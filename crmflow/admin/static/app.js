@@ -6,6 +6,14 @@ function live() {
   const url = document.body.dataset.live;
   if (!url || !window.EventSource) return;
   const source = new EventSource(url);
+  // "open" once the server holds this tab's stream (and again after a reconnect)
+  source.addEventListener("open", () => {
+    if (document.body.dataset.liveState === "reconnecting") {
+      document.dispatchEvent(new CustomEvent("crmflow:live-open"));  // catch up on the bell
+    }
+    document.body.dataset.liveState = "open";
+  });
+  source.addEventListener("error", () => { document.body.dataset.liveState = "reconnecting"; });
   source.addEventListener("instance", (event) => {
     const change = JSON.parse(event.data);
     const here = document.querySelector(`[data-live-instance="${change.id}"]`);
@@ -22,6 +30,11 @@ function live() {
       note.append(link);
       document.querySelector("main")?.prepend(note);
     }
+  });
+  // the person's own notifications: the bell and the list (static/notify/notify.js) follow them
+  source.addEventListener("notification", (event) => {
+    const detail = JSON.parse(event.data);
+    document.dispatchEvent(new CustomEvent("crmflow:notification", { detail }));
   });
 }
 

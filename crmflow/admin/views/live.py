@@ -1,4 +1,4 @@
-"""Health, Prometheus metrics and the server-sent-events stream of taken transitions."""
+"""Health, Prometheus metrics and the server-sent-events stream: transitions, notifications."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask_login import current_user
 
 from crmflow.core.engine.tables import OutboxRow, TimerRow
 
@@ -105,7 +106,7 @@ def broker() -> Broker:
 @bp.get("/events/stream")
 def stream() -> Any:
     live = broker()
-    q = live.subscribe()
+    q = live.subscribe(person=current_user.get_id())  # their notifications, nobody else's
     if q is None:
         return Response("too many open streams; retry later\n", 429,
                         headers={"Retry-After": "10"})  # fmt: skip
@@ -116,13 +117,13 @@ def stream() -> Any:
             yield "retry: 3000\n: connected\n\n"
             while True:
                 try:
-                    message = q.get(timeout=0.05 if once else KEEPALIVE_SECONDS)
+                    event = q.get(timeout=0.05 if once else KEEPALIVE_SECONDS)
                 except queue.Empty:
                     if once:
                         return
                     yield ": keep-alive\n\n"
                     continue
-                yield Broker.format(message)
+                yield Broker.format(event)
         finally:
             live.unsubscribe(q)
 

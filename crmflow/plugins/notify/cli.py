@@ -57,7 +57,8 @@ def add_commands(cli: click.Group) -> None:
     @click.pass_context
     def retry(ctx: click.Context, delivery_id: int | None, retry_all: bool,
               queue_only: bool) -> None:  # fmt: skip
-        """Send a failed delivery (ID) or every failed one (--all) again."""
+        """Send a failed delivery (ID) or every failed one (--all) again; exit 1 if any
+        fails again."""
         if (delivery_id is None) == (not retry_all):
             raise click.UsageError("give one delivery ID or --all")
         engine = open_engine(ctx)
@@ -69,9 +70,14 @@ def add_commands(cli: click.Group) -> None:
             click.echo(f"queued {len(ids)}")
             return
         send_due(engine, ids=ids)
+        still = 0
         for item in delivery_log(engine):
             if item["id"] in ids:
                 click.echo(_line(item))
+                still += item["status"] == "failed"
+        if still:  # a script or cron job sees that the cause is not cured yet
+            click.echo(f"{still} of {len(ids)} failed again", err=True)
+            ctx.exit(1)
 
     @notifications.command("templates")
     @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")

@@ -53,28 +53,53 @@ def _names(to: Any) -> list[str]:
     return names
 
 
-def resolve(engine: Any, to: Any) -> list[str]:
+def _logins(engine: Any, conn: sa.Connection | None) -> dict[str, tuple[set[str], str | None]]:
+    """Active logins: their own roles (with their department's) and department."""
+    if conn is None:
+        return {}
+    from crmflow.core.people.accounts import web_users  # the plugin loads when a step notifies
+
+    u = web_users
+    rows = conn.execute(sa.select(u.c.username, u.c.roles, u.c.department)
+                        .where(u.c.active.is_(True)).order_by(u.c.username)).all()  # fmt: skip
+    found: dict[str, tuple[set[str], str | None]] = {}
+    for row in rows:
+        roles = {str(r) for r in json.loads(row.roles or "[]")}
+        for d in engine.factory.departments:
+            if d.id == row.department:
+                roles.update(d.roles)
+        found[str(row.username)] = (roles, row.department)
+    return found
+
+
+def resolve(engine: Any, to: Any, conn: sa.Connection | None = None) -> list[str]:
     """Persons named by ``to``, in order, each once (a person holding two roles too).
 
     A name is a user of the factory, a member of a department, a department id
-    (its members), or a role (every person holding it). A name that is none of
-    these is kept as is: a person known only to the web app's logins, or a role
-    nobody holds yet, still finds the message in that name's in-app inbox.
+    (its members), or a role (every person holding it). With ``conn``, the web
+    app's logins count too: their roles and department given by `crmflow user
+    add --roles/--department`. A name that is none of these is kept as is: a role
+    nobody holds yet still finds the message in that name's in-app inbox.
     """
     factory = engine.factory
     users: dict[str, Any] = factory.users or {}
     members = {m for d in factory.departments for m in d.members}
+    logins = _logins(engine, conn)
     people = list(users) + sorted(members - set(users))
+    people += [name for name in logins if name not in people]
     found: list[str] = []
     for name in _names(to):
-        if name in users or name in members:
+        if name in users or name in members or name in logins:
             matched = [name]
         else:
             department = next((d for d in factory.departments if d.id == name), None)
             if department is not None:
                 matched = list(department.members)
+                matched += [p for p, (_, dept) in logins.items()
+                            if dept == name and p not in matched]  # fmt: skip
             else:
-                matched = [p for p in people if name in engine.roles_of(p)]
+                matched = [p for p in people if name in engine.roles_of(p)
+                           or name in logins.get(p, (set(), None))[0]]  # fmt: skip
                 if not matched:
                     log.info("notify: %r is no person, department or role of the factory; "
                              "the message waits in that name's inbox", name)  # fmt: skip

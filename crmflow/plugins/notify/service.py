@@ -21,6 +21,7 @@ from .sending import send_due
 from .tables import deliveries, messages, preferences
 
 __all__ = [
+    "LIVE_CHANNEL",
     "OUTSIDE",
     "announce",
     "inbox",
@@ -74,6 +75,17 @@ def _link(link: Any, instance_id: int | None) -> str | None:
         raise InputError(f"link {text!r} must be a path of the app (/orders/SO-1) or an "
                          "http(s) address", field="link")  # fmt: skip
     return text
+
+
+#: the channel the web app's live streams LISTEN on (crmflow.admin.live.CHANNEL)
+LIVE_CHANNEL = "crmflow_history"
+
+
+def _wake_streams(conn: sa.Connection) -> None:
+    """On PostgreSQL, tell every app process's live stream (at commit) that a person's
+    notifications changed; on SQLite the one serving process looks each second."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_notify(LIVE_CHANNEL, "notification")))
 
 
 def _configured(engine: Any, channel: str) -> bool:
@@ -133,7 +145,7 @@ def write_message(
             ).order_by(deliveries.c.id)
         ).scalars().all()
         return Written(int(found.id), list(persons), False, True)
-    names = resolve(engine, to)
+    names = resolve(engine, to, conn)
     if (text in (None, "")) == (not template):
         raise InputError("notify needs either 'text' or 'template' (with 'params')", field="text")
     if params is not None and not isinstance(params, dict):
@@ -155,12 +167,13 @@ def write_message(
     conn.execute(deliveries.insert(), [
         {"address": None, "error": None, "sent_at": None, **r} for r in rows
     ])  # fmt: skip
+    _wake_streams(conn)
     due_now = any(r["status"] == "pending" for r in rows)
     return Written(message_id, names, True, due_now)
 
 
 def announce(engine: Any, message_id: int) -> None:
-    """Tell listeners (the web app's live stream) about new in-app notifications."""
+    """Tell this process's `on_notification` listeners about new in-app notifications."""
     hook = engine.hook("on_notification")
     if not hook.get_hookimpls():
         return
@@ -263,6 +276,7 @@ def mark_read(engine: Any, person_name: str, notification_id: int) -> dict[str, 
             raise NotFoundError(f"no notification {notification_id} for {person_name}")
         if row.read_at is None:
             conn.execute(d.update().where(d.c.id == row.id).values(read_at=engine.now()))
+            _wake_streams(conn)  # the person's other tabs count down too
     return {"id": notification_id, "read": True, "unread": unread_count(engine, person_name)}
 
 
@@ -270,9 +284,12 @@ def mark_all_read(engine: Any, person_name: str) -> int:
     """Mark every unread notification of the person read; return how many."""
     d = deliveries
     with engine.db.begin() as conn:
-        return int(conn.execute(d.update().where(
+        marked = int(conn.execute(d.update().where(
             d.c.person == person_name, d.c.channel == "inapp", d.c.read_at.is_(None)
         ).values(read_at=engine.now())).rowcount)  # fmt: skip
+        if marked:
+            _wake_streams(conn)
+        return marked
 
 
 def preferences_of(engine: Any, person_name: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -19,7 +21,7 @@ from .service import (
     unread_count,
 )
 
-__all__ = ["bp", "page_words"]
+__all__ = ["OPENAPI_OPERATIONS", "bp", "page_words"]
 
 bp = Blueprint("notifications", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/notify")  # fmt: skip
@@ -45,6 +47,36 @@ WORDS: dict[str, dict[str, str]] = {
         "older": "更早", "inapp": "站内", "mail": "邮件", "wecom": "企业微信",
         "dingtalk": "钉钉", "feishu": "飞书",
     },
+}  # fmt: skip
+
+
+def _op(summary: str, schema: dict[str, Any], params: tuple[dict[str, Any], ...] = ()) -> Any:
+    return {"summary": summary, "tags": ["notifications"], "parameters": list(params),
+            "responses": {"200": {"description": "OK", "content": {
+                "application/json": {"schema": schema}}},
+                "401": {"description": "not signed in"}}}  # fmt: skip
+
+
+_ITEM = {"type": "object", "properties": {
+    **{k: {"type": "integer"} for k in ("id", "instance_id")},
+    **{k: {"type": "string"} for k in ("text", "link", "workflow", "created_at", "read_at")},
+    "urgent": {"type": "boolean"}, "read": {"type": "boolean"}}}  # fmt: skip
+_UNREAD = {"type": "object", "properties": {"unread": {"type": "integer"}}}
+_ID = {"name": "notification_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_QUERY = tuple({"name": n, "in": "query", "schema": {"type": t}}
+               for n, t in (("unread", "boolean"), ("limit", "integer"), ("before", "integer")))
+#: the JSON routes in the app's /api/openapi.json, by view (the admin app reads it from here)
+OPENAPI_OPERATIONS: dict[str, dict[str, Any]] = {
+    "api_list": {"get": _op("The caller's notifications, newest first (header X-Unread-Count)",
+                            {"type": "array", "items": _ITEM}, _QUERY)},
+    "api_unread": {"get": _op("The caller's unread count", _UNREAD)},
+    "api_read": {"post": _op("Mark one of the caller's notifications read (404: not theirs)",
+                             _UNREAD, (_ID,))},
+    "api_read_all": {"post": _op("Mark all the caller's notifications read", _UNREAD)},
+    "api_preferences": {"get": _op("The caller's channels, quiet hours, digest, language, "
+                                   "time zone", {"type": "object"})},
+    "api_set_preferences": {"put": _op("Save the caller's choices (422 names the field)",
+                                       {"type": "object"})},
 }  # fmt: skip
 
 
@@ -74,6 +106,13 @@ def _language() -> str:
 def page_words() -> dict[str, str]:
     """The page's strings in the request's language."""
     return WORDS[_language()]
+
+
+def _local(items: list[dict[str, Any]], timezone: str) -> list[dict[str, Any]]:
+    """Each item with ``when``: its time on the person's own clock ("2026-03-02 11:00")."""
+    zone = ZoneInfo(timezone)
+    return [{**item, "when": datetime.fromisoformat(item["created_at"]).astimezone(zone)
+             .strftime("%Y-%m-%d %H:%M")} for item in items]  # fmt: skip
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> Any:
@@ -200,10 +239,11 @@ def page() -> Any:
         items = inbox(_engine(), me, limit=50, before=_int_arg("before", None))
     except CrmflowError:
         items = inbox(_engine(), me, limit=50)
+    prefs = preferences_of(_engine(), me)
     return render_template(
-        "notify/page.html", layout=_layout(), items=items, words=page_words(),
-        unread=unread_count(_engine(), me),
-        prefs=preferences_of(_engine(), me), channels=CHANNELS, language=_language(),
+        "notify/page.html", layout=_layout(), items=_local(items, prefs["timezone"]),
+        words=page_words(), unread=unread_count(_engine(), me),
+        prefs=prefs, channels=CHANNELS, language=_language(),
         saved=request.args.get("saved") == "1", error=None,
     )  # fmt: skip
 
@@ -250,11 +290,11 @@ def page_preferences() -> Any:
             language=form.get("language") or None, timezone=form.get("timezone") or None,
         )  # fmt: skip
     except InputError as exc:
-        items = inbox(_engine(), me, limit=50)
+        prefs = preferences_of(_engine(), me)
+        items = _local(inbox(_engine(), me, limit=50), prefs["timezone"])
         return render_template(
             "notify/page.html", layout=_layout(), items=items, words=page_words(),
-            prefs=preferences_of(
-                _engine(), me), unread=unread_count(_engine(), me), channels=CHANNELS,
+            prefs=prefs, unread=unread_count(_engine(), me), channels=CHANNELS,
             language=_language(), saved=False, error=f"{exc.field}: {exc.message}",
         ), 422  # fmt: skip
     return redirect(url_for("notifications.page", saved=1))
