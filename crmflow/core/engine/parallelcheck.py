@@ -23,6 +23,7 @@ Builder = Callable[[dict[Any, Any], Path, str], dict[str, StateDef]]
 
 class _Checker(Protocol):
     regional: dict[str, Path]
+    entries: dict[str, set[str]]
 
     def error(self, message: str, path: Path, *, at: str = "key") -> None: ...
 
@@ -44,7 +45,9 @@ def expand_regions(
     """Check each `parallel:` state; add its region states to ``states`` (dotted names).
 
     Returns the region states' bodies by dotted name, for `from`/`to`/`in` lookups;
-    ``c.regional`` gets each dotted name's path in the file.
+    ``c.regional`` gets each dotted name's path in the file, ``c.entries`` the
+    states a parallel state leads to (its regions' initial states and on_done),
+    for reachability, even when the block has errors.
     """
     found: dict[str, Any] = {}
     top = [str(s) for s in states_raw]
@@ -78,7 +81,14 @@ def expand_regions(
                 at="value",
             )
             on_done = None
-        need = _join(c, body.get("join", "all"), len(regions), (*path, "join"))
+        raw = body["parallel"]
+        count = len(raw) if isinstance(raw, dict) else 0
+        need = _join(c, body.get("join", "all"), count, (*path, "join"))
+        c.entries[name] = {
+            *(s for s in (on_done,) if isinstance(s, str)),
+            *(f"{name}.{r}.{b.get('initial')}" for r, b in (raw.items() if count else ())
+              if isinstance(b, dict)),
+        }  # fmt: skip
         if regions and on_done is not None and need is not None:
             join = body.get("join", "all")
             states[name] = dataclasses.replace(
@@ -99,9 +109,7 @@ def _join(c: _Checker, join: Any, count: int, path: Path) -> int | None:
         c.error("join must be 1 or more", path, at="value")
         return None
     if count and join > count:
-        c.error(
-            f"join {join} is larger than the number of regions ({count})", path, at="value"
-        )
+        c.error(f"join {join} is larger than the number of regions ({count})", path, at="value")
         return None
     return join
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from .definition import ParallelDef, StateDef, WorkflowDef
@@ -29,6 +30,7 @@ __all__ = [
     "load_regions",
     "region_exits",
     "regions_json",
+    "stays",
     "triggers_with_regions",
 ]
 
@@ -147,8 +149,12 @@ class Walk:
     def region_step(self, source: str, target: str) -> bool:
         """Whether a step moves inside one region (the instance stays in its parallel state)."""
         where = self._region(source)
-        return where is not None and self._region(target) is not None and (
-            self._region(target)[:2] == where[:2]  # type: ignore[index]
+        return (
+            where is not None
+            and self._region(target) is not None
+            and (
+                self._region(target)[:2] == where[:2]  # type: ignore[index]
+            )
         )
 
     def take(self, source: str, target: str, changed: bool) -> tuple[str, ...]:
@@ -167,3 +173,47 @@ class Walk:
 
     def joined(self) -> bool:
         return joined(self.definition, self.state, self.regions)
+
+
+def stays(
+    definition: WorkflowDef, history: Iterable[Any], now: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """(state, entered, left) of every stay in a state or a region's state, from history.
+
+    A region's states are entered with their parallel state (its initial state)
+    or by the region's moves, and left when the parallel state is left.
+    """
+    found: list[tuple[str, datetime, datetime]] = []
+    top: tuple[str, datetime] | None = None
+    lanes: dict[tuple[str, str], tuple[str, datetime]] = {}  # (parallel, region) -> stay
+
+    def close_lanes(at: datetime) -> None:
+        for name, since in lanes.values():
+            found.append((name, since, at))
+        lanes.clear()
+
+    for h in history:
+        sdef = definition.states.get(h.to_state)
+        where = sdef.region if sdef is not None else None
+        if where is not None:  # a region's move
+            if h.from_state == h.to_state:
+                continue
+            lane = where[:2]
+            if lane in lanes:
+                found.append((lanes[lane][0], lanes[lane][1], h.at))
+            lanes[lane] = (h.to_state, h.at)
+            continue
+        if h.from_state == h.to_state:
+            continue
+        if top is not None:
+            found.append((top[0], top[1], h.at))
+        close_lanes(h.at)
+        top = (h.to_state, h.at)
+        for name in initial_states(definition, h.to_state) if sdef is not None else ():
+            where = definition.states[name].region
+            assert where is not None
+            lanes[where[:2]] = (name, h.at)
+    if top is not None:
+        found.append((top[0], top[1], now))
+    close_lanes(now)
+    return sorted(found, key=lambda stay: stay[1])

@@ -58,6 +58,8 @@ class _Checker:
         self.problems: list[Problem] = []
         #: the region states of parallel states: dotted name -> path in the file
         self.regional: dict[str, Path] = {}
+        #: where a parallel state leads: its regions' initial states and on_done
+        self.entries: dict[str, set[str]] = {}
 
     def state_path(self, name: str) -> Path:
         return self.regional.get(name, ("states", name))
@@ -487,11 +489,8 @@ def _reachability(
         if sdef.approval is not None:
             outcomes = {sdef.approval.on_approved, sdef.approval.on_rejected or ""} - {""}
             targets.setdefault(name, set()).update(outcomes)
-        if sdef.parallel is not None:  # to its regions' initial states, and to on_done
-            targets.setdefault(name, set()).update(
-                {sdef.parallel.on_done, *(f"{name}.{r.name}.{r.initial}"
-                                          for r in sdef.parallel.regions)}
-            )  # fmt: skip
+        if name in c.entries:  # a parallel state: to its regions' initial states, and on_done
+            targets.setdefault(name, set()).update(c.entries[name])
     seen = {initial}
     frontier = [initial]
     while frontier:
