@@ -28,6 +28,7 @@ __all__ = [
     "initial_states",
     "joined",
     "load_regions",
+    "open_states",
     "region_exits",
     "regions_json",
     "stays",
@@ -71,6 +72,16 @@ def initial_states(definition: WorkflowDef, state: str) -> tuple[str, ...]:
 def active_states(state: str, regions: dict[str, str] | None) -> list[str]:
     """The dotted states an instance is in besides ``state`` (one per region)."""
     return [dotted(state, r, s) for r, s in (regions or {}).items()]
+
+
+def open_states(
+    definition: WorkflowDef, state: str, regions: dict[str, str] | None
+) -> list[str]:
+    """The dotted states of the regions not done yet (those that still take triggers)."""
+    return [
+        name for name in active_states(state, regions)
+        if name in definition.states and not definition.states[name].final
+    ]  # fmt: skip
 
 
 def done_count(parallel: ParallelDef, regions: dict[str, str]) -> int:
