@@ -24,7 +24,7 @@ AGREES = {
         "delivered": {"delivered"}, "cancelled": {"cancelled"},
     },
     "rush_order": {
-        "received": {"confirmed"}, "capacity_check": {"confirmed"},
+        "received": {"confirmed"}, "checks": {"confirmed"},
         "plan_adjustment": {"confirmed"}, "awaiting_approval": {"confirmed"},
         "in_production": {"in_production"}, "shipped": {"shipped"},
         "delivered": {"delivered"}, "rejected": {"confirmed", "shipped", "delivered"},
