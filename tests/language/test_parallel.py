@@ -56,6 +56,7 @@ transitions:
   - {{trigger: goods_ok, from: checks.material.pending, to: checks.material.ok}}
   - {{trigger: overdue, from: checks}}
   - {{trigger: reject, from: checks, to: rejected}}
+  - {{trigger: no_capacity, from: checks.capacity.pending, to: rejected}}
   - {{trigger: finish, from: ready, to: done}}
 """
 
@@ -241,3 +242,12 @@ def test_show_json_and_simulate_show_regions(
     assert [(b["state"], b["over_by"]) for b in report["sla_breaches"]] == [
         ("checks.credit.pending", "0:15:00")
     ]
+
+
+def test_a_region_move_out_of_the_parallel_state_leaves_every_region(make_engine, workflows_dir):
+    engine, iid = _engine(make_engine, workflows_dir)
+    engine.fire(iid, "material_ok")
+    assert engine.fire(iid, "no_capacity").state == "rejected"
+    inst = engine.get(iid)
+    assert (inst.finished, inst.regions, inst.timers) == (True, {}, [])
+    assert _moves(engine, iid)[-1] == ("no_capacity", "checks", "rejected")
