@@ -1,4 +1,4 @@
-"""The instance page of a rush order in its parallel checks: regions shown, their triggers offered."""
+"""A rush order in its parallel checks: the page shows the regions, offers their triggers."""
 
 from __future__ import annotations
 
