@@ -251,3 +251,28 @@ def test_a_region_move_out_of_the_parallel_state_leaves_every_region(make_engine
     inst = engine.get(iid)
     assert (inst.finished, inst.regions, inst.timers) == (True, {}, [])
     assert _moves(engine, iid)[-1] == ("no_capacity", "checks", "rejected")
+
+
+def test_migrating_into_a_parallel_state_starts_its_regions(make_engine, workflows_dir):
+    (workflows_dir / "checks.yaml").write_text(
+        "workflow: checks\nversion: 1\ninitial: received\nstates:\n"
+        "  received: {}\n  checking: {}\n  ready: {}\n  rejected: {final: true}\n"
+        "transitions:\n  - {trigger: accept, from: received, to: checking}\n"
+        "  - {trigger: reject, from: checking, to: rejected}\n"
+        "  - {trigger: done, from: checking, to: ready}\n"
+    )
+    engine = make_engine(workflows=workflows_dir, factory=factory())
+    iid = engine.start("checks")
+    engine.fire(iid, "accept")
+    (workflows_dir / "checks_v2.yaml").write_text(
+        CHECKS.format(join="all").replace("version: 1", "version: 2")
+    )
+    engine2 = make_engine(workflows=workflows_dir, factory=factory())
+    report = engine2.migrate_instances("checks", 2, {"checking": "checks"})
+    assert [m["id"] for m in report.moved] == [iid]
+    inst = engine2.get(iid)
+    assert (inst.version, inst.state) == (2, "checks")
+    assert inst.regions == {"capacity": "pending", "material": "pending", "credit": "pending"}
+    assert {t.trigger for t in inst.timers} >= {"capacity_late", "material_late", "credit_late"}
+    engine2.fire(iid, "goods_ok")
+    assert engine2.fire(iid, "credit_ok", actor="finance").state == "ready"

@@ -21,6 +21,7 @@ from .definition import ParallelDef, StateDef, WorkflowDef
 __all__ = [
     "Walk",
     "active_states",
+    "carried_regions",
     "dotted",
     "done_count",
     "entered_regions",
@@ -59,6 +60,22 @@ def entered_regions(definition: WorkflowDef, state: str) -> dict[str, str] | Non
     if parallel is None:
         return None
     return {r.name: r.initial for r in parallel.regions}
+
+
+def carried_regions(
+    definition: WorkflowDef, state: str, old: dict[str, str] | None
+) -> dict[str, str] | None:
+    """The regions of ``state`` after a move to another version (migrate-instances).
+
+    A region of the same name whose state exists keeps it; the others start again.
+    """
+    fresh = entered_regions(definition, state)
+    if fresh is None:
+        return None
+    for region, short in (old or {}).items():
+        if region in fresh and f"{state}.{region}.{short}" in definition.states:
+            fresh[region] = short
+    return fresh
 
 
 def initial_states(definition: WorkflowDef, state: str) -> tuple[str, ...]:
