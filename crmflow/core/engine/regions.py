@@ -91,9 +91,7 @@ def active_states(state: str, regions: dict[str, str] | None) -> list[str]:
     return [dotted(state, r, s) for r, s in (regions or {}).items()]
 
 
-def open_states(
-    definition: WorkflowDef, state: str, regions: dict[str, str] | None
-) -> list[str]:
+def open_states(definition: WorkflowDef, state: str, regions: dict[str, str] | None) -> list[str]:
     """The dotted states of the regions not done yet (those that still take triggers)."""
     return [
         name for name in active_states(state, regions)
