@@ -182,3 +182,17 @@ def test_entering_a_region_state_from_outside_is_an_error(runner, tmp_path):
         "of parallel state 'checks': only a move inside that region may enter it (to start "
         "the regions, go to 'checks')"
     ]
+
+
+def test_an_unknown_name_in_a_region_state_template_is_located(runner, tmp_path):
+    text = _parallel().replace(
+        "          pending: {}\n          ok: {final: true}\n      credit:",
+        "          pending:\n            on_enter:\n              - action: notify\n"
+        '                with: {to: planner, text: "{{ ordr }}"}\n'
+        "          ok: {final: true}\n      credit:",
+    )
+    code, errors = _validate(runner, tmp_path, text)
+    assert code == 1
+    assert [e.split("; known:")[0] for e in errors] == [
+        f"{tmp_path / 'w.yaml'}:14:43: error: unknown name 'ordr' in '{{{{ ordr }}}}'"
+    ]
