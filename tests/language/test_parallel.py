@@ -276,3 +276,15 @@ def test_migrating_into_a_parallel_state_starts_its_regions(make_engine, workflo
     assert {t.trigger for t in inst.timers} >= {"capacity_late", "material_late", "credit_late"}
     engine2.fire(iid, "goods_ok")
     assert engine2.fire(iid, "credit_ok", actor="finance").state == "ready"
+
+
+def test_the_worker_applies_queued_region_moves(make_engine, workflows_dir):
+    from crmflow.core.engine.worker import Worker
+
+    engine, iid = _engine(make_engine, workflows_dir)
+    engine.enqueue(iid, "goods_ok", key="q-1")
+    engine.enqueue(iid, "credit_ok", actor="finance", key="q-2")
+    Worker(engine).run(once=True)
+    inst = engine.get(iid)
+    assert (inst.state, inst.regions, inst.timers) == ("ready", {}, [])
+    assert [m[0] for m in _moves(engine, iid)[-4:]] == ["goods_ok", "goods_ok", "credit_ok", "join"]
