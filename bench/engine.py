@@ -87,6 +87,24 @@ transitions:
   - {from: checking, to: big, when: "order.qty > 100"}
   - {from: checking, to: small}
 """
+PARALLEL = """\
+workflow: checks
+version: 1
+initial: checks
+states:
+  checks:
+    parallel:
+      capacity: {initial: pending, states: {pending: {owner: planner}, ok: {final: true}}}
+      material: {initial: pending, states: {pending: {owner: buyer}, ok: {final: true}}}
+      credit: {initial: pending, states: {pending: {owner: finance}, ok: {final: true}}}
+    on_done: ready
+  ready: {final: true}
+transitions:
+  - {trigger: capacity_ok, from: checks.capacity.pending, to: checks.capacity.ok}
+  - {trigger: material_ok, from: checks.material.pending, to: checks.material.ok}
+  - {trigger: credit_ok, from: checks.credit.pending, to: checks.credit.ok}
+"""
+REGION_TRIGGERS = ("capacity_ok", "material_ok", "credit_ok")
 FACTORY = "factory: bench\nusers:\n  m1: {roles: [manager]}\n  m2: {roles: [manager]}\n" \
     "  m3: {roles: [manager]}\n"
 TRIGGERS = ("check", "approve", "produce", "ship", "deliver")
@@ -181,15 +199,17 @@ def bench_fire(tmp: Path, workflows: Path, instances: int, rounds: int, chunk: i
 
 
 def bench_language(tmp: Path, workflows: Path, instances: int, chunk: int) -> None:
-    """Per fire: a vote of a 3-vote approval and an automatic routing against a plain move."""
+    """Per fire: a vote of a 3-vote approval, a region move of a 3-region parallel state
+    (the third joins) and an automatic routing, each against a plain move."""
     factory = tmp / "factory.yaml"
     factory.write_text(FACTORY)
     engine = open_engine(f"sqlite:///{tmp / 'language.sqlite3'}", workflows, factory=factory)
     try:
-        plain_s = vote_s = routed_s = 0.0
+        plain_s = vote_s = routed_s = region_s = 0.0
         plain = [engine.start("order", {"order": {"qty": 3}}) for _ in range(instances)]
         boards = [engine.start("board") for _ in range(instances)]
         routed = [engine.start("routed", {"order": {"qty": 3}}) for _ in range(instances)]
+        checks = [engine.start("checks") for _ in range(instances)]
         for step, voter in enumerate(("m1", "m2", "m3")):
             for first in range(0, instances, chunk):
                 started = time.perf_counter()
@@ -201,6 +221,11 @@ def bench_language(tmp: Path, workflows: Path, instances: int, chunk: int) -> No
                     if not engine.fire(iid, "approve", actor=voter).taken:
                         raise AssertionError(f"vote of {voter} refused on {iid}")
                 vote_s += time.perf_counter() - started
+                started = time.perf_counter()
+                for iid in checks[first : first + chunk]:
+                    if not engine.fire(iid, REGION_TRIGGERS[step]).taken:
+                        raise AssertionError(f"region move {REGION_TRIGGERS[step]} refused")
+                region_s += time.perf_counter() - started
                 if step == 0:
                     started = time.perf_counter()
                     for iid in routed[first : first + chunk]:
@@ -211,6 +236,11 @@ def bench_language(tmp: Path, workflows: Path, instances: int, chunk: int) -> No
             "approval_vote_sqlite", per_fire_ms=round(vote_s / (3 * instances) * 1000, 3),
             plain_per_fire_ms=round(plain_per * 1000, 3),
             ratio_to_plain=round(vote_s / (3 * instances) / plain_per, 3), target_ratio=1.5,
+        )  # fmt: skip
+        emit(
+            "parallel_region_sqlite", per_fire_ms=round(region_s / (3 * instances) * 1000, 3),
+            plain_per_fire_ms=round(plain_per * 1000, 3),
+            ratio_to_plain=round(region_s / (3 * instances) / plain_per, 3), target_ratio=1.5,
         )  # fmt: skip
         emit(
             "automatic_routing_sqlite", per_fire_ms=round(routed_s / instances * 1000, 3),
@@ -394,6 +424,7 @@ def main(argv: list[str] | None = None) -> None:
         (workflows / "queue.yaml").write_text(QUEUE)
         (workflows / "board.yaml").write_text(APPROVAL)
         (workflows / "routed.yaml").write_text(ROUTED)
+        (workflows / "checks.yaml").write_text(PARALLEL)
         bench_fire(tmp, workflows, args.instances, args.rounds, args.chunk)
         bench_language(tmp, workflows, args.instances // 2, args.chunk)
         bench_fire_many(tmp, workflows, args.instances, args.rounds)

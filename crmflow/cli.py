@@ -159,6 +159,8 @@ def show(ctx: click.Context, instance_id: int, as_json: bool) -> None:
         f"#{inst.id} {inst.workflow} v{inst.version}  state: {inst.state}"
         + ("  (finished)" if inst.finished else "")
     )
+    if inst.regions:  # a parallel state: each region's state
+        click.echo("  regions: " + ", ".join(f"{r}={s}" for r, s in inst.regions.items()))
     for h in inst.history:
         click.echo(
             f"  {h.at:%Y-%m-%d %H:%M:%S}  {h.trigger:<16} {h.from_state or '-'} -> "

@@ -442,7 +442,9 @@ def state_counts(engine: Any, workflow: str, now: datetime | None = None) -> dic
         regions = inst.as_json(history=False).get("regions") or {}
         states += [f"{inst.state}.{r}.{s}" for r, s in regions.items()]
         late = any(
-            getattr(t, "name", "") == "deadline" and _naive(t.due) < moment for t in inst.timers
+            str(getattr(t, "name", "")).partition(":")[0] == "deadline"  # a region's too
+            and _naive(t.due) < moment
+            for t in inst.timers
         )
         for name in states:
             running[name] = running.get(name, 0) + 1

@@ -99,7 +99,7 @@ def test_rush_orders_of_the_last_months_were_answered_by_people(demo: Engine) ->
     assert 0 < escalated_first < len(by_instance)
     # The in-flight rush orders are still there, in every state.
     states = {s for (s,) in _rows(demo, "SELECT state FROM instances WHERE workflow='rush_order'")}
-    assert {"received", "capacity_check", "plan_adjustment", "awaiting_approval",
+    assert {"received", "checks", "plan_adjustment", "awaiting_approval",
             "in_production", "delivered", "rejected"} <= states  # fmt: skip
 
 

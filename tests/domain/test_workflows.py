@@ -261,7 +261,7 @@ def test_rush_order_escalates_and_records_response(factory_data, clock) -> None:
     eng.tick()
     assert _inapp(eng) == ["sam"]  # the supervisor
     clock.advance(minutes=9)
-    assert eng.fire(rush.id, "accept", actor="paul").state == "capacity_check"
+    assert eng.fire(rush.id, "accept", actor="paul").state == "checks"
     assert eng.get(rush.id).data["response"]["hours"] == pytest.approx(40 / 60, abs=1e-3)
 
 

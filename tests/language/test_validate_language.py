@@ -98,3 +98,101 @@ def test_an_unguarded_automatic_loop_is_an_error(runner, tmp_path):
     ))  # fmt: skip
     assert code == 1
     assert any("automatic transitions loop: b -> c -> b" in e for e in errors)
+
+
+PARALLEL = (
+    "workflow: w\nversion: 1\ninitial: a\nstates:\n  a: {}\n"
+    "  checks:\n    parallel:\n"
+    "      capacity:\n        initial: pending\n        states:\n"
+    "          pending: {}\n          ok: {final: true}\n"
+    "      credit:\n        initial: pending\n        states:\n"
+    "          pending: {}\n          ok: {final: true}\n"
+    "    join: JOIN\n    on_done: ON_DONE\n"
+    "  ready: {final: true}\n"
+    "transitions:\n  - {trigger: go, from: a, to: checks}\n"
+    "  - {trigger: cap, from: checks.capacity.FROM, to: checks.capacity.ok}\n"
+    "  - {trigger: cred, from: checks.credit.pending, to: checks.credit.ok}\n"
+)
+
+
+def _parallel(join: str = "all", on_done: str = "ready", source: str = "pending") -> str:
+    return (
+        PARALLEL.replace("JOIN", join).replace("ON_DONE", on_done).replace("FROM", source)
+    )
+
+
+def test_a_valid_parallel_state(runner, tmp_path):
+    assert _validate(runner, tmp_path, _parallel()) == (0, [])
+    assert _validate(runner, tmp_path, _parallel(join="any")) == (0, [])
+    assert _validate(runner, tmp_path, _parallel(join="2")) == (0, [])
+
+
+def test_a_region_state_that_does_not_exist_suggests_the_name(runner, tmp_path):
+    code, errors = _validate(runner, tmp_path, _parallel(source="pendng"))
+    assert code == 1
+    assert errors[:1] == [
+        f"{tmp_path / 'w.yaml'}:23:26: error: from names undefined state "
+        "'checks.capacity.pendng'; did you mean 'checks.capacity.pending'?"
+    ]
+
+
+def test_join_larger_than_the_regions_or_not_all_any_n(runner, tmp_path):
+    file = tmp_path / "w.yaml"
+    assert _validate(runner, tmp_path, _parallel(join="3")) == (
+        1, [f"{file}:18:11: error: join 3 is larger than the number of regions (2)"]
+    )
+    assert _validate(runner, tmp_path, _parallel(join="most")) == (
+        1, [f"{file}:18:11: error: join must be all, any or a number of regions, not 'most'"]
+    )
+
+
+def test_on_done_unknown_or_missing(runner, tmp_path):
+    file = tmp_path / "w.yaml"
+    code, errors = _validate(runner, tmp_path, _parallel(on_done="redy"))
+    assert code == 1 and errors[0] == (
+        f"{file}:19:14: error: on_done names undefined state 'redy'; did you mean 'ready'?"
+    )
+    code, errors = _validate(runner, tmp_path, _parallel().replace("    on_done: ready\n", ""))
+    assert code == 1 and errors[0] == (
+        f"{file}:6:3: error: parallel state 'checks' has no 'on_done:' (the state entered "
+        "when the join is met)"
+    )
+
+
+def test_a_region_without_initial_or_final_state(runner, tmp_path):
+    file = tmp_path / "w.yaml"
+    text = _parallel().replace(
+        "      credit:\n        initial: pending\n", "      credit:\n"
+    ).replace("          ok: {final: true}\n    join", "          ok: {}\n    join")
+    code, errors = _validate(runner, tmp_path, text)
+    assert code == 1
+    assert errors[:2] == [
+        f"{file}:13:7: error: region 'credit' has no 'initial:'",
+        f"{file}:13:7: error: region 'credit' has no final state (a region is done at one of "
+        "its final states)",
+    ]
+
+
+def test_entering_a_region_state_from_outside_is_an_error(runner, tmp_path):
+    text = _parallel() + "  - {trigger: jump, from: a, to: checks.credit.ok}\n"
+    code, errors = _validate(runner, tmp_path, text)
+    assert code == 1
+    assert errors == [
+        f"{tmp_path / 'w.yaml'}:25:34: error: 'checks.credit.ok' is a state of region 'credit' "
+        "of parallel state 'checks': only a move inside that region may enter it (to start "
+        "the regions, go to 'checks')"
+    ]
+
+
+def test_an_unknown_name_in_a_region_state_template_is_located(runner, tmp_path):
+    text = _parallel().replace(
+        "          pending: {}\n          ok: {final: true}\n      credit:",
+        "          pending:\n            on_enter:\n              - action: notify\n"
+        '                with: {to: planner, text: "{{ ordr }}"}\n'
+        "          ok: {final: true}\n      credit:",
+    )
+    code, errors = _validate(runner, tmp_path, text)
+    assert code == 1
+    assert [e.split("; known:")[0] for e in errors] == [
+        f"{tmp_path / 'w.yaml'}:14:43: error: unknown name 'ordr' in '{{{{ ordr }}}}'"
+    ]

@@ -24,7 +24,7 @@ AGREES = {
         "delivered": {"delivered"}, "cancelled": {"cancelled"},
     },
     "rush_order": {
-        "received": {"confirmed"}, "capacity_check": {"confirmed"},
+        "received": {"confirmed"}, "checks": {"confirmed"},
         "plan_adjustment": {"confirmed"}, "awaiting_approval": {"confirmed"},
         "in_production": {"in_production"}, "shipped": {"shipped"},
         "delivered": {"delivered"}, "rejected": {"confirmed", "shipped", "delivered"},
@@ -94,9 +94,8 @@ def contradictions(engine: Engine, *, timelines: int = 40) -> list[str]:
                                "FROM history ORDER BY id"):  # fmt: skip
             history[row[0]].append(row)
         for iid, rows in history.items():
+            found += _unchained(iid, rows)
             for before, after in zip(rows, rows[1:], strict=False):
-                if after[1] != before[2]:
-                    found.append(f"#{iid}: {after[4]} from {after[1]} after reaching {before[2]}")
                 if _when(after[3]) < _when(before[3]):
                     found.append(f"#{iid}: {after[4]} ({after[2]}) at {after[3]} before "
                                  f"{before[4]} ({before[2]}) at {before[3]}")  # fmt: skip
@@ -111,6 +110,28 @@ def contradictions(engine: Engine, *, timelines: int = 40) -> list[str]:
     sample = sorted(with_workflow) + sorted(set(orders) - with_workflow)[:timelines]
     for oid in sample:
         found += _timeline_disagrees(engine, oid)
+    return found
+
+
+def _unchained(iid: int, rows: list[Any]) -> list[str]:
+    """Each move starts where the last one ended: the instance's, or its region's own.
+
+    A region's move (``checks.capacity.pending`` -> ``checks.capacity.ok``) chains
+    on that region's previous move, inside the parallel state the instance is in.
+    """
+    found = []
+    top: str | None = None
+    lanes: dict[str, str] = {}
+    for _iid, source, target, _at, trigger in rows:
+        if source is not None and source.count(".") == 2:  # a region's move
+            lane = source.rsplit(".", 1)[0]
+            if source.split(".")[0] != top or lanes.get(lane, source) != source:
+                found.append(f"#{iid}: {trigger} from {source} after reaching {top}")
+            lanes[lane] = target
+            continue
+        if top is not None and source != top:
+            found.append(f"#{iid}: {trigger} from {source} after reaching {top}")
+        top, lanes = target, {}
     return found
 
 

@@ -51,6 +51,7 @@ def test_a_rush_order_follows_rush_order_only_and_moves_the_order(make_sop) -> N
     assert eng.list(workflow="order_lifecycle") == []
     [rush] = eng.list(workflow="rush_order")
     for trigger, who in (("accept", "paul"), ("capacity_checked", "paul"),
+                         ("material_checked", "bea"), ("credit_checked", "mia"),
                          ("plan_adjusted", "paul"), ("approve", "sam")):  # fmt: skip
         assert eng.fire(rush.id, trigger, actor=who).taken
     assert _rows(eng, "SELECT status FROM orders") == [("in_production",)]

@@ -26,7 +26,7 @@ def test_the_diagram_page_counts_instances_per_state_and_lists_them(
     assert 'data-state="received"' in page and "<svg" in page
     row = re.search(r'<tr data-state-row="received">.*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
     assert "<td>2</td>" in row
-    listed = client.get("/studio/rush_order?state=capacity_check").get_data(as_text=True)
+    listed = client.get("/studio/rush_order?state=checks").get_data(as_text=True)
     assert f'href="/instances/{ids[0]}"' in listed and f'href="/instances/{ids[1]}"' not in listed
     assert "Edit" not in re.sub(r"<header>.*?</header>", "", page, flags=re.S)  # paul may not edit
 

@@ -92,6 +92,8 @@ class InstanceOut(_Strict):
     updated_at = fields.String(required=True)
     approvals = fields.List(fields.Nested(VoteOut))  # votes of approval states (show --json)
     started_by = fields.String(allow_none=True)
+    #: a parallel state's regions, region -> state ({} outside one), as show --json
+    regions = fields.Dict(keys=fields.String(), values=fields.String())
     triggers = fields.List(fields.String())
 
 

@@ -154,6 +154,8 @@ _RUSH_STEPS = (
 #: A planner answers a rush order in about 40 minutes; a third wait past the 30 min deadline.
 _ANSWER_MEDIAN_HOURS = 0.65
 _REJECTED = 0.1
+#: the three parallel checks of a rush order (capacity, material, credit)
+_CHECKS = ("capacity_checked", "material_checked", "credit_checked")
 
 Step = tuple[dt.datetime, str, str]  # when, trigger, actor
 
@@ -194,6 +196,7 @@ def _rush_steps(engine: Engine, rng: random.Random, order: dict[str, Any]) -> li
     steps.append((answered, "accept", rng.choice(("paul", "petra", "paul", "sam"))))
     for trigger, who, median in _RUSH_STEPS:
         steps.append((later(steps[-1][0], median), trigger, rng.choice(who)))
+    steps[3:3] = _side_checks(order, answered, steps[2][0])
     shipped = [d.shipped_date for d in order["deliveries"]]
     if len(shipped) < len(order["lines"]):
         return steps  # not shipped yet: still in production
@@ -205,6 +208,23 @@ def _rush_steps(engine: Engine, rng: random.Random, order: dict[str, Any]) -> li
                          rng.uniform(9, 16))  # fmt: skip
         steps.append((max(steps[-1][0] + dt.timedelta(hours=2), arrived), "deliver", "leo"))
     return steps
+
+
+#: The checks that run beside the capacity check (parallel regions), and who makes them.
+_SIDE_CHECKS = (("material_checked", ("bea",)), ("credit_checked", ("mia", "max")))
+
+
+def _side_checks(order: dict[str, Any], accepted: dt.datetime, capacity: dt.datetime) -> list[Step]:
+    """The material and credit checks, made between the answer and the capacity check.
+
+    Their own random stream, so the rest of the demo's history stays as it was.
+    """
+    rng = random.Random(f"rush-checks-{order['order_id']}")
+    span = capacity - accepted
+    return sorted(
+        (accepted + span * rng.uniform(0.2, 0.95), trigger, rng.choice(who))
+        for trigger, who in _SIDE_CHECKS
+    )
 
 
 def _rush_history(engine: Engine, seed: int) -> int:
@@ -360,17 +380,18 @@ def _in_flight(engine: Engine, short: list[tuple[str, str]]) -> None:
             with _at(engine, 5 + n - k / 6):
                 _fire(engine, iid, trigger, actors[trigger])
     rush_paths = {
-        "received": [], "received_overdue": [], "capacity_check": ["accept"],
-        "plan_adjustment": ["accept", "capacity_checked"],
-        "awaiting_approval": ["accept", "capacity_checked", "plan_adjusted"],
-        "in_production": ["accept", "capacity_checked", "plan_adjusted", "approve"],
-        "delivered": ["accept", "capacity_checked", "plan_adjusted", "approve", "ship",
-                      "deliver"],
+        "received": [], "received_overdue": [], "checks": ["accept", "capacity_checked"],
+        "plan_adjustment": ["accept", *_CHECKS],
+        "awaiting_approval": ["accept", *_CHECKS, "plan_adjusted"],
+        "in_production": ["accept", *_CHECKS, "plan_adjusted", "approve"],
+        "delivered": ["accept", *_CHECKS, "plan_adjusted", "approve", "ship", "deliver"],
         "rejected": ["reject"],
     }  # fmt: skip
     rush_actor = {
         "accept": "paul",
         "capacity_checked": "paul",
+        "material_checked": "bea",
+        "credit_checked": "mia",
         "plan_adjusted": "petra",
         "approve": "sam",
         "ship": "leo",

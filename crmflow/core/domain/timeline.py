@@ -21,7 +21,8 @@ __all__ = ["order_timeline"]
 
 _STAGE_OF_WORKFLOW_STATE = {
     "draft": "sales", "awaiting_approval": "sales", "confirmed": "sales",
-    "scheduled": "planning", "capacity_check": "planning", "plan_adjustment": "planning",
+    "scheduled": "planning", "capacity_check": "planning", "checks": "planning",
+    "plan_adjustment": "planning",
     "in_production": "production", "shipped": "shipping", "delivered": "delivery",
 }  # fmt: skip
 

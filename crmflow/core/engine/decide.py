@@ -16,6 +16,7 @@ from crmflow.errors import ExpressionError
 
 from .approval import Delegation, Vote, cast_vote, required_votes
 from .expressions import MissingField
+from .regions import joined, region_exits, triggers_with_regions
 from .routing import Memo, Step, autos, candidates, plan_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MAX_AUTO", "SYSTEM", "Decision", "Refusal", "Snapshot", "context_for", "decide",
-    "loop_refusal", "next_auto", "role_allows",
+    "join_step", "loop_refusal", "next_auto", "role_allows",
 ]  # fmt: skip
 
 SYSTEM = "system"
@@ -50,6 +51,8 @@ class Snapshot:
     votes: list[Vote] = field(default_factory=list)
     delegations: list[Delegation] = field(default_factory=list)
     _data: dict[str, Any] | None = None
+    #: the regions of a parallel state (short names), None outside one
+    regions: dict[str, str] | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -60,11 +63,16 @@ class Snapshot:
 
 @dataclass
 class Decision:
-    """The step to take, or the refusal; ``vote`` is the vote the step records."""
+    """The step to take, or the refusal; ``vote`` is the vote the step records.
+
+    ``more``: further region moves the same trigger makes (a trigger that
+    several regions of a parallel state accept moves each of them).
+    """
 
     step: Step | None = None
     refusal: Refusal | None = None
     vote: Vote | None = None
+    more: tuple[Step, ...] = ()
 
 
 def role_allows(allowed: tuple[str, ...] | None, roles: frozenset[str]) -> bool:
@@ -82,10 +90,21 @@ def context_for(
 
 def decide(
     engine: EngineLike, memo: Memo, snap: Snapshot, trigger: str, payload: dict[str, Any],
-    actor: str | None, roles: frozenset[str], now: datetime,
+    actor: str | None, roles: frozenset[str], now: datetime, scope: str | None = None,
 ) -> Decision:  # fmt: skip
-    """The first transition (file order) whose roles and guard allow it, or why none did."""
-    state = snap.state
+    """The first transition (file order) whose roles and guard allow it, or why none did.
+
+    In a parallel state, ``scope`` (a timer's state) limits the regions asked.
+    """
+    if snap.regions is not None:
+        return _decide_regions(engine, memo, snap, trigger, payload, actor, roles, now, scope)
+    return _decide_in(engine, memo, snap, snap.state, trigger, payload, actor, roles, now)
+
+
+def _decide_in(
+    engine: EngineLike, memo: Memo, snap: Snapshot, state: str, trigger: str,
+    payload: dict[str, Any], actor: str | None, roles: frozenset[str], now: datetime,
+) -> Decision:  # fmt: skip
     sdef = memo.definition.states[state]
     if sdef.approval is not None and trigger in ("approve", "reject"):
         return _vote(engine, memo, snap, trigger, payload, actor, now)
@@ -142,6 +161,68 @@ def decide(
     return Decision(refusal=refusal)
 
 
+def _decide_regions(
+    engine: EngineLike, memo: Memo, snap: Snapshot, trigger: str, payload: dict[str, Any],
+    actor: str | None, roles: frozenset[str], now: datetime, scope: str | None,
+) -> Decision:  # fmt: skip
+    """A parallel state: its own transitions leave every region; else each region asked.
+
+    A transition from the parallel state itself (``from: checks``) is taken
+    first; otherwise every open region whose state accepts the trigger moves
+    (one step each). A region move out of the parallel state leaves all regions.
+    """
+    definition, state, regions = memo.definition, snap.state, snap.regions or {}
+    parallel = definition.states[state].parallel
+    assert parallel is not None
+    refusals: list[Refusal] = []
+    own = _decide_in(engine, memo, snap, state, trigger, payload, actor, roles, now)
+    if own.step is not None:
+        return Decision(_leaving(memo, own.step, state, regions))
+    assert own.refusal is not None
+    if own.refusal.code != "trigger":
+        refusals.append(own.refusal)
+    moves: list[Step] = []
+    for region in parallel.regions:
+        short = regions.get(region.name)
+        name = f"{state}.{region.name}.{short}"
+        if short is None or short in region.finals or (scope not in (None, state, name)):
+            continue
+        found = _decide_in(engine, memo, snap, name, trigger, payload, actor, roles, now)
+        if found.step is None:
+            assert found.refusal is not None
+            if found.refusal.code != "trigger":
+                refusals.append(found.refusal)
+            continue
+        step = found.step
+        if not step.target.startswith(f"{state}.{region.name}."):  # out of the parallel state
+            return Decision(_leaving(memo, step, state, regions))
+        moves.append(step)
+    if moves:
+        return Decision(moves[0], more=tuple(moves[1:]))
+    if refusals:
+        return Decision(refusal=next((r for r in refusals if r.code == "guard"), refusals[0]))
+    accepted = triggers_with_regions(definition, state, regions)
+    return Decision(refusal=Refusal(
+        "trigger",
+        f"trigger: {trigger!r} is not accepted in state {state!r} with regions "
+        f"{', '.join(f'{r}={s}' for r, s in regions.items())} "
+        f"(accepted: {', '.join(accepted) or 'none'})",
+    ))  # fmt: skip
+
+
+def _leaving(memo: Memo, step: Step, state: str, regions: dict[str, str]) -> Step:
+    """``step`` as a move out of parallel ``state``: the regions' on_exit run first."""
+    if step.target == state and not step.changed:
+        return step  # internal: the regions stay
+    exits = region_exits(memo.definition, state, regions)
+    actions = step.actions
+    if step.source != state:  # taken in a region: its own on_exit is among the exits
+        actions = tuple(a for a in actions if not (a[0] == "on_exit" and a[1] == step.source))
+        own = memo.definition.states[state].on_exit
+        actions = tuple(("on_exit", state, spec) for spec in own) + actions
+    return Step(step.trigger, state, step.target, True, exits + actions)
+
+
 def _vote(
     engine: EngineLike, memo: Memo, snap: Snapshot, decision: str, payload: dict[str, Any],
     actor: str | None, now: datetime,
@@ -190,6 +271,21 @@ def next_auto(
                 continue
         return plan_of(memo, "auto", state, tdef.dest, tdef.do, tdef.index)
     return None
+
+
+def join_step(memo: Memo, state: str, regions: dict[str, str] | None) -> Step | None:
+    """The move out of a parallel state whose join is met (history trigger ``join``).
+
+    The regions still open are left: their states' ``on_exit`` run first.
+    """
+    if regions is None:
+        return None
+    parallel = memo.definition.states[state].parallel
+    if parallel is None or not joined(memo.definition, state, regions):
+        return None
+    step = plan_of(memo, "join", state, parallel.on_done)
+    exits = region_exits(memo.definition, state, regions)
+    return Step(step.trigger, state, step.target, True, exits + step.actions) if exits else step
 
 
 def loop_refusal(path: list[str]) -> Refusal:

@@ -11,6 +11,8 @@ from .expressions import Expression, Template
 __all__ = [
     "ActionSpec",
     "ApprovalDef",
+    "ParallelDef",
+    "RegionDef",
     "StartRule",
     "StateDef",
     "TimerDef",
@@ -40,6 +42,26 @@ class ApprovalDef:
 
 
 @dataclass(frozen=True)
+class RegionDef:
+    """One region of a `parallel:` state: its states by short name, where it starts."""
+
+    name: str
+    initial: str
+    states: tuple[str, ...]
+    finals: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ParallelDef:
+    """A `parallel:` block: regions run at once; ``need`` of them done enters ``on_done``."""
+
+    regions: tuple[RegionDef, ...]
+    need: int  # regions that must be done (join: all = every region, any = 1, or N)
+    on_done: str
+    join: str | int = "all"
+
+
+@dataclass(frozen=True)
 class StateDef:
     name: str
     owner: str | None = None
@@ -51,6 +73,9 @@ class StateDef:
     final: bool = False
     title: str | None = None
     approval: ApprovalDef | None = None
+    parallel: ParallelDef | None = None
+    #: a region state (``checks.capacity.pending``): (parallel state, region, short name)
+    region: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from crmflow.errors import CrmflowError, NotFoundError, RefusedError
 from . import repository as repo
 from .actionrun import outbox_row, render_params, run_inline
 from .dbapi import NO_CONNECTION, Fallback, dbapi_errors
-from .decide import MAX_AUTO, Decision, Snapshot, decide, loop_refusal, next_auto
+from .decide import MAX_AUTO, Decision, Snapshot, decide, join_step, loop_refusal, next_auto
 from .direct import run_direct
 from .eventrows import deep_merge
 from .heldrow import HeldInstance, aware, delegations_of, since_bases, votes_of
+from .regions import Walk, active_states
 from .results import FireResult, TransitionRecord
 from .routing import Memo, Step, autos, memo_of, runs_inline, timed
 from .sqlstatements import Statements, db_time, statements, statements_for
@@ -64,6 +65,7 @@ class Batch:
         self.outbox: list[tuple[Any, ...]] = []
         self.votes: list[tuple[Any, ...]] = []
         self.drop_timers: list[tuple[int]] = []
+        self.drop_state_timers: list[tuple[int, str]] = []
         self._ids: list[int] = []
         self._next_id = 0
         self._need = 0
@@ -72,6 +74,8 @@ class Batch:
         # Records are for on_transition listeners only: none, none built.
         self.listened = bool(engine.hook("on_transition").get_hookimpls())
         self.due: datetime | None = None
+        #: the state of the timer firing the next event (a region's deadline moves its region)
+        self.scope: str | None = None
 
     def set_time(self, due: datetime | None) -> None:
         """Where the timers the next event arms count from (a timer's due time), not now.
@@ -131,6 +135,7 @@ class Batch:
 
     def _snapshot(self, inst: HeldInstance, trigger: str, actor: str | None) -> Snapshot:
         snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
+        snap.regions = inst.regions
         sdef = inst.memo.definition.states[inst.state]
         if sdef.approval is not None and trigger in ("approve", "reject"):
             snap.votes = votes_of(self.cur, self.st, inst, self.votes, self.now)
@@ -154,8 +159,10 @@ class Batch:
                 if earlier[2] != trigger:
                     reason = f"key: key {key} was used for {earlier[2]}"
                     return FireResult(False, inst.state, reason, "key", iid), [], False
+                where = inst.memo.definition.states.get(earlier[1])
+                state = where.region[0] if where is not None and where.region else earlier[1]
                 result = FireResult(
-                    True, earlier[1], instance_id=iid, duplicate=True, history_id=earlier[0]
+                    True, state, instance_id=iid, duplicate=True, history_id=earlier[0]
                 )
                 return result, [], False
         if inst.finished:
@@ -166,7 +173,9 @@ class Batch:
             roles = self.roles[actor] = self.engine.roles_of(actor)
         payload = data or {}
         snap = self._snapshot(inst, trigger, actor)
-        decision = decide(self.engine, inst.memo, snap, trigger, payload, actor, roles, self.now)
+        decision = decide(
+            self.engine, inst.memo, snap, trigger, payload, actor, roles, self.now, self.scope
+        )
         if decision.step is None:
             assert decision.refusal is not None
             refusal = decision.refusal
@@ -182,14 +191,23 @@ class Batch:
         memo, engine, now = inst.memo, self.engine, self.now
         definition = memo.definition
         # Plain event, nothing to run: the stored text is written back as it was read.
-        plain = not payload and not first.actions and not autos(memo, first.target)
+        plain = (
+            not payload and not first.actions and not autos(memo, first.target)
+            and inst.regions is None and not decision.more
+            and definition.states[first.target].parallel is None
+        )  # fmt: skip
         data = inst.data if plain else deep_merge(copy.deepcopy(inst.data), payload)
         work = _Work()
-        steps = [first]
+        steps: list[Step] = []
+        pending: list[Step] = [first, *decision.more]
+        walk = Walk(definition, inst.state, inst.regions)
+        moves = 0
         nested = None
         try:
-            step: Step | None = first
-            while step is not None:
+            while pending:
+                step = pending.pop(0)
+                if not walk.current(step.source):
+                    continue  # a region step whose region the join (or an exit) left
                 if step.actions and runs_inline(memo, engine.registry.actions, step.actions):
                     if self.conn is NO_CONNECTION:
                         raise Fallback()
@@ -205,19 +223,31 @@ class Batch:
                         (inst.id, hid, v.state, v.by, v.for_person, v.decision, self.at,
                          v.comment)
                     )  # fmt: skip
-                step = next_auto(engine, memo, snap, step.target, data, payload, actor, now)
-                if step is not None:
-                    steps.append(step)
-                    if len(steps) > MAX_AUTO + 1:
-                        path = [steps[0].source, *(s.target for s in steps)]
-                        refusal = loop_refusal(path)
-                        if nested is not None:
-                            nested.rollback()
-                            nested = None
-                        return (
-                            FireResult(False, inst.state, refusal.message, refusal.code, inst.id),
-                            [], False,
-                        )  # fmt: skip
+                steps.append(step)
+                entered = walk.take(step.source, step.target, step.changed)
+                joining = join_step(memo, walk.state, walk.regions)
+                if joining is not None:
+                    pending = [joining]  # the join leaves the regions still open
+                else:
+                    # the automatic move out of the new state, else out of the regions it opened
+                    found = next_auto(engine, memo, snap, step.target, data, payload, actor, now)
+                    follow = [found] if found is not None else [
+                        a for target in entered
+                        if (a := next_auto(engine, memo, snap, target, data, payload, actor,
+                                           now)) is not None
+                    ]  # fmt: skip
+                    pending[0:0] = follow
+                moves += 1
+                if moves > MAX_AUTO + 1 + len(decision.more):
+                    path = [steps[0].source, *(s.target for s in steps)]
+                    refusal = loop_refusal(path)
+                    if nested is not None:
+                        nested.rollback()
+                        nested = None
+                    return (
+                        FireResult(False, inst.state, refusal.message, refusal.code, inst.id),
+                        [], False,
+                    )  # fmt: skip
         except BaseException:
             if nested is not None:
                 nested.rollback()
@@ -228,23 +258,21 @@ class Batch:
         self.history.extend(work.history)
         self.outbox.extend(work.outbox)
         self.votes.extend(work.votes)
-        last = steps[-1]
+        state = walk.state
         if key is not None:
-            self.keys[(inst.id, key)] = (work.history[0][0], last.target, trigger)
-        final = definition.states[last.target].final
-        if any(s.changed for s in steps) or final:
-            kept = self._every_kept(inst, steps[0].source, last.target) if not final else {}
+            self.keys[(inst.id, key)] = (work.history[0][0], state, trigger)
+        final = definition.states[state].final
+        if walk.top_changed or final:
+            kept = self._every_kept(inst, inst.state, state) if not final else {}
             inst.pending_timers.clear()
             if inst.timers_in_db:
                 self.drop_timers.append((inst.id,))
                 inst.timers_in_db = False
-            if not final and timed(memo, last.target):
+            if not final and timed(memo, state):
                 targets = [s.target for s in steps]
-                since = since_bases(self.cur, self.st, inst, last.target, targets, self.history,
+                since = since_bases(self.cur, self.st, inst, state, targets, self.history,
                                     self.now)  # fmt: skip
-                for r in timer_rows(
-                    engine, inst.id, definition, last.target, self.due or now, since
-                ):
+                for r in timer_rows(engine, inst.id, definition, state, self.due or now, since):
                     name, due = r["name"], db_time(r["due"], self.st.sqlite)
                     carried = kept.get(name.rsplit(":", 1)[0]) if r["kind"] == "every" else None
                     if carried is not None:
@@ -252,14 +280,41 @@ class Batch:
                     inst.pending_timers.append(
                         (r["instance_id"], name, r["kind"], r["trigger"], r["state"], due)
                     )
+            for region_state in active_states(state, walk.regions):
+                self._arm_region(inst, region_state)
             inst.entered_at = self.at
+        elif walk.regions is not None:
+            for step in steps:
+                if step.changed and walk.region_step(step.source, step.target):
+                    self._leave_region(inst, step.source)
+                    self._arm_region(inst, step.target)
         if not plain:
             inst.set_data(data)
-        inst.state, inst.rev, inst.dirty = last.target, inst.rev + 1, True
+        inst.state, inst.rev, inst.dirty = state, inst.rev + 1, True
+        inst.regions = walk.regions
         if final:
             inst.finished = inst.final = True
-        result = FireResult(True, last.target, instance_id=inst.id, history_id=work.history[0][0])
+        result = FireResult(True, state, instance_id=inst.id, history_id=work.history[0][0])
         return result, work.records, bool(work.outbox)
+
+    def _leave_region(self, inst: HeldInstance, state: str) -> None:
+        """A region left ``state``: that state's timer rows go, the other regions' stay."""
+        if not timed(inst.memo, state):
+            return
+        inst.pending_timers = [t for t in inst.pending_timers if t[4] != state]
+        self.drop_state_timers.append((inst.id, state))
+
+    def _arm_region(self, inst: HeldInstance, state: str) -> None:
+        """Arm the deadline and timers of a region's (dotted) state, unless it is final."""
+        definition = inst.memo.definition
+        if definition.states[state].final or not timed(inst.memo, state):
+            return
+        for r in timer_rows(self.engine, inst.id, definition, state, self.due or self.now):
+            inst.pending_timers.append((
+                r["instance_id"], r["name"], r["kind"], r["trigger"], r["state"],
+                db_time(r["due"], self.st.sqlite),
+            ))  # fmt: skip
+        inst.timers_in_db = True  # the rows are flushed with the batch; leaving drops them
 
     def _every_kept(self, inst: HeldInstance, old: str, new: str) -> dict[str, tuple[Any, Any]]:
         """`every:` timers of both states: their armed row (name with count, due) carries over.
@@ -309,6 +364,9 @@ class Batch:
         if self.drop_timers:
             cur.executemany(st.delete_timers, self.drop_timers)
             self.drop_timers = []
+        if self.drop_state_timers:
+            cur.executemany(st.delete_state_timers, self.drop_state_timers)
+            self.drop_state_timers = []
         if self.history:
             cur.executemany(st.insert_history_ids, self.history)
             self.history = []
@@ -329,7 +387,8 @@ class Batch:
                 inst.timers_in_db = True
             if not inst.dirty:
                 continue
-            values = (inst.state, inst.dumped(), inst.rev, self.at, inst.entered_at)
+            values = (inst.state, inst.dumped(), inst.rev, self.at, inst.entered_at,
+                      inst.dumped_regions())  # fmt: skip
             if inst.final:
                 final.append((*values, True, inst.id, inst.db_rev))
             else:
@@ -345,26 +404,28 @@ class Batch:
 def fire_batch(
     engine: Engine, conn: sa.Connection, events: Iterable[Event], actor: str | None,
     now: datetime, *, raise_errors: bool = False, times: list[datetime] | None = None,
+    scopes: list[str | None] | None = None,
 ) -> Fired:  # fmt: skip
     """Apply a batch in the caller's transaction; raise repo.Conflict if it must be retried.
 
     An event refused or failing with a CrmflowError gets its own result and
     leaves the others alone, as if each event had its own savepoint (unless
     ``raise_errors``: a single fire lets the error reach its caller).
-    ``times`` gives each event its own time (timers: their due times).
+    ``times`` gives each event its own time (timers: their due times);
+    ``scopes`` each event's timer state (a region's deadline moves that region only).
     """
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with dbapi_errors(conn.dialect):
             batch = Batch(engine, conn, statements(conn), cur, now)
-            return _run_batch(batch, events, actor, raise_errors, times)
+            return _run_batch(batch, events, actor, raise_errors, times, scopes)
     finally:
         cur.close()
 
 
 def _run_batch(
     batch: Batch, events: Iterable[Event], actor: str | None, raise_errors: bool,
-    times: list[datetime] | None = None,
+    times: list[datetime] | None = None, scopes: list[str | None] | None = None,
 ) -> Fired:  # fmt: skip
     items = list(events)
     results: list[FireResult] = []
@@ -374,6 +435,8 @@ def _run_batch(
     for number, (iid, trigger, data, key) in enumerate(items):
         if times is not None:
             batch.set_time(times[number])
+        if scopes is not None:
+            batch.scope = scopes[number]
         try:
             result, taken, q = batch.fire(int(iid), trigger, data, key, actor)
         except CrmflowError as exc:
@@ -418,6 +481,7 @@ def settle(
             inst = batch.reload(iid)
             assert inst is not None
             snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
+            snap.regions = inst.regions
             step = next_auto(engine, inst.memo, snap, inst.state, inst.data, payload, actor, now)
             if step is None:
                 return FireResult(True, inst.state, instance_id=iid), [], False

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import repository as repo
 from .approval import Delegation, Vote
+from .regions import load_regions, regions_json
 from .routing import Memo, timed
 from .sqlstatements import Statements
 
@@ -25,6 +26,7 @@ class HeldInstance:
     __slots__ = (
         "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
         "timers_in_db", "dirty", "final", "pending_timers", "memo", "started_by", "created_at",
+        "regions",
     )  # fmt: skip
 
     def __init__(self, row: Any, memo: Memo) -> None:
@@ -39,7 +41,11 @@ class HeldInstance:
         self.entered_at = row[7]
         self.started_by: str | None = row[8]
         self.created_at = row[9]
-        self.timers_in_db = timed(memo, self.state) and not self.finished
+        #: the regions of a parallel state (short names); None outside one
+        self.regions: dict[str, str] | None = None if row[10] is None else load_regions(row[10])
+        self.timers_in_db = (timed(memo, self.state) or self.regions is not None) and (
+            not self.finished
+        )
         self.dirty = self.final = False
         self.pending_timers: list[tuple[Any, ...]] = []
 
@@ -54,6 +60,9 @@ class HeldInstance:
 
     def dumped(self) -> str:
         return self.text if self.text is not None else repo.dumps(self._data)
+
+    def dumped_regions(self) -> str | None:
+        return None if self.regions is None else regions_json(self.regions)
 
 
 def aware(value: Any) -> datetime:

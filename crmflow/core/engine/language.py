@@ -154,16 +154,13 @@ def _cycle(start: str, edges: dict[str, list[TransitionDef]]) -> list[str] | Non
 
 def _expressions(doc: Mapping[str, Any]) -> Iterator[tuple[Path, str, bool]]:
     """(path, source, is_template) of every expression and template of a workflow file."""
-    states = doc.get("states")
-    for name, body in (states or {}).items() if isinstance(states, dict) else ():
-        if not isinstance(body, dict):
-            continue
+    for spath, body in _state_bodies(doc):
         for phase in ("on_enter", "on_exit"):
-            yield from _action_templates(body.get(phase), ("states", name, phase))
+            yield from _action_templates(body.get(phase), (*spath, phase))
         approval = body.get("approval")
         if isinstance(approval, dict) and isinstance(approval.get("required"), str):
             if approval["required"] != "all":
-                yield ("states", name, "approval", "required"), approval["required"], False
+                yield (*spath, "approval", "required"), approval["required"], False
     transitions = doc.get("transitions")
     for i, item in enumerate(transitions if isinstance(transitions, list) else ()):
         if not isinstance(item, dict):
@@ -182,6 +179,21 @@ def _expressions(doc: Mapping[str, Any]) -> Iterator[tuple[Path, str, bool]]:
     for event, template in (correlate or {}).items() if isinstance(correlate, dict) else ():
         if isinstance(template, str):
             yield ("correlate", event), template, True
+
+
+def _state_bodies(doc: Mapping[str, Any]) -> Iterator[tuple[Path, dict[Any, Any]]]:
+    """(path, body) of every state, the states of parallel states' regions included."""
+    states = doc.get("states")
+    for name, body in (states or {}).items() if isinstance(states, dict) else ():
+        if not isinstance(body, dict):
+            continue
+        yield ("states", name), body
+        regions = body.get("parallel")
+        for region, rbody in regions.items() if isinstance(regions, dict) else ():
+            inner = rbody.get("states") if isinstance(rbody, dict) else None
+            for short, sbody in inner.items() if isinstance(inner, dict) else ():
+                if isinstance(sbody, dict):
+                    yield ("states", name, "parallel", region, "states", short), sbody
 
 
 def _action_templates(raw: Any, path: Path) -> Iterator[tuple[Path, str, bool]]:
@@ -210,8 +222,7 @@ def save_as_names(doc: Mapping[str, Any]) -> set[str]:
             if isinstance(item, dict) and isinstance(item.get("save_as"), str):
                 names.add(item["save_as"])
 
-    states = doc.get("states")
-    for body in (states or {}).values() if isinstance(states, dict) else ():
+    for _path, body in _state_bodies(doc):
         if isinstance(body, dict):
             collect(body.get("on_enter"))
             collect(body.get("on_exit"))
@@ -244,12 +255,10 @@ def check_names(c: _Checker, doc: Mapping[str, Any], functions: Collection[str])
 
 
 def _action_items(doc: Mapping[str, Any]) -> Iterator[tuple[Path, list[Any]]]:
-    states = doc.get("states")
-    for name, body in (states or {}).items() if isinstance(states, dict) else ():
-        if isinstance(body, dict):
-            for phase in ("on_enter", "on_exit"):
-                if isinstance(body.get(phase), list):
-                    yield ("states", name, phase), body[phase]
+    for spath, body in _state_bodies(doc):
+        for phase in ("on_enter", "on_exit"):
+            if isinstance(body.get(phase), list):
+                yield (*spath, phase), body[phase]
     transitions = doc.get("transitions")
     for i, item in enumerate(transitions if isinstance(transitions, list) else ()):
         if isinstance(item, dict) and isinstance(item.get("do"), list):

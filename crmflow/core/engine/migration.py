@@ -11,6 +11,7 @@ from crmflow.core.store import reading
 from crmflow.errors import InputError
 
 from . import repository as repo
+from .regions import carried_regions, load_regions, open_states, regions_json
 from .timing import timer_rows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,6 +96,7 @@ def _move(
             return False
         final = target.states[new].final
         changed = new != old
+        regions = carried_regions(target, new, load_regions(getattr(row, "regions", None)))
         conn.execute(
             i.update()
             .where(i.c.id == iid, i.c.rev == row.rev)
@@ -106,6 +108,7 @@ def _move(
                 entered_at=now if changed else row.entered_at,
                 finished=final,
                 open_key=None if final else row.open_key,
+                regions=regions_json(regions),
             )  # fmt: skip
         )
         repo.insert_history(
@@ -116,4 +119,6 @@ def _move(
         if not final:
             entered = now if changed else repo.utc(row.entered_at)
             repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered))
+            for region_state in open_states(target, new, regions):  # a parallel state's
+                repo.insert_timers(conn, timer_rows(engine, iid, target, region_state, entered))
     return True

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .regions import load_regions
 from .results import HistoryEntry, Instance, TimerEntry
 from .tables import EventLog, HistoryRow, InstanceRow, Notification, OutboxRow, TimerRow, VoteRow
 
@@ -69,6 +70,7 @@ def _instance(row: Any) -> Instance:
         entered_at=utc(row.entered_at),
         key=row.open_key,
         started_by=row.created_by,
+        regions=load_regions(getattr(row, "regions", None)) or {},
     )
 
 

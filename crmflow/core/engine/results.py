@@ -76,6 +76,8 @@ class Instance:
     #: votes cast in approval states: {"by", "for", "decision", "at", "comment", "state"}
     approvals: list[dict[str, Any]] = field(default_factory=list)
     started_by: str | None = None
+    #: a parallel state's regions, region -> its state ({} outside a parallel state)
+    regions: dict[str, str] = field(default_factory=dict)
 
     def as_json(self, *, history: bool = True) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -83,6 +85,7 @@ class Instance:
             "workflow": self.workflow,
             "version": self.version,
             "state": self.state,
+            "regions": dict(self.regions),
             "data": self.data,
         }
         if history:

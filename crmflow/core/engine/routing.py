@@ -7,6 +7,7 @@ from typing import Any
 
 from .definition import ActionSpec, TransitionDef, WorkflowDef
 from .machine import CompiledWorkflow
+from .regions import initial_states
 from .timing import has_timers
 
 __all__ = [
@@ -97,7 +98,10 @@ def plan_of(
             *(("on_exit", source, spec) for spec in states[source].on_exit),
             *(("do", source, spec) for spec in do),
             *(("on_enter", dest, spec) for spec in states[dest].on_enter),
-        )
+            # a parallel state: each region enters its initial state
+            *(("on_enter", s, spec) for s in initial_states(memo.definition, dest)
+              for spec in states[s].on_enter),
+        )  # fmt: skip
         step = Step(trigger, source, dest, True, actions)
     memo.steps[key] = step
     return step

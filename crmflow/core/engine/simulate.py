@@ -23,6 +23,7 @@ from crmflow.errors import (
 
 from . import repository as repo
 from .durations import DurationError, parse_duration
+from .regions import stays
 from .timing import due_after
 from .yamlmarks import YamlSyntaxError, load_with_marks
 
@@ -44,6 +45,8 @@ class SimulationReport:
     failures: list[str] = field(default_factory=list)
     final_state: str | None = None
     approvals: list[dict[str, Any]] = field(default_factory=list)
+    #: the regions of the final state when it is a parallel state
+    regions: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -53,6 +56,7 @@ class SimulationReport:
         return {
             "workflow": self.workflow,
             "final_state": self.final_state,
+            "regions": self.regions,
             "path": self.path,
             "refused": self.refused,
             "sla_breaches": self.breaches,
@@ -64,6 +68,8 @@ class SimulationReport:
 
     def as_text(self) -> str:
         lines = [f"simulation of {self.workflow}: final state {self.final_state}"]
+        if self.regions:
+            lines.append("  regions: " + ", ".join(f"{r}={s}" for r, s in self.regions.items()))
         for step in self.path:
             lines.append(
                 f"  {step['at']}  {step['trigger']:<18} {step['from'] or '-'} -> "
@@ -240,7 +246,13 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
                      "reason": f"refused: {exc}"}
                 )  # fmt: skip
         if "expect" in step:
-            state = engine.get(iid).state
+            inst = engine.get(iid)
+            state = inst.state
+            # `checks.capacity.ok`: the instance is in `checks` with region capacity at `ok`
+            if inst.regions and str(step["expect"]).startswith(state + "."):
+                region, _, short = str(step["expect"])[len(state) + 1 :].partition(".")
+                if inst.regions.get(region) == short:
+                    state = str(step["expect"])
             if state != step["expect"]:
                 report.failures.append(
                     f"after step {number} the state is {state!r}, expected {step['expect']!r}"
@@ -258,12 +270,9 @@ def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
         definition = engine.catalog.get(conn, inst.workflow, inst.version).definition
     report.final_state = inst.state
     report.approvals = list(inst.approvals)
+    report.regions = dict(inst.regions)
     report.path = [h.as_json() for h in inst.history]
-    entered: list[tuple[str, datetime]] = [
-        (h.to_state, h.at) for h in inst.history if h.from_state != h.to_state
-    ]
-    for index, (state, since) in enumerate(entered):
-        until = entered[index + 1][1] if index + 1 < len(entered) else clock.now
+    for state, since, until in stays(definition, inst.history, clock.now):
         sdef = definition.states.get(state)
         if sdef is None or sdef.deadline is None or sdef.final:
             continue

@@ -15,7 +15,8 @@ __all__ = [
 ]
 
 _INSTANCE_COLUMNS = (
-    "id, workflow, version, state, data, rev, finished, entered_at, created_by, created_at"
+    "id, workflow, version, state, data, rev, finished, entered_at, created_by, created_at, "
+    "regions"
 )
 _HISTORY_COLUMNS = 'instance_id, "trigger", from_state, to_state, actor, at, payload, "key"'
 _OUTBOX_COLUMNS = (
@@ -87,12 +88,15 @@ class Statements:
         self.delete_timers = f"DELETE FROM timers WHERE instance_id = {p}"
         self.update = (
             f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
-            f"entered_at = {p} WHERE id = {p} AND rev = {p}"
+            f"entered_at = {p}, regions = {p} WHERE id = {p} AND rev = {p}"
         )
         self.update_final = (
             f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
-            f"entered_at = {p}, finished = {p}, open_key = NULL WHERE id = {p} AND rev = {p}"
+            f"entered_at = {p}, regions = {p}, finished = {p}, open_key = NULL "
+            f"WHERE id = {p} AND rev = {p}"
         )
+        # a region of a parallel state moved on: its old state's timers go
+        self.delete_state_timers = f"DELETE FROM timers WHERE instance_id = {p} AND state = {p}"
         self.max_history = "SELECT COALESCE(MAX(id), 0) FROM history"
         self.next_history = (
             "SELECT nextval(pg_get_serial_sequence('history', 'id')) FROM generate_series(1, %s)"

@@ -14,6 +14,7 @@ from . import groupcommit
 from . import repository as repo
 from .actionrun import OUTBOX_COLUMNS, outbox_row, render_params, run_inline
 from .machine import CompiledWorkflow
+from .regions import entered_regions, initial_states, regions_json
 from .results import TransitionRecord
 from .timing import arm_timers
 
@@ -79,6 +80,7 @@ def start_in(
                 updated_at=now,
                 entered_at=now,
                 created_by=actor,
+                regions=regions_json(entered_regions(definition, initial.name)),
             )
             .returning(repo.instances.c.id)
         ).scalar_one()
@@ -88,8 +90,12 @@ def start_in(
         actor=actor, at=now, payload=data, key=key,
     )  # fmt: skip
     queued = False
-    for index, spec in enumerate(initial.on_enter):
-        params = render_params(engine, spec, data, data, initial.name, now, actor, actor)
+    entering = [(initial.name, spec) for spec in initial.on_enter] + [
+        (s, spec) for s in initial_states(definition, initial.name)
+        for spec in definition.states[s].on_enter
+    ]  # fmt: skip
+    for index, (state, spec) in enumerate(entering):
+        params = render_params(engine, spec, data, data, state, now, actor, actor)
         if engine.registry.actions[spec.action].option("outbox", False):
             row = outbox_row(engine, iid, hid, index, spec, params, now)
             values = dict(zip(OUTBOX_COLUMNS, row, strict=True))
@@ -97,16 +103,19 @@ def start_in(
             queued = True
         else:
             run_inline(
-                engine, conn, iid, definition, hid, index, initial.name, spec, params, data,
+                engine, conn, iid, definition, hid, index, state, spec, params, data,
                 actor, now, started_by=actor, started_at=now,
             )  # fmt: skip
-    if initial.on_enter:
+    if entering:
         conn.execute(
             repo.instances.update().where(repo.instances.c.id == iid).values(data=repo.dumps(data))
         )
     if not initial.final:
         arm_timers(conn, engine, iid, definition, initial.name, now,
                    {"start": now, initial.name: now})  # fmt: skip
+        for state in initial_states(definition, initial.name):
+            if not definition.states[state].final:
+                arm_timers(conn, engine, iid, definition, state, now)
     record = TransitionRecord(
         iid, definition.id, definition.version, "start", None, initial.name, actor, now,
         data, hid,

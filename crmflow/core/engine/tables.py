@@ -61,6 +61,8 @@ class InstanceRow(SQLModel, table=True):
     updated_at: datetime
     entered_at: datetime
     created_by: str | None = Field(default=None, max_length=200)
+    #: a parallel state's regions as JSON ({"capacity": "pending", …}); NULL outside one
+    regions: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class HistoryRow(SQLModel, table=True):

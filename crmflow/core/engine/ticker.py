@@ -13,6 +13,7 @@ from crmflow.core.store import reading
 from . import groupcommit
 from . import repository as repo
 from .machine import SYSTEM
+from .regions import in_any, load_regions
 from .schedule import next_cron
 from .timing import due_after, every_name
 
@@ -109,8 +110,9 @@ def fire_due(engine: Engine, now: datetime, limit: int = BATCH) -> tuple[int, in
                 # than now), so a chain of overdue deadlines fires in one tick.
                 times = [min(now, repo.utc(r.due)) for r in chosen]
                 results, records, queued = groupcommit.fire_batch(
-                    engine, conn, events, SYSTEM, now, times=times
-                )
+                    engine, conn, events, SYSTEM, now, times=times,
+                    scopes=[r.state for r in chosen],
+                )  # fmt: skip
                 for timer, result in zip(chosen, results, strict=True):
                     if timer.kind == "cron" and (not result.taken or result.state == timer.state):
                         _rearm_cron(conn, engine, timer, now)
@@ -150,7 +152,7 @@ def _rearm_cron(conn: sa.Connection, engine: Engine, timer: Any, now: datetime) 
     compiled = engine.catalog.get(conn, row.workflow, row.version)
     index = int(timer.name.split(":", 1)[1])
     tdef = next((t for t in compiled.definition.timers if t.index == index), None)
-    if tdef is None or tdef.cron is None or row.state not in tdef.states:
+    if tdef is None or tdef.cron is None or not in_any(tdef.states, row.state, _regions(row)):
         return
     t = repo.timers
     armed = conn.execute(
@@ -166,7 +168,7 @@ def _rearm_cron(conn: sa.Connection, engine: Engine, timer: Any, now: datetime) 
                 "name": timer.name,
                 "kind": "cron",
                 "trigger": timer.trigger,
-                "state": row.state,
+                "state": timer.state,
                 "due": next_cron(tdef.cron, now, engine.factory.timezone),
             }
         ],
@@ -185,7 +187,7 @@ def _rearm_every(conn: sa.Connection, engine: Engine, timer: Any, now: datetime)
     compiled = engine.catalog.get(conn, row.workflow, row.version)
     _kind, index, count = timer.name.split(":")
     tdef = next((t for t in compiled.definition.timers if t.index == int(index)), None)
-    if tdef is None or tdef.every is None or row.state not in tdef.states:
+    if tdef is None or tdef.every is None or not in_any(tdef.states, row.state, _regions(row)):
         return
     t = repo.timers
     prefix = f"{tdef.name}:"
@@ -202,5 +204,9 @@ def _rearm_every(conn: sa.Connection, engine: Engine, timer: Any, now: datetime)
         due = due_after(engine, due, tdef.every, tdef.calendar)
     repo.insert_timers(conn, [{
         "instance_id": timer.instance_id, "name": every_name(tdef, fired + 1), "kind": "every",
-        "trigger": timer.trigger, "state": row.state, "due": due,
+        "trigger": timer.trigger, "state": timer.state, "due": due,
     }])  # fmt: skip
+
+
+def _regions(row: Any) -> dict[str, str] | None:
+    return load_regions(getattr(row, "regions", None))

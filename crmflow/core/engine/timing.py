@@ -62,7 +62,8 @@ def timer_rows(
         rows.append(
             {
                 "instance_id": iid,
-                "name": "deadline",
+                # regions' deadlines run side by side: each row is named after its state
+                "name": "deadline" if sdef.region is None else f"deadline:{state}",
                 "kind": "deadline",
                 "trigger": sdef.on_timeout,
                 "state": state,

@@ -20,6 +20,7 @@ from .language import (
     check_names,
     timer_extras,
 )
+from .parallelcheck import PARALLEL_KEYS, check_region_moves, expand_regions
 from .yamlmarks import Marks, YamlSyntaxError, load_with_marks
 
 __all__ = ["MAX_VERSION", "WORKFLOW_KEYS", "action_parameters", "parse_workflow"]
@@ -30,7 +31,7 @@ WORKFLOW_KEYS = (
 )  # fmt: skip
 STATE_KEYS = (
     "owner", "deadline", "on_timeout", "calendar", "on_enter", "on_exit", "final",
-    "title", "description", "title_zh", "titles", "approval",
+    "title", "description", "title_zh", "titles", "approval", *PARALLEL_KEYS,
 )  # fmt: skip
 TRANSITION_KEYS = (
     "trigger", "from", "to", "when", "roles", "do", "title", "description", "title_zh", "titles",
@@ -57,6 +58,13 @@ class _Checker:
         self.env = env
         self.actions = actions
         self.problems: list[Problem] = []
+        #: the region states of parallel states: dotted name -> path in the file
+        self.regional: dict[str, Path] = {}
+        #: where a parallel state leads: its regions' initial states and on_done
+        self.entries: dict[str, set[str]] = {}
+
+    def state_path(self, name: str) -> Path:
+        return self.regional.get(name, ("states", name))
 
     def error(self, message: str, path: Path, *, at: str = "key") -> None:
         self._add(message, path, at, "error")
@@ -202,7 +210,10 @@ class _Checker:
         for i, name in enumerate(names):
             item_path = (*path, i) if isinstance(value, list) else path
             if name == "*":
-                result.extend(s for s, d in states.items() if not (d or {}).get("final"))
+                result.extend(
+                    s for s, d in states.items()
+                    if not (d or {}).get("final") and s not in self.regional
+                )  # fmt: skip
                 continue
             if not isinstance(name, str) or name not in states:
                 hint = difflib.get_close_matches(str(name), list(states), n=1, cutoff=0.6)
@@ -277,7 +288,11 @@ def parse_workflow(
 
     states_raw = c.mapping(doc.get("states"), ("states",), "states") or {}
     states = _states(c, states_raw)
-    transitions = _transitions(c, doc.get("transitions"), states_raw, states)
+    names_raw = {**states_raw, **expand_regions(
+        c, states_raw, states, lambda raw, base, prefix: _states(c, raw, base, prefix)
+    )}  # fmt: skip
+    transitions = _transitions(c, doc.get("transitions"), names_raw, states)
+    check_region_moves(c, states, transitions)
 
     initial = doc.get("initial")
     if "initial" in doc and (not isinstance(initial, str) or initial not in states_raw):
@@ -289,25 +304,28 @@ def parse_workflow(
 
     for name, state in states.items():
         if state.on_timeout is not None:
-            accepted = {t.trigger for t in transitions if name in t.sources and not t.auto}
+            # a region's deadline may fire a trigger of its parallel state (leaving it)
+            owners = {name, state.region[0]} if state.region else {name}
+            accepted = {t.trigger for t in transitions
+                        if not owners.isdisjoint(t.sources) and not t.auto}  # fmt: skip
             if state.approval is not None:
                 accepted.update(("approve", "reject"))
             if state.on_timeout not in accepted:
                 c.error(
                     f"on_timeout {state.on_timeout!r} is not a trigger that state {name!r} "
                     f"accepts (accepted: {', '.join(sorted(accepted)) or 'none'})",
-                    ("states", name, "on_timeout"),
+                    (*c.state_path(name), "on_timeout"),
                     at="value",
                 )
-            if state.deadline is None and "deadline" not in (states_raw.get(name) or {}):
-                c.error(f"state {name!r} has on_timeout but no deadline", ("states", name))
+            if state.deadline is None and "deadline" not in (names_raw.get(name) or {}):
+                c.error(f"state {name!r} has on_timeout but no deadline", c.state_path(name))
     check_autos(c, doc.get("transitions") or [], transitions)
     try:
         check_names(c, doc, env.globals)
     except RecursionError:
         pass  # nested too deeply to walk: the expression itself is refused at its line
     # action parameters: checked once, by _Checker.action_params (signature or params=)
-    timers = _timers(c, doc.get("timers"), states_raw, transitions)
+    timers = _timers(c, doc.get("timers"), names_raw, transitions)
     start_on = _start_rules(c, doc.get("start_on"))
     correlate = {}
     raw_corr = c.mapping(doc.get("correlate"), ("correlate",), "correlate") or {}
@@ -340,12 +358,15 @@ def parse_workflow(
     return definition, c.problems
 
 
-def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
+def _states(
+    c: _Checker, raw: dict[Any, Any], base: Path = ("states",), prefix: str = ""
+) -> dict[str, StateDef]:
+    """The states of ``raw`` (a region's have ``base`` as path and ``prefix`` in their names)."""
     states: dict[str, StateDef] = {}
-    if not raw and ("states",) in c.marks.keys:
+    if not raw and ("states",) in c.marks.keys and not prefix:
         c.error("states is empty; define at least the initial state", ("states",))
     for name, body in raw.items():
-        path: Path = ("states", name)
+        path: Path = (*base, name)
         if not isinstance(name, str) or not _NAME.match(name):
             c.error(f"state name {name!r} must be a plain name", path)
             continue
@@ -376,8 +397,8 @@ def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
             approval = approval_def(c, body["approval"], (*path, "approval"), raw)
             if final is True:
                 c.error(f"final state {name!r} cannot hold an approval", (*path, "approval"))
-        states[name] = StateDef(
-            name=name,
+        states[prefix + name] = StateDef(
+            name=prefix + name,
             owner=owner if isinstance(owner, str) else None,
             deadline=deadline,
             on_timeout=on_timeout,
@@ -472,6 +493,8 @@ def _reachability(
         if sdef.approval is not None:
             outcomes = {sdef.approval.on_approved, sdef.approval.on_rejected or ""} - {""}
             targets.setdefault(name, set()).update(outcomes)
+        if name in c.entries:  # a parallel state: to its regions' initial states, and on_done
+            targets.setdefault(name, set()).update(c.entries[name])
     seen = {initial}
     frontier = [initial]
     while frontier:
@@ -482,12 +505,13 @@ def _reachability(
     for name, state in states.items():
         if name not in seen:
             c.error(
-                f"state {name!r} is unreachable from initial state {initial!r}", ("states", name)
+                f"state {name!r} is unreachable from initial state {initial!r}",
+                c.state_path(name),
             )
         elif not state.final and state.approval is None and not (
             targets.get(name, set()) - {name}
         ):
-            c.warning(f"state {name!r} is not final and has no way out", ("states", name))
+            c.warning(f"state {name!r} is not final and has no way out", c.state_path(name))
 
 
 def _timers(

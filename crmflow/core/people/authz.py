@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmflow.core.engine.expressions import MissingField
+from crmflow.core.engine.regions import open_states
 from crmflow.core.engine.results import FireResult, Instance
 from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, InputError, NotFoundError
@@ -141,8 +142,10 @@ def available_triggers(
         four_eyes_out = approval.four_eyes and started_by == person.username
         if (person.username in voters or person.roles & voters) and not four_eyes_out:
             found += ["approve", "reject"]
+    # in a parallel state, the triggers its open regions accept too
+    current = {inst.state, *open_states(definition, inst.state, getattr(inst, "regions", None))}
     for tdef in definition.transitions:
-        if inst.state not in tdef.sources or tdef.trigger in found:
+        if current.isdisjoint(tdef.sources) or tdef.trigger in found or tdef.auto:
             continue
         if not _allows(tdef, person.roles):
             continue
