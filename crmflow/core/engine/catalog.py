@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "RECHECK_EVERY",
     "SHIPPED_WORKFLOWS",
+    "WORKFLOWS_ENV",
     "iter_workflow_files",
     "read_workflow_text",
     "validate_paths",
