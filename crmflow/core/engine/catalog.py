@@ -184,8 +184,15 @@ class Catalog:
         # are reported as warnings and left out.
         self.skipped = sorted({p.file for p in errors})
         definitions = [d for d in definitions if d.file not in self.skipped]
+        # New dicts swapped in whole: threads reading the catalog meanwhile never see
+        # one half-changed (a web process serves requests while it reads the folder).
+        compiled_all, newest = dict(self._compiled), dict(self._newest)
         for definition in definitions:
-            self._add(definition)
+            compiled_all[(definition.id, definition.version)] = compile_workflow(definition)
+            if definition.version > newest.get(definition.id, 0):
+                newest[definition.id] = definition.version
+        self._compiled = compiled_all
+        self._newest = newest
 
     def reload(self) -> None:
         """Read the folder again, e.g. after the studio saved a new version file."""
@@ -241,13 +248,6 @@ class Catalog:
     def _fresh(self) -> None:
         if self.clock is not None:
             self.refresh(self.clock())
-
-    def _add(self, definition: WorkflowDef) -> CompiledWorkflow:
-        compiled = compile_workflow(definition)
-        self._compiled[(definition.id, definition.version)] = compiled
-        if definition.version > self._newest.get(definition.id, 0):
-            self._newest[definition.id] = definition.version
-        return compiled
 
     def ids(self) -> list[str]:
         self._fresh()
