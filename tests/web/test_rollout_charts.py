@@ -52,6 +52,8 @@ def test_the_rollout_page_charts_each_kpi_of_the_pilot(demo_engine: Any, web: An
     assert drawn["delivery_lead_time_days"][2] == round(before, 2)
     assert "forecast_accuracy" not in drawn  # no value anywhere: only in the table
     assert 'data-pilot="rush_order"' in page and "<td>forecast_accuracy</td>" in page
+    # the table beside says the same, fractions as percentages too
+    assert f"<td>{round(fill * 100, 1)}%</td>" in page
     assert "<script>" not in page and "echarts-5.6.0/echarts.min.js" in page
 
 
