@@ -44,7 +44,7 @@ def test_the_rollout_page_charts_each_kpi_of_the_pilot(demo_engine: Any, web: An
     for raw, key in charts:
         option = json.loads(raw.replace("&#34;", '"').replace("&amp;", "&"))
         drawn[key] = [b["value"] for b in option["series"][0]["data"]]
-        assert option["xAxis"]["data"] == ["Pilot", "Rest", "Pilot before", "Pilot after"]
+        assert option["xAxis"]["data"] == ["Pilot", "Rest", "Pilot\nbefore", "Pilot\nafter"]
     # the bars are the figures of `kpi pilot` (fractions as percentages), the table stays
     fill = figures["pilot"]["order_fill_rate"]
     assert drawn["order_fill_rate"][0] == round(fill * 100, 1)
@@ -85,5 +85,8 @@ def test_the_pilot_charts_render_in_the_browser(
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.locator("[data-pilot='rush_order']").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"rollout-pilot-charts-{width}.png"), full_page=True)
+        page.locator(".pilot").first.screenshot(  # docs/img/rollout-pilot-charts-desk.png
+            path=str(ARTIFACTS / f"rollout-pilot-{width}.png")
+        )
         assert problems == []
         context.close()
