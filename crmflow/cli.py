@@ -37,9 +37,6 @@ __all__ = [
     "parse_now",
 ]  # the helpers live in crmflow.cli_helpers; re-exported for older imports
 
-# The demo factory ships beside the package in a source checkout (`make run`).
-DEMO_FACTORY = Path(__file__).resolve().parent.parent / "examples" / "demo" / "factory.yaml"
-
 
 class _Group(click.Group):
     """Adds plugin commands on first use; turns crmflow errors into exit codes."""
@@ -312,10 +309,15 @@ def run(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
 @click.pass_context
 def demo(ctx: click.Context, seed: int, host: str, port: int, load_only: bool) -> None:
     """Load the demo factory (examples/demo), then `run`."""
+    from crmflow.core.demofolder import DEMO_FACTORY, demo_workflows_for
     from crmflow.core.domain.demo import load_demo
 
     ctx.meta.setdefault("crmflow.factory", str(DEMO_FACTORY))
+    # its own copy of the shipped workflows (first run), where the studio saves new versions
+    demo_workflows_for(ctx.meta["crmflow.factory"], ctx.meta.get("crmflow.workflows"), make=True)
     engine = open_engine(ctx)
+    click.echo(f"workflows: {engine.catalog.folder} (the studio saves new versions here)",
+               err=True)  # fmt: skip
     counts = load_demo(engine, seed=seed)
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()), err=True)
     from crmflow.core.people.accounts import demo_logins

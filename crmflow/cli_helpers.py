@@ -62,9 +62,12 @@ def open_engine(ctx: click.Context, **kwargs: Any) -> Any:
     if "crmflow.engine" not in meta:
         read_only = _command_path(ctx) in READ_ONLY_COMMANDS
         kwargs.setdefault("strict_workflows", not read_only)
+        from crmflow.core.demofolder import demo_workflows_for
+
+        workflows = meta.get("crmflow.workflows")
         engine = Engine.open(
             database_url=meta.get("crmflow.db"),
-            workflows=meta.get("crmflow.workflows"),
+            workflows=workflows or demo_workflows_for(meta.get("crmflow.factory"), workflows),
             factory=meta.get("crmflow.factory"),
             **kwargs,
         )

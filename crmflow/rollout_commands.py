@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import date
 
@@ -10,7 +11,15 @@ import click
 from crmflow.cli_helpers import open_engine
 from crmflow.errors import InputError
 
-__all__ = ["register"]
+__all__ = ["register", "shell_user"]
+
+
+def shell_user() -> str:
+    """Who changes the rollout from a shell without `--as`: `cli:` and the login name."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in this environment
+        return "cli"
 
 
 def register(cli: click.Group) -> None:
@@ -64,7 +73,7 @@ def register(cli: click.Group) -> None:
                 f"{since!r} is not a date such as 2026-12-01", field="--since"
             ) from exc
         change = engine.rollout.set(
-            name, mode, departments, since=since_date, by=actor or "cli", reason=reason,
+            name, mode, departments, since=since_date, by=actor or shell_user(), reason=reason,
             now=engine.now(), roles=engine.roles_of(actor) if actor else None,
         )  # fmt: skip
         click.echo(json.dumps(change.as_json()))

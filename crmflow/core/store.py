@@ -14,6 +14,7 @@ from crmflow.errors import ConfigError
 
 __all__ = [
     "DATABASE_ENV",
+    "data_dir",
     "default_database_url",
     "is_postgres",
     "migration_heads",
@@ -32,9 +33,14 @@ _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _MIGRATION_LOCK = 0x63726D66  # "crmf": one advisory lock id for schema upgrades
 
 
+def data_dir() -> Path:
+    """The data folder: ``$CRMFLOW_DATA_DIR`` or ``./.crmflow``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or ".crmflow")
+
+
 def default_database_url(factory: str | None = None) -> str:
-    """The embedded SQLite file: ``$CRMFLOW_DATA_DIR`` or ``./.crmflow``, one per factory."""
-    folder = Path(os.environ.get(DATA_DIR_ENV) or ".crmflow")
+    """The embedded SQLite file in the :func:`data_dir`, one per factory."""
+    folder = data_dir()
     name = factory or "default"
     return f"sqlite:///{(folder / f'{name}.sqlite3').as_posix()}"
 

@@ -33,6 +33,7 @@ __all__ = [
     "diff_versions",
     "require_editor",
     "save_draft",
+    "scenario_for",
     "simulate_draft",
     "version_files",
 ]
@@ -171,6 +172,17 @@ def save_draft(text: str, *, folder: Path, factory: Any, roles: Iterable[str],
     diff = diff_versions(previous.source if previous else "", text, workflow,
                          previous.version if previous else 0, version)  # fmt: skip
     return SavedVersion(workflow, version, target, diff)
+
+
+def scenario_for(folder: Path, workflow: str) -> str | None:
+    """The workflow's own scenario (``scenarios/WORKFLOW.yaml`` in its folder), to try drafts on."""
+    path = Path(folder) / "scenarios" / f"{workflow}.yaml"
+    try:
+        if path.is_file() and path.stat().st_size <= _MAX_DRAFT:
+            return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def simulate_draft(text: str, scenario: str, *, folder: Path, factory: Any) -> Any:

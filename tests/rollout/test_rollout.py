@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,6 +171,10 @@ def test_rollout_commands(runner: Any, tmp_path: Path, factory_file: Path) -> No
     assert bad.exit_code == 2 and "no workflow or plugin 'nope'" in bad.output
     started = runner.invoke(cli, [*base, "start", "follow_up", "--as", "paul"])
     assert started.exit_code == 3 and "rollout" in started.output
+    # without --as, the shell's login name is recorded: a change always says who made it
+    runner.invoke(cli, [*base, "rollout", "set", "follow_up", "all", "--reason", "go"])
+    history = json.loads(runner.invoke(cli, [*base, "rollout", "history", "--json"]).output)
+    assert history[-1]["changed_by"] == f"cli:{getpass.getuser()}"
 
 
 def test_kpi_pilot_compares_the_rollout_pilot_from_its_since(engine: Any) -> None:

@@ -51,6 +51,31 @@ def test_only_consultants_edit_and_a_draft_with_an_error_is_not_saved(
     assert no_csrf.status_code == 400
 
 
+def test_the_editor_offers_the_workflows_own_scenario_to_try_the_draft(
+    studio_engine: Any, sign_in: Any
+) -> None:
+    import html
+
+    from .conftest import SHIPPED
+
+    carla = sign_in("carla")
+    plain = carla.get("/studio/rush_order/edit").get_data(as_text=True)
+    assert "- wait: 1h" in plain  # no scenario in the folder: a stub to start from
+    folder = studio_engine.catalog.folder
+    (folder / "scenarios").mkdir()
+    own = (SHIPPED / "scenarios" / "rush_order.yaml").read_text()
+    (folder / "scenarios" / "rush_order.yaml").write_text(own)
+    page = carla.get("/studio/rush_order/edit").get_data(as_text=True)
+    shown = html.unescape(re.search(r'<textarea id="scenario"[^>]*>(.*?)</textarea>', page,
+                                    re.S).group(1))  # type: ignore[union-attr]  # fmt: skip
+    assert shown == own
+    source = (folder / "rush_order.yaml").read_text()
+    ran = carla.post("/studio/api/simulate", json={"source": source, "scenario": shown},
+                     headers={"X-CSRFToken": carla.csrf})  # fmt: skip
+    assert ran.status_code == 200, ran.get_data(as_text=True)
+    assert ran.get_json()["ok"] and ran.get_json()["final_state"] == "delivered"
+
+
 def test_saving_makes_the_next_version_and_running_instances_stay(
     studio_engine: Any, sign_in: Any
 ) -> None:

@@ -91,3 +91,40 @@ def test_a_scenario_runs_against_the_draft(folder: Path) -> None:
     quicker = CASE_V1.replace("deadline: 2h", "deadline: 4h")
     assert not studio.simulate_draft(quicker, SCENARIO, folder=folder,
                                      factory=FactoryConfig()).breaches  # fmt: skip
+
+
+def test_a_running_process_starts_a_version_saved_elsewhere_without_restart(
+    folder: Path, make_engine: Any, crmflow_clock: Any
+) -> None:
+    from crmflow.core.engine.catalog import RECHECK_EVERY
+
+    web, worker = make_engine(), make_engine()  # two processes on one database and folder
+    before = worker.start("follow_up")
+    studio.save_draft(CASE_V1.replace("deadline: 2h", "deadline: 1h"), folder=folder,
+                      factory=FactoryConfig(), roles=["consultant"], who="carla")  # fmt: skip
+    # the folder is looked at no more than once per RECHECK_EVERY of the clock
+    assert worker.get(worker.start("follow_up")).version == 1
+    crmflow_clock.advance(RECHECK_EVERY)
+    new = worker.start("follow_up")
+    assert worker.get(new).version == 2 and worker.get(before).version == 1
+    assert web.catalog.ids() == ["follow_up"] and web.get(web.start("follow_up")).version == 2
+    # running instances stay on their version and still move on it
+    assert worker.fire(before, "close").taken and worker.get(before).state == "done"
+    assert worker.get(new).history[-1].to_state == "open"
+
+
+def test_a_broken_file_in_the_folder_does_not_stop_a_running_process(
+    folder: Path, make_engine: Any, crmflow_clock: Any
+) -> None:
+    from crmflow.core.engine.catalog import RECHECK_EVERY
+
+    engine = make_engine()
+    engine.start("follow_up")
+    (folder / "follow_up.v2.yaml").write_text(CASE_V1.replace("version: 1", "version: 2")
+                                              .replace("to: done}", "to: dnoe}"))  # fmt: skip
+    crmflow_clock.advance(RECHECK_EVERY)
+    assert engine.get(engine.start("follow_up")).version == 1  # the valid versions stay
+    assert any("dnoe" in p.message for p in engine.catalog.warnings)
+    (folder / "follow_up.v2.yaml").write_text(CASE_V1.replace("version: 1", "version: 2"))
+    crmflow_clock.advance(RECHECK_EVERY)
+    assert engine.get(engine.start("follow_up")).version == 2

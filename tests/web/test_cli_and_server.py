@@ -49,8 +49,42 @@ def test_demo_prints_one_login_per_user(runner):
     assert result.exit_code == 0, result.output
     logins = re.findall(r"login: (\S+)\s+password: (\S+)", result.output)
     assert {u for u, _ in logins} == {"rita", "omar", "lena", "ken", "paul", "petra", "sam",
-                                      "leo", "bea", "mia", "max"}  # fmt: skip
+                                      "leo", "bea", "mia", "max", "carla"}  # fmt: skip
     assert len({p for _, p in logins}) == len(logins)
+    assert re.search(r"login: carla .* roles: consultant", result.output)
+
+
+@pytest.mark.slow
+def test_the_demo_works_on_its_own_copy_of_the_workflows(runner, tmp_path):
+    from crmflow.core import studio
+    from crmflow.core.demofolder import DEMO_FACTORY
+    from crmflow.core.engine.catalog import SHIPPED_WORKFLOWS
+    from crmflow.core.factory import load_factory
+
+    assert _run(runner, "demo", "--load-only").exit_code == 0
+    folder = tmp_path / "data" / "demo-workflows"  # in the data folder, beside the database
+    shipped = sorted(p.name for p in SHIPPED_WORKFLOWS.glob("*.yaml"))
+    assert sorted(p.name for p in folder.glob("*.yaml")) == shipped
+    assert (folder / "scenarios" / "rush_order.yaml").exists()  # `simulate` works there too
+    # the demo's consultant saves version N+1 there, as the studio does
+    factory = load_factory(DEMO_FACTORY)
+    source = (folder / "rush_order.yaml").read_text()
+    newest = studio.version_files(folder, "rush_order")[-1].version
+    saved = studio.save_draft(source.replace("deadline: 30m", "deadline: 25m"), folder=folder,
+                              factory=factory, roles=factory.users["carla"]["roles"],
+                              who="carla")  # fmt: skip
+    assert saved.path.parent == folder and saved.version == newest + 1
+    # every command on the demo factory uses that folder; a second demo keeps what was saved
+    data = json.dumps({"order": {"order_id": "R-77", "sales_rep": "rita"}})
+    started = _run(runner, "start", "rush_order", "--factory", str(DEMO_FACTORY),
+                   "--as", "rita", "--data", data)  # fmt: skip
+    assert started.exit_code == 0, started.output
+    iid = started.output.strip().splitlines()[-1]
+    shown = _run(runner, "show", iid, "--json", "--factory", str(DEMO_FACTORY))
+    assert json.loads(shown.output)["version"] == newest + 1
+    again = _run(runner, "demo", "--load-only")
+    assert again.exit_code == 0 and saved.path.exists()
+    assert f"workflows: {folder}" in again.output
 
 
 @pytest.fixture

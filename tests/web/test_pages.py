@@ -121,3 +121,20 @@ def test_bad_parameters_are_4xx_on_pages_too(web, demo_engine):
                  "/kpi/trend.json?key=%00", "/search?q=%00", "/orders/%00",
                  f"/instances/{2**63}", "/orders/X?sku=Y&field=quantity&new=1e400"):
         assert 400 <= web.get(path).status_code < 500, path
+
+
+def test_a_capacity_alert_without_a_sku_shows_on_the_home_and_alerts_pages(web, demo_engine):
+    import sqlalchemy as sa
+
+    from crmflow.core.domain.capacity_watch import check_capacity
+
+    check_capacity(demo_engine)
+    with demo_engine.db.connect() as conn:
+        lines = {r.location for r in conn.execute(sa.text(
+            "SELECT location FROM alerts WHERE kind = 'capacity_overloaded' AND status = 'open'"))}
+    assert lines, "the demo has an overloaded line"
+    sign_in(web, demo_engine, "mia")  # a manager: sees the open alerts on her home page
+    for path in ("/", "/inventory"):
+        page = web.get(path)
+        assert page.status_code == 200, path
+        assert any(f"<strong>{line}</strong>" in page.get_data(as_text=True) for line in lines)

@@ -12,6 +12,7 @@ from crmflow.core import onboarding
 from crmflow.core.rollout import ROLLOUT_ROLES, rollout_names
 from crmflow.errors import CrmflowError, InputError
 
+from ..pilot_charts import pilot_charts
 from ..security import current_person
 from .common import engine, render_error
 
@@ -40,9 +41,11 @@ def index(error: str | None = None, status: int = 200) -> Any:
     person = current_person()
     names = rollout_names(eng)
     states = eng.rollout.states(names)
+    figures = _pilot_figures(eng, names, states)
     return render_template(
         "rollout/index.html", states=states, history=eng.rollout.history()[-50:][::-1],
-        figures=_pilot_figures(eng, names, states),
+        figures=figures,
+        charts={n: pilot_charts(f, _) for n, f in figures.items() if "error" not in f},
         departments=[d.id for d in eng.factory.departments],
         can_change=bool(ROLLOUT_ROLES & person.roles), error=error,
         team=onboarding.team_progress(eng.db, onboarding.factory_people(eng)),

@@ -84,8 +84,10 @@ def edit(workflow: str) -> Any:
         definition = _definition(workflow)
     except NotFoundError as exc:
         return render_error(404, str(exc))
+    scenario = studio.scenario_for(engine().catalog.folder, workflow)
     return render_template("studio/edit.html", workflow=workflow, definition=definition,
-                           source=definition.source, problems=[], saved=None)  # fmt: skip
+                           source=definition.source, problems=[], saved=None,
+                           scenario=scenario)  # fmt: skip
 
 
 @bp.post("/studio/<workflow>/edit")
@@ -101,7 +103,8 @@ def save(workflow: str) -> Any:
                                   roles=person.roles, who=person.username)  # fmt: skip
     except ValidationError as exc:
         return render_template("studio/edit.html", workflow=workflow, definition=definition,
-                               source=source, problems=exc.problems, saved=None), 422
+                               source=source, problems=exc.problems, saved=None,
+                               scenario=studio.scenario_for(eng.catalog.folder, workflow)), 422
     except CrmflowError as exc:
         status = 403 if getattr(exc, "reason", "") == "role" else 422
         return render_error(status, str(exc))

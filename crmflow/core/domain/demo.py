@@ -8,11 +8,11 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmflow.core.demofolder import DEMO_FACTORY
 from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, InputError, RefusedError
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.runtime import Engine
 
 __all__ = ["DEMO_FACTORY", "MIN_CUSTOMERS", "SNAPSHOT_MONTHS", "load_demo"]
-
-DEMO_FACTORY = Path(__file__).resolve().parents[3] / "examples" / "demo" / "factory.yaml"
 
 #: Months of forecast snapshots: the current one and the twelve full months before it.
 SNAPSHOT_MONTHS = 13

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Collection, Iterable
-from datetime import UTC, datetime
+import threading
+from collections.abc import Callable, Collection, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,18 +22,23 @@ from .validate import parse_workflow
 __all__ = [
     "Catalog",
     "MAX_FILE_BYTES",
+    "RECHECK_EVERY",
     "SHIPPED_WORKFLOWS",
+    "WORKFLOWS_ENV",
     "iter_workflow_files",
     "read_workflow_text",
     "validate_paths",
 ]
 
 MAX_FILE_BYTES = 10_000_000
+#: how often a running process looks at its workflow folder for new version files
+RECHECK_EVERY = timedelta(seconds=5)
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 WORKFLOWS_ENV = "CRMFLOW_WORKFLOWS"
 
 _versions = WorkflowVersion.__table__  # type: ignore[attr-defined]
+log = logging.getLogger(__name__)
 
 
 def iter_workflow_files(paths: Iterable[str | Path]) -> list[tuple[str, Path]]:
@@ -120,13 +127,24 @@ def validate_paths(
 
 
 class Catalog:
-    """The workflow versions of one factory, each compiled once per process."""
+    """The workflow versions of one factory, each compiled once per process.
+
+    Once it watches a clock (:meth:`watch`; the Engine gives its own), the
+    catalog looks at its folder at most once per :data:`RECHECK_EVERY` of that
+    clock when asked for a workflow, and reads it again when a file was added or changed: a version
+    saved by another process (the studio, a consultant's editor) is started by
+    this one without a restart, while running instances stay on their version.
+    """
 
     def __init__(
         self, folder: Path, env: ExpressionEnv, actions: Collection[str], *, strict: bool = True
     ) -> None:
         self.folder = folder
         self.strict = strict
+        self.clock: Callable[[], datetime] | None = None
+        self._checked_at: datetime | None = None
+        self._seen: tuple[tuple[str, int, int], ...] = ()
+        self._checking = threading.Lock()
         #: files left out because they are invalid (only when not ``strict``)
         self.skipped: list[str] = []
         self._env = env
@@ -151,6 +169,7 @@ class Catalog:
     def _load(self) -> None:
         if not self.folder.exists():
             raise NotFoundError(f"workflow folder {str(self.folder)!r} does not exist")
+        self._seen = self._folder_state()
         definitions, problems = validate_paths([self.folder], self._env, self._actions)
         errors = [p for p in problems if p.severity == "error"]
         if errors and self.strict:
@@ -160,27 +179,81 @@ class Catalog:
         # are reported as warnings and left out.
         self.skipped = sorted({p.file for p in errors})
         definitions = [d for d in definitions if d.file not in self.skipped]
+        # New dicts swapped in whole: threads reading the catalog meanwhile never see
+        # one half-changed (a web process serves requests while it reads the folder).
+        compiled_all, newest = dict(self._compiled), dict(self._newest)
         for definition in definitions:
-            self._add(definition)
+            compiled_all[(definition.id, definition.version)] = compile_workflow(definition)
+            if definition.version > newest.get(definition.id, 0):
+                newest[definition.id] = definition.version
+        self._compiled = compiled_all
+        self._newest = newest
 
     def reload(self) -> None:
         """Read the folder again, e.g. after the studio saved a new version file."""
         self._load()
 
-    def _add(self, definition: WorkflowDef) -> CompiledWorkflow:
-        compiled = compile_workflow(definition)
-        self._compiled[(definition.id, definition.version)] = compiled
-        if definition.version > self._newest.get(definition.id, 0):
-            self._newest[definition.id] = definition.version
-        return compiled
+    def _folder_state(self) -> tuple[tuple[str, int, int], ...]:
+        """Each workflow file's path, modification time and size: cheap to compare."""
+        state = []
+        for _display, path in iter_workflow_files([self.folder]):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            state.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(state)
+
+    def refresh(self, now: datetime | None = None) -> bool:
+        """Read the folder again if a workflow file was added or changed since it was read.
+
+        Without ``now``, looks at once; with it, at most once per :data:`RECHECK_EVERY`.
+        A folder that became invalid is not taken (strict catalogs): the versions
+        already read stay, the problems are logged and kept in ``warnings``.
+        Returns whether new files were read.
+        """
+        if now is not None:
+            last = self._checked_at
+            if last is not None and last <= now < last + RECHECK_EVERY:
+                return False
+        if not self._checking.acquire(blocking=False):
+            return False  # another thread of this process is looking right now
+        try:
+            self._checked_at = now
+            state = self._folder_state() if self.folder.exists() else ()
+            if state == self._seen:
+                return False
+            try:
+                self._load()
+            except (ValidationError, NotFoundError) as exc:
+                self._seen = state  # not again until the folder changes once more
+                self.warnings = list(getattr(exc, "problems", None) or [])
+                log.warning("workflow folder %s changed but is not taken: %s", self.folder, exc)
+                return False
+            log.info("workflow folder %s read again: %s", self.folder, self._newest)
+            return True
+        finally:
+            self._checking.release()
+
+    def watch(self, clock: Callable[[], datetime]) -> None:
+        """Look at the folder again, by ``clock``, whenever a workflow is asked for."""
+        self.clock = clock
+        self._checked_at = clock()  # the folder was just read
+
+    def _fresh(self) -> None:
+        if self.clock is not None:
+            self.refresh(self.clock())
 
     def ids(self) -> list[str]:
+        self._fresh()
         return sorted(self._newest)
 
     def definitions(self) -> list[WorkflowDef]:
+        self._fresh()
         return [self._compiled[(wf, v)].definition for wf, v in sorted(self._newest.items())]
 
     def newest(self, workflow: str) -> CompiledWorkflow:
+        self._fresh()
         version = self._newest.get(workflow)
         if version is None:
             raise NotFoundError(
@@ -190,6 +263,7 @@ class Catalog:
 
     def definition(self, workflow: str, version: int) -> WorkflowDef:
         """A version found in the workflow folder (to migrate instances to it)."""
+        self._fresh()
         found = self._compiled.get((workflow, version))
         if found is None:
             known = sorted(v for (wf, v) in self._compiled if wf == workflow)

@@ -82,6 +82,8 @@ class Engine:
         self.settings.update(factory.settings)
         #: staged rollout (architecture.md): off / pilot departments / all, per workflow
         self.rollout = RolloutPolicy.for_factory(db, factory)
+        if catalog.clock is None:  # new version files are picked up without a restart
+            catalog.watch(self.now)
 
     # -- construction ----------------------------------------------------
 

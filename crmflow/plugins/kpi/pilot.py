@@ -85,6 +85,7 @@ def pilot_comparison(
         "pilot_departments": [d.id for d in pilots],
         "rest_departments": [d.id for d in all_depts if d not in pilots],
         "pilot_start": pilot_start.isoformat() if pilot_start else None,
+        "units": {spec.key: spec.unit for spec in specs},
     }
     with reading(engine.db) as conn:
 
