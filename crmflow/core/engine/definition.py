@@ -11,6 +11,7 @@ from .expressions import Expression, Template
 __all__ = [
     "ActionSpec",
     "ApprovalDef",
+    "CallDef",
     "StartRule",
     "StateDef",
     "TimerDef",
@@ -40,6 +41,16 @@ class ApprovalDef:
 
 
 @dataclass(frozen=True)
+class CallDef:
+    """A `call:` state: the workflow its children run, one per `for_each` item, and `on_done`."""
+
+    workflow: str
+    on_done: str
+    for_each: Template | None = None
+    data: Any = None  # compiled like `with:` (templates see `item`)
+
+
+@dataclass(frozen=True)
 class StateDef:
     name: str
     owner: str | None = None
@@ -51,6 +62,7 @@ class StateDef:
     final: bool = False
     title: str | None = None
     approval: ApprovalDef | None = None
+    call: CallDef | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from crmflow.errors import CrmflowError, NotFoundError, RefusedError
 
 from . import repository as repo
+from . import subflows
 from .actionrun import outbox_row, render_params, run_inline
 from .dbapi import NO_CONNECTION, Fallback, dbapi_errors
 from .decide import MAX_AUTO, Decision, Snapshot, decide, loop_refusal, next_auto
@@ -96,7 +97,7 @@ class Batch:
         ids = sorted({int(e[0]) for e in events})
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            self.cur.execute(self.st.select_instances(len(chunk)), chunk)
+            self.cur.execute(self.st.select_instances(len(chunk)), self.st.instance_params(chunk))
             for row in self.cur.fetchall():
                 self._load(row)
         keys = sorted({e[3] for e in events if e[3] is not None})
@@ -107,15 +108,19 @@ class Batch:
                 self.keys[(int(iid), key)] = (int(hid), to_state, trigger)
         self._need = len(events)
 
-    def reload(self, iid: int) -> HeldInstance | None:
+    def reload(self, iid: int, *, lock: bool = False) -> HeldInstance | None:
         found = self.insts.get(iid)
         if found is not None:
             return found
-        self.cur.execute(self.st.select_instance, (iid,))
+        self.cur.execute(self.st.select_locked if lock else self.st.select_instance, (iid,))
         row = self.cur.fetchone()
         return None if row is None else self._load(row)
 
-    def _history_id(self) -> int:
+    def restart_ids(self) -> None:
+        """Rows were written beside the batch (children started): number history afresh."""
+        self._next_id = 0
+
+    def history_id(self) -> int:
         if self.st.sqlite:
             # The write lock (BEGIN IMMEDIATE) is ours: nobody else numbers history rows.
             if not self._next_id:
@@ -187,16 +192,20 @@ class Batch:
         work = _Work()
         steps = [first]
         nested = None
+        children: list[dict[str, Any]] | None = None
         try:
             step: Step | None = first
             while step is not None:
+                if memo.calling and step.changed and definition.states[step.target].call:
+                    if self.conn is NO_CONNECTION:
+                        raise Fallback()  # children are started on a Connection
                 if step.actions and runs_inline(memo, engine.registry.actions, step.actions):
                     if self.conn is NO_CONNECTION:
                         raise Fallback()
                     if nested is None:
                         self.flush()
                         nested = self.conn.begin_nested()
-                hid = self._history_id()
+                hid = self.history_id()
                 self._step(inst, snap, step, hid, data, payload, key if step is first else None,
                            actor, work)  # fmt: skip
                 if step is first and decision.vote is not None:
@@ -218,6 +227,11 @@ class Batch:
                             FireResult(False, inst.state, refusal.message, refusal.code, inst.id),
                             [], False,
                         )  # fmt: skip
+            call = subflows.call_entered(memo, steps) if memo.calling else None
+            if call is not None:
+                children = subflows.render_children(
+                    engine, call, data, steps[-1].target, actor, inst.started_by, now
+                )
         except BaseException:
             if nested is not None:
                 nested.rollback()
@@ -258,8 +272,13 @@ class Batch:
         inst.state, inst.rev, inst.dirty = last.target, inst.rev + 1, True
         if final:
             inst.finished = inst.final = True
-        result = FireResult(True, last.target, instance_id=inst.id, history_id=work.history[0][0])
-        return result, work.records, bool(work.outbox)
+        queued = bool(work.outbox)
+        if memo.calling or inst.parent_id is not None:
+            records, moved_queued = subflows.after_apply(self, inst, steps, children, actor)
+            work.records.extend(records)
+            queued = queued or moved_queued
+        result = FireResult(True, inst.state, instance_id=inst.id, history_id=work.history[0][0])
+        return result, work.records, queued
 
     def _every_kept(self, inst: HeldInstance, old: str, new: str) -> dict[str, tuple[Any, Any]]:
         """`every:` timers of both states: their armed row (name with count, due) carries over.
@@ -410,7 +429,10 @@ def settle(
     engine: Engine, conn: sa.Connection, iid: int, payload: dict[str, Any], actor: str | None,
     now: datetime,
 ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
-    """Take the automatic transitions out of an instance's state (after its start)."""
+    """Take the automatic transitions out of an instance's state (after its start).
+
+    An initial `call:` state starts its children instead.
+    """
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with dbapi_errors(conn.dialect):
@@ -418,6 +440,14 @@ def settle(
             inst = batch.reload(iid)
             assert inst is not None
             snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
+            call = inst.memo.definition.states[inst.state].call
+            if call is not None:  # the initial state calls a sub-workflow
+                children = subflows.render_children(
+                    engine, call, inst.data, inst.state, actor, inst.started_by, now
+                )
+                records, queued = subflows.enter_call(batch, inst, call, children, actor)
+                batch.flush()
+                return FireResult(True, inst.state, instance_id=iid), records, queued
             step = next_auto(engine, inst.memo, snap, inst.state, inst.data, payload, actor, now)
             if step is None:
                 return FireResult(True, inst.state, instance_id=iid), [], False

@@ -25,6 +25,7 @@ class HeldInstance:
     __slots__ = (
         "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
         "timers_in_db", "dirty", "final", "pending_timers", "memo", "started_by", "created_at",
+        "parent_id",
     )  # fmt: skip
 
     def __init__(self, row: Any, memo: Memo) -> None:
@@ -39,6 +40,7 @@ class HeldInstance:
         self.entered_at = row[7]
         self.started_by: str | None = row[8]
         self.created_at = row[9]
+        self.parent_id: int | None = None if row[10] is None else int(row[10])
         self.timers_in_db = timed(memo, self.state) and not self.finished
         self.dirty = self.final = False
         self.pending_timers: list[tuple[Any, ...]] = []

@@ -14,6 +14,7 @@ from .tables import EventLog, HistoryRow, InstanceRow, Notification, OutboxRow, 
 
 __all__ = [
     "Conflict",
+    "children_of",
     "events",
     "history",
     "instances",
@@ -69,6 +70,7 @@ def _instance(row: Any) -> Instance:
         entered_at=utc(row.entered_at),
         key=row.open_key,
         started_by=row.created_by,
+        parent=row.parent_id,
     )
 
 
@@ -101,7 +103,19 @@ def load_instance(conn: sa.Connection, iid: int) -> Instance | None:
     ]
     inst.timers = _timers_of(conn, [iid]).get(iid, [])
     inst.approvals = votes_of(conn, iid)
+    inst.children = children_of(conn, iid)
     return inst
+
+
+def children_of(conn: sa.Connection, iid: int) -> list[dict[str, Any]]:
+    """The children an instance's `call:` states started, oldest first (``show --json``)."""
+    i = instances
+    rows = conn.execute(
+        sa.select(i.c.id, i.c.workflow, i.c.state, i.c.finished)
+        .where(i.c.parent_id == iid).order_by(i.c.id)
+    )  # fmt: skip
+    return [{"id": r.id, "workflow": r.workflow, "state": r.state, "finished": bool(r.finished)}
+            for r in rows]  # fmt: skip
 
 
 def votes_of(conn: sa.Connection, iid: int) -> list[dict[str, Any]]:

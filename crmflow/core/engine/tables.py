@@ -61,6 +61,8 @@ class InstanceRow(SQLModel, table=True):
     updated_at: datetime
     entered_at: datetime
     created_by: str | None = Field(default=None, max_length=200)
+    #: the instance whose `call:` state started this one (sub-workflows)
+    parent_id: int | None = Field(default=None, sa_type=ID, index=True)
 
 
 class HistoryRow(SQLModel, table=True):

@@ -11,13 +11,16 @@ from typing import Any
 
 from crmflow.errors import ExpressionError, Problem
 
+from .callcheck import call_def, on_done_without_block
 from .definition import ActionSpec, StartRule, StateDef, TimerDef, TransitionDef, WorkflowDef
 from .durations import DurationError, is_valid_cron, parse_duration
 from .expressions import _Env, compile_expression, compile_template, compile_value
 from .language import (
+    VARIABLES,
     approval_def,
     check_autos,
     check_names,
+    save_as_names,
     timer_extras,
 )
 from .yamlmarks import Marks, YamlSyntaxError, load_with_marks
@@ -30,7 +33,7 @@ WORKFLOW_KEYS = (
 )  # fmt: skip
 STATE_KEYS = (
     "owner", "deadline", "on_timeout", "calendar", "on_enter", "on_exit", "final",
-    "title", "description", "title_zh", "titles", "approval",
+    "title", "description", "title_zh", "titles", "approval", "call", "on_done",
 )  # fmt: skip
 TRANSITION_KEYS = (
     "trigger", "from", "to", "when", "roles", "do", "title", "description", "title_zh", "titles",
@@ -272,7 +275,11 @@ def parse_workflow(
         )
 
     states_raw = c.mapping(doc.get("states"), ("states",), "states") or {}
-    states = _states(c, states_raw)
+    entity_name = doc.get("entity")
+    known = {*VARIABLES, *save_as_names(doc), *env.globals}
+    if isinstance(entity_name, str):
+        known.add(entity_name)
+    states = _states(c, states_raw, known)
     transitions = _transitions(c, doc.get("transitions"), states_raw, states)
 
     initial = doc.get("initial")
@@ -336,7 +343,9 @@ def parse_workflow(
     return definition, c.problems
 
 
-def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
+def _states(
+    c: _Checker, raw: dict[Any, Any], known: Collection[str] = ()
+) -> dict[str, StateDef]:
     states: dict[str, StateDef] = {}
     if not raw and "states" in c.marks.keys:
         c.error("states is empty; define at least the initial state", ("states",))
@@ -372,6 +381,10 @@ def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
             approval = approval_def(c, body["approval"], (*path, "approval"), raw)
             if final is True:
                 c.error(f"final state {name!r} cannot hold an approval", (*path, "approval"))
+        call = call_def(c, body, path, raw, known) if "call" in body else None
+        if "call" in body and final is True:
+            c.error(f"final state {name!r} cannot call a workflow", (*path, "call"))
+        on_done_without_block(c, body, path)
         states[name] = StateDef(
             name=name,
             owner=owner if isinstance(owner, str) else None,
@@ -383,6 +396,7 @@ def _states(c: _Checker, raw: dict[Any, Any]) -> dict[str, StateDef]:
             final=final is True,
             title=body.get("title"),
             approval=approval,
+            call=call,
         )
     return states
 
@@ -468,6 +482,8 @@ def _reachability(
         if sdef.approval is not None:
             outcomes = {sdef.approval.on_approved, sdef.approval.on_rejected or ""} - {""}
             targets.setdefault(name, set()).update(outcomes)
+        if sdef.call is not None:  # a call state leaves to on_done
+            targets.setdefault(name, set()).add(sdef.call.on_done)
     seen = {initial}
     frontier = [initial]
     while frontier:
@@ -480,7 +496,7 @@ def _reachability(
             c.error(
                 f"state {name!r} is unreachable from initial state {initial!r}", ("states", name)
             )
-        elif not state.final and state.approval is None and not (
+        elif not state.final and state.approval is None and state.call is None and not (
             targets.get(name, set()) - {name}
         ):
             c.warning(f"state {name!r} is not final and has no way out", ("states", name))
