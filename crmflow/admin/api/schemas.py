@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 __all__ = [
     "ChangeIn",
     "ChangeOut",
+    "ChildOut",
     "ApiError",
     "EventIn",
     "EventOut",
@@ -79,6 +80,13 @@ class VoteOut(_Strict):
     state = fields.String()
 
 
+class ChildOut(_Strict):
+    id = fields.Integer(required=True)
+    workflow = fields.String(required=True)
+    state = fields.String(required=True)
+    finished = fields.Boolean(required=True)
+
+
 class InstanceOut(_Strict):
     id = fields.Integer(required=True)
     workflow = fields.String(required=True)
@@ -92,6 +100,8 @@ class InstanceOut(_Strict):
     updated_at = fields.String(required=True)
     approvals = fields.List(fields.Nested(VoteOut))  # votes of approval states (show --json)
     started_by = fields.String(allow_none=True)
+    children = fields.List(fields.Nested(ChildOut))  # sub-workflows started by `call:` states
+    parent = fields.Integer(allow_none=True)  # the instance whose `call:` started this one
     triggers = fields.List(fields.String())
 
 

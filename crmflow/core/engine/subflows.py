@@ -120,8 +120,10 @@ def enter_call(
     queued = False
     open_children = 0
     for child_data in children:
-        cid, started, q = engine.start_child(batch.conn, call.workflow, child_data, actor,
-                                             batch.now)  # fmt: skip
+        # A child runs on behalf of the case's initiator: its `started_by` is the
+        # parent's, so four eyes in the child keeps the person who proposed it out.
+        cid, started, q = engine.start_child(batch.conn, call.workflow, child_data,
+                                             inst.started_by, batch.now)  # fmt: skip
         records.extend(started)
         queued = queued or q
         batch.cur.execute(batch.st.set_parent, (inst.id, cid))
