@@ -407,3 +407,53 @@ def _wait_for_lock(engine, worker: threading.Thread) -> None:
         raise AssertionError("the second connection never waited for the lock")
     finally:
         probe.dispose()
+
+
+FAN = """\
+workflow: fan
+version: 1
+initial: fan_out
+states:
+  fan_out:
+    call: {workflow: middle, for_each: "{{ data.parts }}", data: {n: "{{ item }}"}}
+    on_done: end
+  end: {final: true}
+  stopped: {final: true}
+transitions:
+  - {trigger: stop, from: fan_out, to: stopped}
+"""
+
+MIDDLE = """\
+workflow: middle
+version: 1
+initial: inner
+states:
+  inner:
+    call: {workflow: plan_approval}
+    on_done: end
+  end: {final: true}
+transitions: []
+"""
+
+
+def test_an_initial_call_state_and_grandchildren(make_engine, calls_dir):
+    (calls_dir / "fan.yaml").write_text(FAN)
+    (calls_dir / "middle.yaml").write_text(MIDDLE)
+    engine = make_engine(workflows=calls_dir)
+    empty = engine.start("fan", data={"parts": []})
+    assert engine.get(empty).state == "end"  # nothing to wait for
+    iid = engine.start("fan", data={"parts": [1, 2]}, actor="erin")
+    middles = [c["id"] for c in engine.get(iid).children]
+    assert [engine.get(m).data["n"] for m in middles] == [1, 2]
+    grand = [engine.get(m).children[0]["id"] for m in middles]
+    assert [engine.get(g).parent for g in grand] == middles
+    assert engine.get(grand[0]).started_by == "erin"
+    engine.fire(grand[0], "approve")  # the grandchild ends its middle, which tells fan
+    assert engine.get(middles[0]).state == "end"
+    assert [c["state"] for c in engine.get(iid).data["children"]] == ["end", "inner"]
+    listed = next(i for i in engine.list(workflow="fan") if i.id == iid)
+    assert [c["id"] for c in listed.children] == middles  # `list` carries them too
+    assert engine.fire(iid, "stop").state == "stopped"
+    assert engine.get(middles[1]).finished and engine.get(grand[1]).finished
+    assert engine.get(grand[1]).history[-1].trigger == "cancel"
+    assert engine.get(middles[0]).history[-1].trigger == "done"  # finished before: untouched

@@ -162,8 +162,24 @@ def load_instances(
         query = query.limit(limit)
     found = [_instance(row) for row in conn.execute(query)]
     by_id = _timers_of(conn, [i.id for i in found])
+    kids = _children_of_many(conn, [i.id for i in found])
     for inst in found:
         inst.timers = by_id.get(inst.id, [])
+        inst.children = kids.get(inst.id, [])
+    return found
+
+
+def _children_of_many(conn: sa.Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    i = instances
+    found: dict[int, list[dict[str, Any]]] = {}
+    for start in range(0, len(ids), 500):  # bounded IN lists on every database
+        for r in conn.execute(
+            sa.select(i.c.id, i.c.workflow, i.c.state, i.c.finished, i.c.parent_id)
+            .where(i.c.parent_id.in_(ids[start : start + 500])).order_by(i.c.id)
+        ):  # fmt: skip
+            found.setdefault(int(r.parent_id), []).append(
+                {"id": r.id, "workflow": r.workflow, "state": r.state, "finished": bool(r.finished)}
+            )
     return found
 
 
