@@ -136,9 +136,12 @@ def test_an_empty_for_each_goes_straight_to_on_done(make_engine, calls_dir):
 def test_for_each_that_is_no_list_refuses_and_changes_nothing(make_engine, calls_dir):
     engine = make_engine(workflows=calls_dir)
     iid = engine.start("change", data={"change": {"plans": "all"}})
-    with pytest.raises(Exception, match="not a list"):
-        engine.fire(iid, "submit")
+    refused = engine.fire(iid, "submit")
+    assert not refused.taken and refused.code == "call" and refused.state == "draft"
+    assert refused.reason.startswith("call: for_each '{{ change.plans }}' in state 'adjusting' "
+                                     "gave str 'all', not a list")  # fmt: skip
     assert engine.get(iid).state == "draft" and engine.get(iid).children == []
+    assert [h.trigger for h in engine.get(iid).history] == ["start"]
 
 
 @pytest.mark.parametrize("how", ["cancel", "timeout"])

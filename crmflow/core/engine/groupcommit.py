@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from crmflow.errors import CrmflowError, NotFoundError, RefusedError
+from crmflow.errors import CrmflowError, ExpressionError, NotFoundError, RefusedError
 
 from . import repository as repo
 from . import subflows
@@ -229,9 +229,16 @@ class Batch:
                         )  # fmt: skip
             call = subflows.call_entered(memo, steps) if memo.calling else None
             if call is not None:
-                children = subflows.render_children(
-                    engine, call, data, steps[-1].target, actor, inst.started_by, now
-                )
+                try:
+                    children = subflows.render_children(
+                        engine, call, data, steps[-1].target, actor, inst.started_by, now
+                    )
+                except (RefusedError, ExpressionError) as exc:  # for_each/data unusable
+                    if nested is not None:
+                        nested.rollback()
+                        nested = None
+                    reason = str(exc) if str(exc).startswith("call:") else f"call: {exc}"
+                    return FireResult(False, inst.state, reason, "call", inst.id), [], False
         except BaseException:
             if nested is not None:
                 nested.rollback()
