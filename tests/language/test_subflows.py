@@ -460,3 +460,15 @@ def test_an_initial_call_state_and_grandchildren(make_engine, calls_dir):
     assert engine.get(middles[1]).finished and engine.get(grand[1]).finished
     assert engine.get(grand[1]).history[-1].trigger == "cancel"
     assert engine.get(middles[0]).history[-1].trigger == "done"  # finished before: untouched
+
+
+def test_the_diagram_draws_a_call_state_with_what_it_calls():
+    from crmflow.core.diagram import WorkflowDiagram
+
+    text = WorkflowDiagram.from_source(PARENT).mermaid()
+    assert "    s_adjusting : sub-workflow" in text
+    assert (
+        "    note left of s_adjusting : calls plan_approval for each #123;#123; change.plans "
+        "#125;#125;, waits for every child"
+    ) in text
+    assert "    s_adjusting --> s_decided : done" in text

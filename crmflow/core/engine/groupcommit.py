@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from crmflow.errors import CrmflowError, ExpressionError, NotFoundError, RefusedError
+from crmflow.errors import CrmflowError, NotFoundError, RefusedError
 
 from . import repository as repo
 from . import subflows
@@ -227,18 +227,12 @@ class Batch:
                             FireResult(False, inst.state, refusal.message, refusal.code, inst.id),
                             [], False,
                         )  # fmt: skip
-            call = subflows.call_entered(memo, steps) if memo.calling else None
-            if call is not None:
-                try:
-                    children = subflows.render_children(
-                        engine, call, data, steps[-1].target, actor, inst.started_by, now
-                    )
-                except (RefusedError, ExpressionError) as exc:  # for_each/data unusable
+            if memo.calling:  # the children a `call:` state entered now will start
+                children, refused = subflows.prepare(engine, inst, steps, data, actor, now)
+                if refused is not None:
                     if nested is not None:
                         nested.rollback()
-                        nested = None
-                    reason = str(exc) if str(exc).startswith("call:") else f"call: {exc}"
-                    return FireResult(False, inst.state, reason, "call", inst.id), [], False
+                    return FireResult(False, inst.state, refused, "call", inst.id), [], False
         except BaseException:
             if nested is not None:
                 nested.rollback()
@@ -447,12 +441,8 @@ def settle(
             inst = batch.reload(iid)
             assert inst is not None
             snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
-            call = inst.memo.definition.states[inst.state].call
-            if call is not None:  # the initial state calls a sub-workflow
-                children = subflows.render_children(
-                    engine, call, inst.data, inst.state, actor, inst.started_by, now
-                )
-                records, queued = subflows.enter_call(batch, inst, call, children, actor)
+            if inst.memo.definition.states[inst.state].call is not None:
+                records, queued = subflows.start_initial(batch, inst, actor)
                 batch.flush()
                 return FireResult(True, inst.state, instance_id=iid), records, queued
             step = next_auto(engine, inst.memo, snap, inst.state, inst.data, payload, actor, now)

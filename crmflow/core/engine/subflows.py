@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crmflow.errors import RefusedError
+from crmflow.errors import ExpressionError, RefusedError
 
 from . import repository as repo
 from .decide import SYSTEM, Decision, Snapshot
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CANCEL", "DONE", "BatchLike", "after_apply", "call_entered", "child_moved",
-    "enter_call", "render_children",
+    "enter_call", "prepare", "render_children", "start_initial",
 ]  # fmt: skip
 
 #: history trigger of a parent entering `on_done` when its last child finished
@@ -106,6 +106,31 @@ def render_children(
             raise RefusedError(f"call: data in state {state!r} is not a mapping", reason="call")
         children.append(child)
     return children
+
+
+def prepare(
+    engine: EngineLike, inst: HeldInstance, steps: Sequence[Step], data: dict[str, Any],
+    actor: str | None, now: datetime,
+) -> tuple[list[dict[str, Any]] | None, str | None]:  # fmt: skip
+    """(children to start, None) if the steps entered a `call:` state, or (None, refusal)."""
+    call = call_entered(inst.memo, steps)
+    if call is None:
+        return None, None
+    try:
+        state = steps[-1].target
+        return render_children(engine, call, data, state, actor, inst.started_by, now), None
+    except (RefusedError, ExpressionError) as exc:  # for_each or data unusable: refused
+        return None, str(exc) if str(exc).startswith("call:") else f"call: {exc}"
+
+
+def start_initial(batch: BatchLike, inst: HeldInstance, actor: str | None) -> Moved:
+    """An instance that starts in a `call:` state starts its children (start's transaction)."""
+    call = inst.memo.definition.states[inst.state].call
+    assert call is not None
+    children = render_children(
+        batch.engine, call, inst.data, inst.state, actor, inst.started_by, batch.now
+    )
+    return enter_call(batch, inst, call, children, actor)
 
 
 def enter_call(
