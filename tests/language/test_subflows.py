@@ -106,9 +106,10 @@ def test_each_child_move_updates_the_parent_and_the_last_one_routes_it(make_engi
     assert engine.get(iid).state == "adjusting"
     engine.fire(ids[1], "approve")
     assert engine.get(iid).state == "adjusting"
-    engine.fire(ids[2], "approve")
+    engine.fire(ids[2], "approve", actor="bob")
     parent = engine.get(iid)
     assert parent.state == "approved" and parent.finished
+    assert {h.actor for h in parent.history[-2:]} == {"bob"}  # the last child's mover
     assert [(h.trigger, h.from_state, h.to_state) for h in parent.history][-2:] == [
         ("done", "adjusting", "decided"), ("auto", "decided", "approved"),
     ]  # fmt: skip

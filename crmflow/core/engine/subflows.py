@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from crmflow.errors import ExpressionError, RefusedError
 
 from . import repository as repo
-from .decide import SYSTEM, Decision, Snapshot
+from .decide import Decision, Snapshot
 from .definition import CallDef
 from .expressions import render_value
 from .heldrow import HeldInstance
@@ -163,21 +163,25 @@ def enter_call(
     inst.rev, inst.dirty = inst.rev + 1, True
     if open_children:
         return records, queued
-    more, q = _done(batch, inst, call)
+    more, q = _done(batch, inst, call, actor)
     return records + more, queued or q
 
 
-def _done(batch: BatchLike, inst: HeldInstance, call: CallDef) -> Moved:
-    """Every child has finished: the parent enters `on_done` (and its automatic moves)."""
+def _done(batch: BatchLike, inst: HeldInstance, call: CallDef, actor: str | None) -> Moved:
+    """Every child has finished: the parent enters `on_done` (and its automatic moves).
+
+    The move is the event's, like an automatic transition: its actor is the
+    actor of the event that finished the last child (or entered the state).
+    """
     step = plan_of(inst.memo, DONE, inst.state, call.on_done)
     snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
-    result, records, queued = batch.apply(inst, snap, Decision(step), DONE, {}, None, SYSTEM)
+    result, records, queued = batch.apply(inst, snap, Decision(step), DONE, {}, None, actor)
     if not result.taken:
         raise RefusedError(result.reason or "call: on_done refused", reason=result.code or "call")
     return records, queued
 
 
-def child_moved(batch: BatchLike, inst: HeldInstance) -> Moved:
+def child_moved(batch: BatchLike, inst: HeldInstance, actor: str | None) -> Moved:
     """A child moved: its entry in the parent's data follows; the last one done: on_done."""
     assert inst.parent_id is not None
     parent = batch.reload(inst.parent_id, lock=True)
@@ -206,7 +210,7 @@ def child_moved(batch: BatchLike, inst: HeldInstance) -> Moved:
         held = batch.reload(int(cid)) if not finished else None
         if held is not None and not held.finished:
             return [], False
-    return _done(batch, parent, call)
+    return _done(batch, parent, call, actor)
 
 
 def _cancel_children(batch: BatchLike, inst: HeldInstance, actor: str | None) -> None:
@@ -248,6 +252,6 @@ def after_apply(
         if call is not None and children is not None:
             records, queued = enter_call(batch, inst, call, children, actor)
     if inst.parent_id is not None:
-        more, q = child_moved(batch, inst)
+        more, q = child_moved(batch, inst, actor)
         records, queued = records + more, queued or q
     return records, queued
