@@ -6,13 +6,16 @@ import json
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from crmflow import ActionContext, hookimpl
 from crmflow.cli import cli
 from crmflow.core.validation import validate_workflows
+from crmflow.errors import RefusedError
 
 PARENT = """\
 workflow: change
@@ -473,3 +476,36 @@ def test_the_diagram_draws_a_call_state_with_what_it_calls():
         "#125;#125;, waits for every child"
     ) in text
     assert "    s_adjusting --> s_decided : done" in text
+
+
+class _Picky:
+    """A plugin whose in-transaction action refuses some data (a child's on_enter)."""
+
+    @hookimpl
+    def register_actions(self, register: Any) -> None:
+        def check(ctx: ActionContext, plan: Any) -> str:
+            if plan == 13:
+                raise RefusedError("plan 13 is frozen", reason="frozen")
+            return "ok"
+
+        register("picky.check", check)
+
+
+def test_a_child_that_fails_to_start_leaves_its_parent_as_it_was(make_engine, calls_dir):
+    (calls_dir / "plan_approval.yaml").write_text(
+        CHILD.replace(
+            "    on_timeout: remind\n",
+            "    on_timeout: remind\n    on_enter:\n"
+            "      - {action: picky.check, with: {plan: '{{ data.plan }}'}, save_as: checked}\n",
+        )
+    )
+    engine = make_engine(workflows=calls_dir, plugins=[_Picky()])
+    good = engine.start("change", data={"change": {"plans": [{"id": 11}, {"id": 12}]}})
+    bad = engine.start("change", data=PLANS)  # its third plan's child refuses to start
+    results = engine.fire_many([(bad, "submit", None, None), (good, "submit", None, None)])
+    assert [r.taken for r in results] == [False, True]
+    assert "plan 13 is frozen" in results[0].reason
+    assert engine.get(bad).state == "draft" and engine.get(bad).children == []
+    assert [h.trigger for h in engine.get(bad).history] == ["start"]
+    assert len(engine.get(good).children) == 2 and engine.get(good).state == "adjusting"
+    assert {i.workflow for i in engine.list() if i.parent is None} == {"change"}

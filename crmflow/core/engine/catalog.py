@@ -122,6 +122,9 @@ def validate_paths(
         definition, found = parse_workflow(text, display, env, actions)
         problems.extend(found)
         if definition is None:
+            declared = _WORKFLOW_LINE.search(text)  # invalid, yet defined: no second error
+            if declared:
+                known = {*known, declared.group(1)}
             continue
         texts[display] = text
         ident = (definition.id, definition.version)

@@ -45,6 +45,11 @@ class _Work:
         self.outbox: list[tuple[Any, ...]] = []
         self.votes: list[tuple[Any, ...]] = []
         self.records: list[TransitionRecord] = []
+        #: history rows written before the commit point (children were started after them)
+        self.written = 0
+        #: children to cancel (their parent left its call state) and children's queued actions
+        self.cancel: list[int] = []
+        self.queued = False
 
 
 class Batch:
@@ -115,6 +120,13 @@ class Batch:
         self.cur.execute(self.st.select_locked if lock else self.st.select_instance, (iid,))
         row = self.cur.fetchone()
         return None if row is None else self._load(row)
+
+    def write_early(self, work: _Work) -> None:
+        """Write the event's history rows so far: rows written beside the batch come after."""
+        rows = work.history[work.written :]
+        if rows:
+            self.cur.executemany(self.st.insert_history_ids, rows)
+        work.written = len(work.history)
 
     def restart_ids(self) -> None:
         """Rows were written beside the batch (children started): number history afresh."""
@@ -187,21 +199,22 @@ class Batch:
         memo, engine, now = inst.memo, self.engine, self.now
         definition = memo.definition
         # Plain event, nothing to run: the stored text is written back as it was read.
-        plain = not payload and not first.actions and not autos(memo, first.target)
+        plain = (
+            not payload and not first.actions and not autos(memo, first.target) and not memo.calling
+        )
         data = inst.data if plain else deep_merge(copy.deepcopy(inst.data), payload)
         work = _Work()
         steps = [first]
         nested = None
-        children: list[dict[str, Any]] | None = None
         try:
             step: Step | None = first
             while step is not None:
-                if memo.calling and step.changed and definition.states[step.target].call:
+                calls = memo.calling and step.changed and definition.states[step.target].call
+                if calls or (
+                    step.actions and runs_inline(memo, engine.registry.actions, step.actions)
+                ):
                     if self.conn is NO_CONNECTION:
-                        raise Fallback()  # children are started on a Connection
-                if step.actions and runs_inline(memo, engine.registry.actions, step.actions):
-                    if self.conn is NO_CONNECTION:
-                        raise Fallback()
+                        raise Fallback()  # in-transaction actions, children: on a Connection
                     if nested is None:
                         self.flush()
                         nested = self.conn.begin_nested()
@@ -214,7 +227,14 @@ class Batch:
                         (inst.id, hid, v.state, v.by, v.for_person, v.decision, self.at,
                          v.comment)
                     )  # fmt: skip
-                step = next_auto(engine, memo, snap, step.target, data, payload, actor, now)
+                done = None
+                if memo.calling and step.changed:  # a call state left or entered
+                    done, refused = subflows.moved(self, inst, step, data, actor, work)
+                    if refused is not None:
+                        if nested is not None:
+                            nested.rollback()
+                        return FireResult(False, inst.state, refused, "call", inst.id), [], False
+                step = done or next_auto(engine, memo, snap, step.target, data, payload, actor, now)
                 if step is not None:
                     steps.append(step)
                     if len(steps) > MAX_AUTO + 1:
@@ -227,12 +247,6 @@ class Batch:
                             FireResult(False, inst.state, refusal.message, refusal.code, inst.id),
                             [], False,
                         )  # fmt: skip
-            if memo.calling:  # the children a `call:` state entered now will start
-                children, refused = subflows.prepare(engine, inst, steps, data, actor, now)
-                if refused is not None:
-                    if nested is not None:
-                        nested.rollback()
-                    return FireResult(False, inst.state, refused, "call", inst.id), [], False
         except BaseException:
             if nested is not None:
                 nested.rollback()
@@ -240,7 +254,7 @@ class Batch:
         if nested is not None:
             nested.commit()
         # Nothing can fail from here on: the event is applied to the batch.
-        self.history.extend(work.history)
+        self.history.extend(work.history[work.written :])
         self.outbox.extend(work.outbox)
         self.votes.extend(work.votes)
         last = steps[-1]
@@ -273,9 +287,9 @@ class Batch:
         inst.state, inst.rev, inst.dirty = last.target, inst.rev + 1, True
         if final:
             inst.finished = inst.final = True
-        queued = bool(work.outbox)
-        if memo.calling or inst.parent_id is not None:
-            records, moved_queued = subflows.after_apply(self, inst, steps, children, actor)
+        queued = bool(work.outbox) or work.queued
+        if work.cancel or inst.parent_id is not None:
+            records, moved_queued = subflows.after_apply(self, inst, work.cancel, actor)
             work.records.extend(records)
             queued = queued or moved_queued
         result = FireResult(True, inst.state, instance_id=inst.id, history_id=work.history[0][0])

@@ -22,15 +22,15 @@ from .definition import CallDef
 from .expressions import render_value
 from .heldrow import HeldInstance
 from .results import FireResult, TransitionRecord
-from .routing import Memo, Step, plan_of
+from .routing import Step, plan_of
 from .sqlstatements import Statements
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import EngineLike
 
 __all__ = [
-    "CANCEL", "DONE", "BatchLike", "after_apply", "call_entered", "child_moved",
-    "enter_call", "prepare", "render_children", "start_initial",
+    "CANCEL", "DONE", "BatchLike", "after_apply", "child_moved", "moved", "render_children",
+    "start_initial",
 ]  # fmt: skip
 
 #: history trigger of a parent entering `on_done` when its last child finished
@@ -61,24 +61,12 @@ class BatchLike(Protocol):
 
     def restart_ids(self) -> None: ...
 
+    def write_early(self, work: Any) -> None: ...
+
     def apply(
         self, inst: HeldInstance, snap: Snapshot, decision: Decision, trigger: str,
         payload: dict[str, Any], key: str | None, actor: str | None,
     ) -> tuple[FireResult, list[TransitionRecord], bool]: ...  # fmt: skip
-
-
-def call_entered(memo: Memo, steps: Sequence[Step]) -> CallDef | None:
-    """The `call:` of the state the steps end in, if one of them entered it anew."""
-    last = steps[-1].target
-    call = memo.definition.states[last].call
-    if call is None or not any(s.changed and s.target == last for s in steps):
-        return None
-    return call
-
-
-def _left_call(memo: Memo, steps: Sequence[Step]) -> bool:
-    states = memo.definition.states
-    return any(s.changed and states[s.source].call is not None for s in steps)
 
 
 def render_children(
@@ -108,19 +96,61 @@ def render_children(
     return children
 
 
-def prepare(
-    engine: EngineLike, inst: HeldInstance, steps: Sequence[Step], data: dict[str, Any],
-    actor: str | None, now: datetime,
-) -> tuple[list[dict[str, Any]] | None, str | None]:  # fmt: skip
-    """(children to start, None) if the steps entered a `call:` state, or (None, refusal)."""
-    call = call_entered(inst.memo, steps)
+def moved(
+    batch: BatchLike, inst: HeldInstance, step: Step, data: dict[str, Any], actor: str | None,
+    work: Any,
+) -> tuple[Step | None, str | None]:  # fmt: skip
+    """A step of an event left or entered a `call:` state (inside the event's savepoint).
+
+    Leaving notes the open children for cancelling once the event is applied.
+    Entering starts the children now, after the event's history rows so far,
+    and lists them in ``data``; none left open, the step into `on_done` is
+    returned. A `for_each` or `data` that cannot be used is the refusal (second).
+    """
+    states = inst.memo.definition.states
+    if states[step.source].call is not None:
+        work.cancel.extend((cid, step.source) for cid in _open_children(batch, inst.id))
+    call = states[step.target].call
     if call is None:
         return None, None
     try:
-        state = steps[-1].target
-        return render_children(engine, call, data, state, actor, inst.started_by, now), None
+        children = render_children(
+            batch.engine, call, data, step.target, actor, inst.started_by, batch.now
+        )
     except (RefusedError, ExpressionError) as exc:  # for_each or data unusable: refused
         return None, str(exc) if str(exc).startswith("call:") else f"call: {exc}"
+    batch.write_early(work)
+    entries, still_open, records, queued = _start(batch, inst, call, children)
+    work.records.extend(records)
+    work.queued = work.queued or queued
+    data["children"] = entries
+    if still_open:
+        return None, None
+    return plan_of(inst.memo, DONE, step.target, call.on_done), None
+
+
+def _start(
+    batch: BatchLike, inst: HeldInstance, call: CallDef, children: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int, list[TransitionRecord], bool]:
+    """Start the children (parent set); their entries, how many are open, records, queued."""
+    entries: list[dict[str, Any]] = []
+    records: list[TransitionRecord] = []
+    queued = False
+    still_open = 0
+    for child_data in children:
+        # A child runs on behalf of the case's initiator: its `started_by` is the
+        # parent's, so four eyes in the child keeps the person who proposed it out.
+        cid, started, q = batch.engine.start_child(batch.conn, call.workflow, child_data,
+                                                   inst.started_by, batch.now)  # fmt: skip
+        records.extend(started)
+        queued = queued or q
+        batch.cur.execute(batch.st.set_parent, (inst.id, cid))
+        batch.cur.execute(batch.st.select_instance, (cid,))
+        row = batch.cur.fetchone()
+        entries.append({"id": cid, "workflow": call.workflow, "state": row[3]})
+        still_open += not row[6]
+    batch.restart_ids()  # the children's history rows took ids after the batch's
+    return entries, still_open, records, queued
 
 
 def start_initial(batch: BatchLike, inst: HeldInstance, actor: str | None) -> Moved:
@@ -130,38 +160,13 @@ def start_initial(batch: BatchLike, inst: HeldInstance, actor: str | None) -> Mo
     children = render_children(
         batch.engine, call, inst.data, inst.state, actor, inst.started_by, batch.now
     )
-    return enter_call(batch, inst, call, children, actor)
-
-
-def enter_call(
-    batch: BatchLike, inst: HeldInstance, call: CallDef, children: list[dict[str, Any]],
-    actor: str | None,
-) -> Moved:  # fmt: skip
-    """Start the children (parent set), list them in the parent's data; all done: on_done."""
-    engine = batch.engine
-    batch.flush()  # the children's rows follow the batch's own in the same transaction
-    entries: list[dict[str, Any]] = []
-    records: list[TransitionRecord] = []
-    queued = False
-    open_children = 0
-    for child_data in children:
-        # A child runs on behalf of the case's initiator: its `started_by` is the
-        # parent's, so four eyes in the child keeps the person who proposed it out.
-        cid, started, q = engine.start_child(batch.conn, call.workflow, child_data,
-                                             inst.started_by, batch.now)  # fmt: skip
-        records.extend(started)
-        queued = queued or q
-        batch.cur.execute(batch.st.set_parent, (inst.id, cid))
-        batch.cur.execute(batch.st.select_instance, (cid,))
-        row = batch.cur.fetchone()
-        entries.append({"id": cid, "workflow": call.workflow, "state": row[3]})
-        open_children += not row[6]
-    batch.restart_ids()  # the children's history rows took ids this batch had not seen
+    batch.flush()
+    entries, still_open, records, queued = _start(batch, inst, call, children)
     data = copy.deepcopy(inst.data)
     data["children"] = entries
     inst.set_data(data)
     inst.rev, inst.dirty = inst.rev + 1, True
-    if open_children:
+    if still_open:
         return records, queued
     more, q = _done(batch, inst, call, actor)
     return records + more, queued or q
@@ -203,28 +208,39 @@ def child_moved(batch: BatchLike, inst: HeldInstance, actor: str | None) -> Move
     if call is None or not inst.finished:
         return [], False
     listed = {e.get("id") for e in entries if isinstance(e, dict)}
-    batch.cur.execute(batch.st.children_of, (parent.id,))
-    for cid, finished in batch.cur.fetchall():
-        if int(cid) not in listed:
-            continue
-        held = batch.reload(int(cid)) if not finished else None
-        if held is not None and not held.finished:
-            return [], False
+    if any(cid in listed for cid in _open_children(batch, parent.id)):
+        return [], False
     return _done(batch, parent, call, actor)
 
 
-def _cancel_children(batch: BatchLike, inst: HeldInstance, actor: str | None) -> None:
-    """Cancel the open children (and theirs): finished where they stand, timers gone."""
-    batch.cur.execute(batch.st.children_of, (inst.id,))
+def _open_children(batch: BatchLike, iid: int) -> list[int]:
+    """The children of ``iid`` not finished (as this batch holds them), locked on PostgreSQL."""
+    batch.cur.execute(batch.st.children_of, (iid,))
+    found = []
     for cid, finished in batch.cur.fetchall():
         if finished:
             continue
-        child = batch.reload(int(cid), lock=True)
+        held = batch.reload(int(cid), lock=True)
+        if held is not None and not held.finished:
+            found.append(held.id)
+    return found
+
+
+def _cancel(
+    batch: BatchLike, items: Sequence[tuple[int, str]], parent: int, actor: str | None
+) -> None:
+    """Cancel children (and theirs): finished where they stand, timers gone, a history row.
+
+    ``items`` are (child id, the call state its parent left).
+    """
+    for cid, left in items:
+        child = batch.reload(cid, lock=True)
         if child is None or child.finished:
             continue
         if child.memo.calling:
-            _cancel_children(batch, child, actor)
-        reason = f"parent {inst.id} left state {inst.state!r}"
+            inner = [(g, child.state) for g in _open_children(batch, child.id)]
+            _cancel(batch, inner, child.id, actor)
+        reason = f"parent {parent} left state {left!r}"
         batch.history.append(
             (batch.history_id(), child.id, CANCEL, child.state, child.state, actor, batch.at,
              repo.dumps({"reason": reason}), None)
@@ -238,20 +254,11 @@ def _cancel_children(batch: BatchLike, inst: HeldInstance, actor: str | None) ->
 
 
 def after_apply(
-    batch: BatchLike, inst: HeldInstance, steps: Sequence[Step],
-    children: list[dict[str, Any]] | None, actor: str | None,
-) -> Moved:  # fmt: skip
-    """What an applied event does to calls: cancel, start children, tell the parent."""
-    records: list[TransitionRecord] = []
-    queued = False
-    memo = inst.memo
-    if memo.calling:
-        if _left_call(memo, steps):
-            _cancel_children(batch, inst, actor)
-        call = call_entered(memo, steps)
-        if call is not None and children is not None:
-            records, queued = enter_call(batch, inst, call, children, actor)
+    batch: BatchLike, inst: HeldInstance, cancel: Sequence[tuple[int, str]], actor: str | None
+) -> Moved:
+    """After an event is applied: cancel the children it left, tell its parent it moved."""
+    if cancel:
+        _cancel(batch, cancel, inst.id, actor)
     if inst.parent_id is not None:
-        more, q = child_moved(batch, inst, actor)
-        records, queued = records + more, queued or q
-    return records, queued
+        return child_moved(batch, inst, actor)
+    return [], False
