@@ -1,6 +1,7 @@
 """Sub-workflows: a `call:` state starts its children, follows their moves, cancels them.
 
-The write step calls in here after it applied an event to an instance: a parent
+The write step calls in here while it applies an event (:func:`moved`, inside
+the event's savepoint) and once it is applied (:func:`after_apply`): a parent
 entering a `call:` state starts its children (same transaction, ``parent_id``
 set, ``data.children`` listing them); a child's move updates its entry in the
 parent's data, and the last child to finish moves the parent to ``on_done``;
