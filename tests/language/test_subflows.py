@@ -509,3 +509,35 @@ def test_a_child_that_fails_to_start_leaves_its_parent_as_it_was(make_engine, ca
     assert [h.trigger for h in engine.get(bad).history] == ["start"]
     assert len(engine.get(good).children) == 2 and engine.get(good).state == "adjusting"
     assert {i.workflow for i in engine.list() if i.parent is None} == {"change"}
+
+
+def test_migrating_a_parent_out_of_its_call_state_cancels_the_children(make_engine, calls_dir):
+    engine = make_engine(workflows=calls_dir)
+    iid, ids = _submitted(engine)
+    second, second_ids = _submitted(engine)
+    engine.fire(ids[0], "approve")
+    (calls_dir / "change_v2.yaml").write_text(
+        PARENT.replace("version: 1", "version: 2")
+        .replace("  draft: {}\n", "  draft: {}\n  hold: {}\n")
+        .replace("  - {trigger: submit, from: draft, to: adjusting}\n",
+                 "  - {trigger: submit, from: draft, to: adjusting}\n"
+                 "  - {trigger: resume, from: hold, to: adjusting}\n"
+                 "  - {trigger: pause, from: draft, to: hold}\n")
+    )  # fmt: skip
+    (calls_dir / "plan_approval_v2.yaml").write_text(CHILD.replace("version: 1", "version: 2"))
+    later = make_engine(workflows=calls_dir)
+    report = later.migrate_instances("change", 2, {"adjusting": "hold"})
+    assert {m["id"] for m in report.moved} == {iid, second}
+    assert later.get(iid).state == "hold"
+    for cid in ids[1:] + second_ids:
+        assert later.get(cid).finished and later.get(cid).history[-1].trigger == "cancel"
+    assert later.get(ids[0]).state == "approved"
+    # a child migrated to a renamed state: its entry in the parent's data follows
+    other, more = _submitted(later)
+    (calls_dir / "plan_approval_v3.yaml").write_text(
+        CHILD.replace("version: 1", "version: 3").replace("pending", "waiting")
+    )
+    newest = make_engine(workflows=calls_dir)
+    newest.migrate_instances("plan_approval", 3, {"pending": "waiting"})
+    assert [c["state"] for c in newest.get(other).data["children"]] == ["waiting"] * 3
+    assert not newest.get(more[0]).finished

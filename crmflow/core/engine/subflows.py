@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .ports import EngineLike
 
 __all__ = [
-    "CANCEL", "DONE", "BatchLike", "after_apply", "child_moved", "moved", "render_children",
-    "start_initial",
+    "CANCEL", "DONE", "BatchLike", "after_apply", "child_moved", "moved", "open_children",
+    "render_children", "start_initial",
 ]  # fmt: skip
 
 #: history trigger of a parent entering `on_done` when its last child finished
@@ -110,7 +110,7 @@ def moved(
     """
     states = inst.memo.definition.states
     if states[step.source].call is not None:
-        work.cancel.extend((cid, step.source) for cid in _open_children(batch, inst.id))
+        work.cancel.extend((cid, step.source) for cid in open_children(batch, inst.id))
     call = states[step.target].call
     if call is None:
         return None, None
@@ -209,12 +209,12 @@ def child_moved(batch: BatchLike, inst: HeldInstance, actor: str | None) -> Move
     if call is None or not inst.finished:
         return [], False
     listed = {e.get("id") for e in entries if isinstance(e, dict)}
-    if any(cid in listed for cid in _open_children(batch, parent.id)):
+    if any(cid in listed for cid in open_children(batch, parent.id)):
         return [], False
     return _done(batch, parent, call, actor)
 
 
-def _open_children(batch: BatchLike, iid: int) -> list[int]:
+def open_children(batch: BatchLike, iid: int) -> list[int]:
     """The children of ``iid`` not finished (as this batch holds them), locked on PostgreSQL."""
     batch.cur.execute(batch.st.children_of, (iid,))
     found = []
@@ -239,7 +239,7 @@ def _cancel(
         if child is None or child.finished:
             continue
         if child.memo.calling:
-            inner = [(g, child.state) for g in _open_children(batch, child.id)]
+            inner = [(g, child.state) for g in open_children(batch, child.id)]
             _cancel(batch, inner, child.id, actor)
         reason = f"parent {parent} left state {left!r}"
         batch.history.append(
