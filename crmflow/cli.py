@@ -168,6 +168,11 @@ def show(ctx: click.Context, instance_id: int, as_json: bool) -> None:
     for v in inst.approvals:  # votes of approval states
         behalf = f" for {v['for']}" if v["for"] != v["by"] else ""
         click.echo(f"  vote {v['decision']} by {v['by']}{behalf} in {v['state']} at {v['at']}")
+    if inst.parent is not None:  # sub-workflows
+        click.echo(f"  parent #{inst.parent}")
+    for c in inst.children:
+        click.echo(f"  child #{c['id']} {c['workflow']}: {c['state']}"
+                   + ("  (finished)" if c["finished"] else ""))  # fmt: skip
 
 
 @cli.command(name="list")

@@ -261,6 +261,10 @@ def _mm_state(state: DiagramState, counts: Mapping[str, StateCount], pad: str) -
     lines = [f'{pad}state "{_mm_label(state, counts)}" as {sid}']
     if state.kind == "approval":
         lines.append(f"{pad}{sid} : approval")
+    if state.kind == "call":  # a sub-workflow: the note names what it calls, and for what
+        called = next((d for d in state.detail if d.startswith("calls ")), "calls a workflow")
+        lines.append(f"{pad}{sid} : sub-workflow")
+        lines.append(f"{pad}note left of {sid} : {_mm_text(called + ', waits for every child')}")
     if state.kind == "parallel" and state.regions:
         inner = f"{sid}_regions"
         lines.append(f'{pad}state "{_mm_text(state.name)} (parallel)" as {inner} {{')

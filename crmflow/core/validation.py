@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crmflow.errors import Problem
 
-from .engine.catalog import validate_paths
+from .engine.catalog import Catalog, validate_paths, workflow_ids_in
 from .engine.expressions import make_environment
 from .factory import FactoryConfig, find_factory, load_factory
 from .registry import build_registry, enabled_plugins, get_plugin_manager
@@ -28,6 +28,11 @@ def validate_workflows(
     config = load_factory(find_factory(str(factory)), names) if factory else FactoryConfig()
     registry = build_registry(pm, enabled_plugins(pm, config.plugins))
     env = make_environment({n: r.obj for n, r in registry.functions.items()})
-    definitions, problems = validate_paths(list(paths), env, registry.actions)
+    given = list(paths)
+    # A `call:` may name a workflow of the files' own folder or of the factory's folder.
+    folders: set[str | Path] = {Path(p).parent for p in given if Path(p).is_file()}
+    folders.add(Catalog.resolve_folder(None, config.workflows if factory else None))
+    known = workflow_ids_in(folders)
+    definitions, problems = validate_paths(given, env, registry.actions, known)
     files = len(definitions) + len({p.file for p in problems if p.severity == "error"})
     return problems, files

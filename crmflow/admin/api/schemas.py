@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 __all__ = [
     "ChangeIn",
     "ChangeOut",
+    "ChildOut",
     "ApiError",
     "EventIn",
     "EventOut",
@@ -79,6 +80,13 @@ class VoteOut(_Strict):
     state = fields.String()
 
 
+class ChildOut(_Strict):
+    id = fields.Integer(required=True)
+    workflow = fields.String(required=True)
+    state = fields.String(required=True)
+    finished = fields.Boolean(required=True)
+
+
 class InstanceOut(_Strict):
     id = fields.Integer(required=True)
     workflow = fields.String(required=True)
@@ -94,6 +102,8 @@ class InstanceOut(_Strict):
     started_by = fields.String(allow_none=True)
     #: a parallel state's regions, region -> state ({} outside one), as show --json
     regions = fields.Dict(keys=fields.String(), values=fields.String())
+    children = fields.List(fields.Nested(ChildOut))  # sub-workflows started by `call:` states
+    parent = fields.Integer(allow_none=True)  # the instance whose `call:` started this one
     triggers = fields.List(fields.String())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 
 from crmflow.errors import ConfigError, NotFoundError, Problem, ValidationError
 
+from .callcheck import check_calls
 from .definition import WorkflowDef
 from .expressions import ExpressionEnv
 from .machine import CompiledWorkflow, compile_workflow
@@ -28,6 +30,7 @@ __all__ = [
     "iter_workflow_files",
     "read_workflow_text",
     "validate_paths",
+    "workflow_ids_in",
 ]
 
 MAX_FILE_BYTES = 10_000_000
@@ -89,13 +92,36 @@ def read_workflow_text(display: str, path: Path, problems: list[Problem]) -> str
         return None
 
 
+_WORKFLOW_LINE = re.compile(r"^workflow:\s*['\"]?([a-z][a-z0-9_]*)", re.MULTILINE)
+
+
+def workflow_ids_in(folders: Iterable[str | Path]) -> set[str]:
+    """The workflow ids the YAML files of ``folders`` declare (their `workflow:` line)."""
+    ids: set[str] = set()
+    for _display, path in iter_workflow_files([f for f in folders if Path(f).is_dir()]):
+        try:
+            found = _WORKFLOW_LINE.search(path.read_text(encoding="utf-8-sig", errors="replace"))
+        except OSError:
+            continue
+        if found:
+            ids.add(found.group(1))
+    return ids
+
+
 def validate_paths(
-    paths: Iterable[str | Path], env: ExpressionEnv, actions: Collection[str] | None
-) -> tuple[list[WorkflowDef], list[Problem]]:
-    """Validate files and folders; also reports duplicate workflow ids across files."""
+    paths: Iterable[str | Path], env: ExpressionEnv, actions: Collection[str] | None,
+    known: Collection[str] = (),
+) -> tuple[list[WorkflowDef], list[Problem]]:  # fmt: skip
+    """Validate files and folders; also reports duplicate workflow ids across files.
+
+    A `call:` must name a workflow of these files or of ``known`` (ids defined
+    elsewhere in the folder or factory); workflows calling each other in a loop
+    are an error.
+    """
     definitions: list[WorkflowDef] = []
     problems: list[Problem] = []
     seen: dict[tuple[str, int], str] = {}
+    texts: dict[str, str] = {}
     for display, path in iter_workflow_files(paths):
         text = read_workflow_text(display, path, problems)
         if text is None:
@@ -103,7 +129,11 @@ def validate_paths(
         definition, found = parse_workflow(text, display, env, actions)
         problems.extend(found)
         if definition is None:
+            declared = _WORKFLOW_LINE.search(text)  # invalid, yet defined: no second error
+            if declared:
+                known = {*known, declared.group(1)}
             continue
+        texts[display] = text
         ident = (definition.id, definition.version)
         if ident in seen:
             from .yamlmarks import load_with_marks
@@ -123,6 +153,11 @@ def validate_paths(
             continue
         seen[ident] = display
         definitions.append(definition)
+    if any(s.call is not None for d in definitions for s in d.states.values()):
+        called = check_calls(definitions, texts, known)
+        problems.extend(called)
+        bad = {p.file for p in called}
+        definitions = [d for d in definitions if d.file not in bad]
     return definitions, problems
 
 
@@ -303,6 +338,36 @@ class Catalog:
         compiled = compile_workflow(definition)
         self._running[ident] = compiled
         return compiled
+
+    def remember_in(self, conn: sa.Connection, definition: WorkflowDef) -> None:
+        """Like :meth:`remember`, inside the caller's transaction (a child's start)."""
+        ident = (definition.id, definition.version)
+        if ident in self._stored:
+            return
+        exists = conn.execute(
+            sa.select(_versions.c.digest).where(
+                _versions.c.workflow == definition.id, _versions.c.version == definition.version
+            )
+        ).first()
+        if exists is not None:
+            if exists.digest != definition.digest:
+                raise ConfigError(
+                    f"workflow {definition.id!r} version {definition.version} in "
+                    f"{definition.file} differs from the version that instances already run "
+                    f"on; raise `version:` to {definition.version + 1}"
+                )
+            self._stored.add(ident)
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(_versions.insert().values(
+                    workflow=definition.id, version=definition.version,
+                    source=definition.source, digest=definition.digest, file=definition.file,
+                    loaded_at=datetime.now(UTC),
+                ))  # fmt: skip
+        except sa.exc.IntegrityError:
+            pass  # another process stored the same version first
+        # not added to _stored: the caller's transaction may still roll back
 
     def remember(self, db: sa.Engine, definition: WorkflowDef) -> None:
         """Store a version's YAML so instances keep running after the file changes."""

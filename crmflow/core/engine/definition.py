@@ -13,6 +13,7 @@ __all__ = [
     "ApprovalDef",
     "ParallelDef",
     "RegionDef",
+    "CallDef",
     "StartRule",
     "StateDef",
     "TimerDef",
@@ -62,6 +63,16 @@ class ParallelDef:
 
 
 @dataclass(frozen=True)
+class CallDef:
+    """A `call:` state: the workflow its children run, one per `for_each` item, and `on_done`."""
+
+    workflow: str
+    on_done: str
+    for_each: Template | None = None
+    data: Any = None  # compiled like `with:` (templates see `item`)
+
+
+@dataclass(frozen=True)
 class StateDef:
     name: str
     owner: str | None = None
@@ -76,6 +87,7 @@ class StateDef:
     parallel: ParallelDef | None = None
     #: a region state (``checks.capacity.pending``): (parallel state, region, short name)
     region: tuple[str, str, str] | None = None
+    call: CallDef | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from crmflow.errors import CrmflowError, NotFoundError, RefusedError
 
 from . import repository as repo
+from . import subflows
 from .actionrun import outbox_row, render_params, run_inline
 from .dbapi import NO_CONNECTION, Fallback, dbapi_errors
 from .decide import MAX_AUTO, Decision, Snapshot, decide, join_step, loop_refusal, next_auto
@@ -45,6 +46,11 @@ class _Work:
         self.outbox: list[tuple[Any, ...]] = []
         self.votes: list[tuple[Any, ...]] = []
         self.records: list[TransitionRecord] = []
+        #: history rows written before the commit point (children were started after them)
+        self.written = 0
+        #: children to cancel (their parent left its call state) and children's queued actions
+        self.cancel: list[tuple[int, str]] = []
+        self.queued = False
 
 
 class Batch:
@@ -100,7 +106,7 @@ class Batch:
         ids = sorted({int(e[0]) for e in events})
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            self.cur.execute(self.st.select_instances(len(chunk)), chunk)
+            self.cur.execute(self.st.select_instances(len(chunk)), self.st.instance_params(chunk))
             for row in self.cur.fetchall():
                 self._load(row)
         keys = sorted({e[3] for e in events if e[3] is not None})
@@ -111,15 +117,26 @@ class Batch:
                 self.keys[(int(iid), key)] = (int(hid), to_state, trigger)
         self._need = len(events)
 
-    def reload(self, iid: int) -> HeldInstance | None:
+    def reload(self, iid: int, *, lock: bool = False) -> HeldInstance | None:
         found = self.insts.get(iid)
         if found is not None:
             return found
-        self.cur.execute(self.st.select_instance, (iid,))
+        self.cur.execute(self.st.select_locked if lock else self.st.select_instance, (iid,))
         row = self.cur.fetchone()
         return None if row is None else self._load(row)
 
-    def _history_id(self) -> int:
+    def write_early(self, work: _Work) -> None:
+        """Write the event's history rows so far: rows written beside the batch come after."""
+        rows = work.history[work.written :]
+        if rows:
+            self.cur.executemany(self.st.insert_history_ids, rows)
+        work.written = len(work.history)
+
+    def restart_ids(self) -> None:
+        """Rows were written beside the batch (children started): number history afresh."""
+        self._next_id = 0
+
+    def history_id(self) -> int:
         if self.st.sqlite:
             # The write lock (BEGIN IMMEDIATE) is ours: nobody else numbers history rows.
             if not self._next_id:
@@ -193,7 +210,7 @@ class Batch:
         # Plain event, nothing to run: the stored text is written back as it was read.
         plain = (
             not payload and not first.actions and not autos(memo, first.target)
-            and inst.regions is None and not decision.more
+            and inst.regions is None and not decision.more and not memo.calling
             and definition.states[first.target].parallel is None
         )  # fmt: skip
         data = inst.data if plain else deep_merge(copy.deepcopy(inst.data), payload)
@@ -208,13 +225,16 @@ class Batch:
                 step = pending.pop(0)
                 if not walk.current(step.source):
                     continue  # a region step whose region the join (or an exit) left
-                if step.actions and runs_inline(memo, engine.registry.actions, step.actions):
+                calls = memo.calling and step.changed and definition.states[step.target].call
+                if calls or (
+                    step.actions and runs_inline(memo, engine.registry.actions, step.actions)
+                ):
                     if self.conn is NO_CONNECTION:
-                        raise Fallback()
+                        raise Fallback()  # in-transaction actions, children: on a Connection
                     if nested is None:
                         self.flush()
                         nested = self.conn.begin_nested()
-                hid = self._history_id()
+                hid = self.history_id()
                 self._step(inst, snap, step, hid, data, payload, key if step is first else None,
                            actor, work)  # fmt: skip
                 if step is first and decision.vote is not None:
@@ -225,8 +245,17 @@ class Batch:
                     )  # fmt: skip
                 steps.append(step)
                 entered = walk.take(step.source, step.target, step.changed)
+                done = None
+                if memo.calling and step.changed:  # a call state left or entered
+                    done, refused = subflows.moved(self, inst, step, data, actor, work)
+                    if refused is not None:
+                        if nested is not None:
+                            nested.rollback()
+                        return FireResult(False, inst.state, refused, "call", inst.id), [], False
                 joining = join_step(memo, walk.state, walk.regions)
-                if joining is not None:
+                if done is not None:
+                    pending[0:0] = [done]  # every child had finished: on to on_done
+                elif joining is not None:
                     pending = [joining]  # the join leaves the regions still open
                 else:
                     # the automatic move out of the new state, else out of the regions it opened
@@ -255,7 +284,7 @@ class Batch:
         if nested is not None:
             nested.commit()
         # Nothing can fail from here on: the event is applied to the batch.
-        self.history.extend(work.history)
+        self.history.extend(work.history[work.written :])
         self.outbox.extend(work.outbox)
         self.votes.extend(work.votes)
         state = walk.state
@@ -294,8 +323,13 @@ class Batch:
         inst.regions = walk.regions
         if final:
             inst.finished = inst.final = True
+        queued = bool(work.outbox) or work.queued
+        if work.cancel or inst.parent_id is not None:
+            records, moved_queued = subflows.after_apply(self, inst, work.cancel, actor)
+            work.records.extend(records)
+            queued = queued or moved_queued
         result = FireResult(True, state, instance_id=inst.id, history_id=work.history[0][0])
-        return result, work.records, bool(work.outbox)
+        return result, work.records, queued
 
     def _leave_region(self, inst: HeldInstance, state: str) -> None:
         """A region left ``state``: that state's timer rows go, the other regions' stay."""
@@ -473,7 +507,10 @@ def settle(
     engine: Engine, conn: sa.Connection, iid: int, payload: dict[str, Any], actor: str | None,
     now: datetime,
 ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
-    """Take the automatic transitions out of an instance's state (after its start)."""
+    """Take the automatic transitions out of an instance's state (after its start).
+
+    An initial `call:` state starts its children instead.
+    """
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with dbapi_errors(conn.dialect):
@@ -482,6 +519,10 @@ def settle(
             assert inst is not None
             snap = Snapshot(inst.id, inst.state, inst.started_by, lambda: inst.data)
             snap.regions = inst.regions
+            if inst.memo.definition.states[inst.state].call is not None:
+                records, queued = subflows.start_initial(batch, inst, actor)
+                batch.flush()
+                return FireResult(True, inst.state, instance_id=iid), records, queued
             step = next_auto(engine, inst.memo, snap, inst.state, inst.data, payload, actor, now)
             if step is None:
                 return FireResult(True, inst.state, instance_id=iid), [], False

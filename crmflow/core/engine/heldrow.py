@@ -27,6 +27,7 @@ class HeldInstance:
         "id", "state", "text", "_data", "rev", "finished", "entered_at", "db_rev",
         "timers_in_db", "dirty", "final", "pending_timers", "memo", "started_by", "created_at",
         "regions",
+        "parent_id",
     )  # fmt: skip
 
     def __init__(self, row: Any, memo: Memo) -> None:
@@ -46,6 +47,7 @@ class HeldInstance:
         self.timers_in_db = (timed(memo, self.state) or self.regions is not None) and (
             not self.finished
         )
+        self.parent_id: int | None = None if row[11] is None else int(row[11])
         self.dirty = self.final = False
         self.pending_timers: list[tuple[Any, ...]] = []
 

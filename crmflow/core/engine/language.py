@@ -18,6 +18,7 @@ __all__ = [
     "approval_def",
     "check_autos",
     "check_names",
+    "save_as_names",
     "timer_extras",
 ]
 

@@ -11,7 +11,11 @@ from crmflow.core.store import reading
 from crmflow.errors import InputError
 
 from . import repository as repo
+from . import subflows
+from .dbapi import dbapi_errors
+from .groupcommit import Batch
 from .regions import carried_regions, load_regions, open_states, regions_json
+from .sqlstatements import statements
 from .timing import timer_rows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -121,4 +125,29 @@ def _move(
             repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered))
             for region_state in open_states(target, new, regions):  # a parallel state's
                 repo.insert_timers(conn, timer_rows(engine, iid, target, region_state, entered))
+        called = engine.catalog.get(conn, target.id, version).definition.states[old].call
+        now_calls = target.states[new].call
+        kept = bool(not changed and now_calls and called and now_calls.workflow == called.workflow)
+        if (called is not None and not kept) or row.parent_id is not None:
+            _follow_calls(engine, conn, iid, old if called is not None and not kept else None,
+                          actor, now)  # fmt: skip
     return True
+
+
+def _follow_calls(
+    engine: EngineLike, conn: sa.Connection, iid: int, left: str | None, actor: str | None,
+    now: Any,
+) -> None:  # fmt: skip
+    """Sub-workflows around a migrated instance: it left a call state (its open children
+    are cancelled), or it is a child (its entry in the parent's data follows)."""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with dbapi_errors(conn.dialect):
+            batch = Batch(engine, conn, statements(conn), cur, now)
+            inst = batch.reload(iid, lock=True)
+            assert inst is not None
+            items = [(c, left) for c in subflows.open_children(batch, iid)] if left else []
+            subflows.after_apply(batch, inst, items, actor)
+            batch.flush()
+    finally:
+        cur.close()

@@ -56,9 +56,8 @@ def expand_regions(
             continue
         path: Path = ("states", name)
         if "parallel" not in body:
-            for key in ("join", "on_done"):
-                if key in body:
-                    c.error(f"'{key}:' belongs to a parallel state; add 'parallel:'", (*path, key))
+            if "join" in body:  # `on_done:` without a block: callcheck.on_done_without_block
+                c.error("'join:' belongs to a parallel state; add 'parallel:'", (*path, "join"))
             continue
         if name not in states:
             continue  # reported already (a bad name)

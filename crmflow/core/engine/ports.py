@@ -53,6 +53,11 @@ class EngineLike(Protocol):
         key: str | None = None, *, open_key: str | None = None, now: datetime | None = None,
     ) -> tuple[int, bool]: ...  # fmt: skip
 
+    def start_child(
+        self, conn: sa.Connection, workflow: str, data: dict[str, Any], actor: str | None,
+        now: datetime,
+    ) -> tuple[int, list[TransitionRecord], bool]: ...  # fmt: skip
+
     def start(
         self, workflow: str, data: dict[str, Any] | None = None, actor: str | None = None,
         key: str | None = None, *, open_key: str | None = None, now: datetime | None = None,

@@ -15,6 +15,7 @@ from .tables import EventLog, HistoryRow, InstanceRow, Notification, OutboxRow, 
 
 __all__ = [
     "Conflict",
+    "children_of",
     "events",
     "history",
     "instances",
@@ -71,6 +72,7 @@ def _instance(row: Any) -> Instance:
         key=row.open_key,
         started_by=row.created_by,
         regions=load_regions(getattr(row, "regions", None)) or {},
+        parent=row.parent_id,
     )
 
 
@@ -103,7 +105,19 @@ def load_instance(conn: sa.Connection, iid: int) -> Instance | None:
     ]
     inst.timers = _timers_of(conn, [iid]).get(iid, [])
     inst.approvals = votes_of(conn, iid)
+    inst.children = children_of(conn, iid)
     return inst
+
+
+def children_of(conn: sa.Connection, iid: int) -> list[dict[str, Any]]:
+    """The children an instance's `call:` states started, oldest first (``show --json``)."""
+    i = instances
+    rows = conn.execute(
+        sa.select(i.c.id, i.c.workflow, i.c.state, i.c.finished)
+        .where(i.c.parent_id == iid).order_by(i.c.id)
+    )  # fmt: skip
+    return [{"id": r.id, "workflow": r.workflow, "state": r.state, "finished": bool(r.finished)}
+            for r in rows]  # fmt: skip
 
 
 def votes_of(conn: sa.Connection, iid: int) -> list[dict[str, Any]]:
@@ -150,8 +164,24 @@ def load_instances(
         query = query.limit(limit)
     found = [_instance(row) for row in conn.execute(query)]
     by_id = _timers_of(conn, [i.id for i in found])
+    kids = _children_of_many(conn, [i.id for i in found])
     for inst in found:
         inst.timers = by_id.get(inst.id, [])
+        inst.children = kids.get(inst.id, [])
+    return found
+
+
+def _children_of_many(conn: sa.Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    i = instances
+    found: dict[int, list[dict[str, Any]]] = {}
+    for start in range(0, len(ids), 500):  # bounded IN lists on every database
+        for r in conn.execute(
+            sa.select(i.c.id, i.c.workflow, i.c.state, i.c.finished, i.c.parent_id)
+            .where(i.c.parent_id.in_(ids[start : start + 500])).order_by(i.c.id)
+        ):  # fmt: skip
+            found.setdefault(int(r.parent_id), []).append(
+                {"id": r.id, "workflow": r.workflow, "state": r.state, "finished": bool(r.finished)}
+            )
     return found
 
 

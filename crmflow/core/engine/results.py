@@ -78,6 +78,9 @@ class Instance:
     started_by: str | None = None
     #: a parallel state's regions, region -> its state ({} outside a parallel state)
     regions: dict[str, str] = field(default_factory=dict)
+    #: sub-workflows: the instances this one's `call:` states started, and who started it
+    children: list[dict[str, Any]] = field(default_factory=list)
+    parent: int | None = None
 
     def as_json(self, *, history: bool = True) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -93,6 +96,8 @@ class Instance:
         result["timers"] = [t.as_json() for t in self.timers]
         result["approvals"] = list(self.approvals)
         result["started_by"] = self.started_by
+        result["children"] = list(self.children)
+        result["parent"] = self.parent
         result["finished"] = self.finished
         result["created_at"] = self.created_at.isoformat()
         result["updated_at"] = self.updated_at.isoformat()

@@ -40,6 +40,11 @@ class Memo:
     inline: dict[tuple[str, ...], bool] = field(default_factory=dict)
     routes: dict[tuple[str, str, frozenset[str]], Step | None] = field(default_factory=dict)
     autos: dict[str, tuple[TransitionDef, ...]] = field(default_factory=dict)
+    #: a state of this version calls a sub-workflow (the write step then looks after children)
+    calling: bool = False
+
+    def __post_init__(self) -> None:
+        self.calling = any(s.call is not None for s in self.compiled.definition.states.values())
 
     @property
     def definition(self) -> WorkflowDef:

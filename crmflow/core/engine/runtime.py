@@ -246,6 +246,15 @@ class Engine:
         self.after_commit(records, queued)
         return iid, bool(records)
 
+    def start_child(
+        self, conn: sa.Connection, workflow: str, data: dict[str, Any], actor: str | None,
+        now: datetime,
+    ) -> tuple[int, list[TransitionRecord], bool]:  # fmt: skip
+        """Start a sub-workflow's child inside the parent's transaction (``call:``)."""
+        compiled = self.catalog.newest(workflow)
+        self.catalog.remember_in(conn, compiled.definition)
+        return start_in(self, conn, compiled, data, actor, None, None, now)
+
     # -- fire ------------------------------------------------------------------
 
     def fire(

@@ -29,7 +29,7 @@ from .yamlmarks import YamlSyntaxError, load_with_marks
 
 __all__ = ["SimulationReport", "simulate"]
 
-_STEP_KEYS = ("at", "fire", "emit", "wait", "as", "data", "key", "expect")
+_STEP_KEYS = ("at", "fire", "emit", "wait", "as", "data", "key", "expect", "child")
 _SCENARIO_KEYS = ("title", "description", "start", "steps", "expect", "until")
 _DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
 
@@ -47,6 +47,8 @@ class SimulationReport:
     approvals: list[dict[str, Any]] = field(default_factory=list)
     #: the regions of the final state when it is a parallel state
     regions: dict[str, str] = field(default_factory=dict)
+    #: sub-workflows started by `call:` states: id, workflow, state, finished, path
+    children: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,7 @@ class SimulationReport:
             "sla_breaches": self.breaches,
             "side_effects": self.side_effects,
             "approvals": self.approvals,
+            "children": self.children,
             "failures": self.failures,
             "ok": self.ok,
         }
@@ -81,6 +84,10 @@ class SimulationReport:
                          f"{r['reason']}")  # fmt: skip
         for a in self.approvals:
             lines.append(f"  vote: {a['decision']} by {a['by']} for {a['for']} in {a['state']}")
+        for c in self.children:
+            moves = " -> ".join(p["to"] for p in c["path"])
+            lines.append(f"  child #{c['id']} {c['workflow']}: {moves}"
+                         + ("" if c["finished"] else "  (open)"))  # fmt: skip
         lines.append(f"SLA breaches: {len(self.breaches)}")
         for b in self.breaches:
             lines.append(
@@ -211,7 +218,10 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
         else:
             target = _when(step.get("at", "+0s"), clock.now, tz, f"steps[{number}].at")
         _advance(engine, clock, target)
-        if "fire" in step:
+        if "fire" in step and "child" in step:
+            for child in _children(engine, iid, step["child"], number):
+                _fire(engine, child, step, number, report)
+        elif "fire" in step:
             # A refusal (a guard, a role, a vote, an action that refuses) is listed and
             # the scenario goes on, so a scenario can show that a self-approval is refused.
             try:
@@ -263,6 +273,50 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
     _report(engine, clock, iid, doc, report)
 
 
+def _children(engine: Any, iid: int, which: Any, number: int) -> list[int]:
+    """The children a step's `child:` addresses: a position (1 = first) or a workflow id.
+
+    A workflow id addresses every open child running that workflow, oldest first.
+    """
+    children = engine.get(iid).children
+    if isinstance(which, int) and not isinstance(which, bool):
+        if not 1 <= which <= len(children):
+            raise InputError(
+                f"child {which}: the instance has {len(children)} child(ren)",
+                field=f"steps[{number}].child",
+            )
+        return [int(children[which - 1]["id"])]
+    return [int(c["id"]) for c in children if c["workflow"] == str(which) and not c["finished"]]
+
+
+def _fire(engine: Any, target: int, step: dict[str, Any], number: int,
+          report: SimulationReport) -> None:  # fmt: skip
+    """Fire a step's trigger on a child; a refusal is listed and the scenario goes on."""
+    try:
+        result = engine.fire(target, str(step["fire"]), data=step.get("data"),
+                             key=step.get("key"), actor=step.get("as"))  # fmt: skip
+        reason = None if result.taken else result.reason
+    except CrmflowError as exc:
+        reason = f"refused: {exc}"
+    if reason is not None:
+        report.refused.append({"step": number, "trigger": step["fire"], "child": target,
+                               "actor": step.get("as"), "reason": reason})  # fmt: skip
+
+
+def _child_reports(engine: Any, iid: int) -> list[dict[str, Any]]:
+    """Each child (and theirs), with its path, as the report lists them."""
+    found = []
+    for c in engine.get(iid).children:
+        child = engine.get(int(c["id"]))
+        found.append({
+            "id": child.id, "workflow": child.workflow, "state": child.state,
+            "finished": child.finished, "path": [h.as_json() for h in child.history],
+            "approvals": list(child.approvals), "parent": child.parent,
+        })  # fmt: skip
+        found.extend(_child_reports(engine, child.id))
+    return found
+
+
 def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
             report: SimulationReport) -> None:  # fmt: skip
     inst = engine.get(iid)
@@ -271,6 +325,7 @@ def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
     report.final_state = inst.state
     report.approvals = list(inst.approvals)
     report.regions = dict(inst.regions)
+    report.children = _child_reports(engine, iid)
     report.path = [h.as_json() for h in inst.history]
     for state, since, until in stays(definition, inst.history, clock.now):
         sdef = definition.states.get(state)
@@ -284,7 +339,8 @@ def _report(engine: Any, clock: _Clock, iid: int, doc: dict[str, Any],
             })  # fmt: skip
     o = repo.outbox
     with reading(engine.db) as conn:
-        for row in conn.execute(sa.select(o).where(o.c.instance_id == iid).order_by(o.c.id)):
+        ids = [iid, *(c["id"] for c in report.children)]  # the children's effects too
+        for row in conn.execute(sa.select(o).where(o.c.instance_id.in_(ids)).order_by(o.c.id)):
             report.side_effects.append(
                 {"action": row.action, "params": json.loads(row.params), "key": row.key}
             )

@@ -16,7 +16,7 @@ __all__ = [
 
 _INSTANCE_COLUMNS = (
     "id, workflow, version, state, data, rev, finished, entered_at, created_by, created_at, "
-    "regions"
+    "regions, parent_id"
 )
 _HISTORY_COLUMNS = 'instance_id, "trigger", from_state, to_state, actor, at, payload, "key"'
 _OUTBOX_COLUMNS = (
@@ -51,6 +51,13 @@ class Statements:
         # PostgreSQL: a batch locks its rows in id order, so two batches never deadlock
         # and no optimistic retry is needed.
         self.lock = "" if self.sqlite else " ORDER BY id FOR UPDATE"
+        #: an instance read to change it beside the event's own (a parent, a child)
+        self.select_locked = self.select_instance + ("" if self.sqlite else " FOR UPDATE")
+        self.children_of = (
+            f"SELECT id, finished FROM instances WHERE parent_id = {p} ORDER BY id"
+            + ("" if self.sqlite else " FOR UPDATE")
+        )
+        self.set_parent = f"UPDATE instances SET parent_id = {p} WHERE id = {p}"
         self.history_by_key = (
             f'SELECT id, to_state, "trigger" FROM history WHERE instance_id = {p} AND "key" = {p}'
         )
@@ -103,10 +110,22 @@ class Statements:
         )
 
     def select_instances(self, count: int) -> str:
+        """The events' instances; on PostgreSQL with their parents, all locked in id order.
+
+        A child's move changes its parent's row too: locking the parent (a lower id)
+        with the child keeps the lock order of a parent's batch cancelling its children.
+        Its parameters are the ids, twice on PostgreSQL (:meth:`instance_params`).
+        """
+        marks = _marks(self.mark, count)
+        if self.sqlite:
+            return f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN ({marks})"
         return (
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN "
-            f"({_marks(self.mark, count)}){self.lock}"
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN ({marks}) OR id IN "
+            f"(SELECT parent_id FROM instances WHERE id IN ({marks})){self.lock}"
         )
+
+    def instance_params(self, ids: list[int]) -> list[int]:
+        return ids if self.sqlite else ids + ids
 
     def keys_of(self, count: int) -> str:
         return (

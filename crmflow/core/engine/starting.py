@@ -121,7 +121,7 @@ def start_in(
         data, hid,
     )  # fmt: skip
     records = [record]
-    if definition.autos_from(initial.name):
+    if definition.autos_from(initial.name) or initial.call is not None:
         _result, more, moved_queued = groupcommit.settle(engine, conn, iid, data, actor, now)
         records.extend(more)
         queued = queued or moved_queued

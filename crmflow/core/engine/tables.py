@@ -63,6 +63,8 @@ class InstanceRow(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=200)
     #: a parallel state's regions as JSON ({"capacity": "pending", …}); NULL outside one
     regions: str | None = Field(default=None, sa_type=sa.Text)
+    #: the instance whose `call:` state started this one (sub-workflows)
+    parent_id: int | None = Field(default=None, sa_type=ID, index=True)
 
 
 class HistoryRow(SQLModel, table=True):

@@ -11,13 +11,16 @@ from typing import Any
 
 from crmflow.errors import ExpressionError, Problem
 
+from .callcheck import call_def, on_done_without_block
 from .definition import ActionSpec, StartRule, StateDef, TimerDef, TransitionDef, WorkflowDef
 from .durations import DurationError, is_valid_cron, parse_duration
 from .expressions import ExpressionEnv, compile_expression, compile_template, compile_value
 from .language import (
+    VARIABLES,
     approval_def,
     check_autos,
     check_names,
+    save_as_names,
     timer_extras,
 )
 from .parallelcheck import PARALLEL_KEYS, check_region_moves, expand_regions
@@ -31,7 +34,7 @@ WORKFLOW_KEYS = (
 )  # fmt: skip
 STATE_KEYS = (
     "owner", "deadline", "on_timeout", "calendar", "on_enter", "on_exit", "final",
-    "title", "description", "title_zh", "titles", "approval", *PARALLEL_KEYS,
+    "title", "description", "title_zh", "titles", "approval", *PARALLEL_KEYS, "call",
 )  # fmt: skip
 TRANSITION_KEYS = (
     "trigger", "from", "to", "when", "roles", "do", "title", "description", "title_zh", "titles",
@@ -287,9 +290,14 @@ def parse_workflow(
         )
 
     states_raw = c.mapping(doc.get("states"), ("states",), "states") or {}
-    states = _states(c, states_raw)
+    entity_name = doc.get("entity")
+    known = {*VARIABLES, *save_as_names(doc), *env.globals}
+    if isinstance(entity_name, str):
+        known.add(entity_name)
+    states = _states(c, states_raw, known)
     names_raw = {**states_raw, **expand_regions(
-        c, states_raw, states, lambda raw, base, prefix: _states(c, raw, base, prefix)
+        c, states_raw, states,
+        lambda raw, base, prefix: _states(c, raw, known, base=base, prefix=prefix),
     )}  # fmt: skip
     transitions = _transitions(c, doc.get("transitions"), names_raw, states)
     check_region_moves(c, states, transitions)
@@ -359,7 +367,8 @@ def parse_workflow(
 
 
 def _states(
-    c: _Checker, raw: dict[Any, Any], base: Path = ("states",), prefix: str = ""
+    c: _Checker, raw: dict[Any, Any], known: Collection[str] = (),
+    base: Path = ("states",), prefix: str = "",
 ) -> dict[str, StateDef]:
     """The states of ``raw`` (a region's have ``base`` as path and ``prefix`` in their names)."""
     states: dict[str, StateDef] = {}
@@ -397,6 +406,10 @@ def _states(
             approval = approval_def(c, body["approval"], (*path, "approval"), raw)
             if final is True:
                 c.error(f"final state {name!r} cannot hold an approval", (*path, "approval"))
+        call = call_def(c, body, path, raw, known) if "call" in body else None
+        if "call" in body and final is True:
+            c.error(f"final state {name!r} cannot call a workflow", (*path, "call"))
+        on_done_without_block(c, body, path)
         states[prefix + name] = StateDef(
             name=prefix + name,
             owner=owner if isinstance(owner, str) else None,
@@ -408,6 +421,7 @@ def _states(
             final=final is True,
             title=body.get("title"),
             approval=approval,
+            call=call,
         )
     return states
 
@@ -495,6 +509,8 @@ def _reachability(
             targets.setdefault(name, set()).update(outcomes)
         if name in c.entries:  # a parallel state: to its regions' initial states, and on_done
             targets.setdefault(name, set()).update(c.entries[name])
+        if sdef.call is not None:  # a call state leaves to on_done
+            targets.setdefault(name, set()).add(sdef.call.on_done)
     seen = {initial}
     frontier = [initial]
     while frontier:
@@ -508,7 +524,7 @@ def _reachability(
                 f"state {name!r} is unreachable from initial state {initial!r}",
                 c.state_path(name),
             )
-        elif not state.final and state.approval is None and not (
+        elif not state.final and state.approval is None and state.call is None and not (
             targets.get(name, set()) - {name}
         ):
             c.warning(f"state {name!r} is not final and has no way out", c.state_path(name))

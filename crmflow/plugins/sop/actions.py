@@ -198,7 +198,14 @@ def record_approval(
 
 
 def decide_proposal(ctx: ActionContext, subject: str, approve: Any = True) -> dict[str, Any]:
-    """Approve (plan adjustments are applied) or reject a proposal; idempotent (outbox)."""
+    """Approve (plan adjustments are applied) or reject a proposal; idempotent (outbox).
+
+    A plan move of a demand change (``demand_change:ID:plan:PLAN``, the children
+    that demand_change calls) is only decided here: the demand change moves the
+    plan itself once every child has approved (sop.adjust_plan).
+    """
+    if str(subject).startswith("demand_change:"):
+        return {"subject": str(subject), "status": "approved" if _bool(approve) else "rejected"}
     with _tx(ctx) as conn:
         current = planning.proposal(conn, str(subject))
         if current["status"] != "proposed":  # an outbox retry: decided already
