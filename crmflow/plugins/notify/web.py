@@ -50,16 +50,24 @@ WORDS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-def _op(summary: str, schema: dict[str, Any], params: tuple[dict[str, Any], ...] = ()) -> Any:
+def _op(
+    summary: str, schema: dict[str, Any], params: tuple[dict[str, Any], ...] = (),
+    errors: dict[str, str] | None = None,
+) -> Any:  # fmt: skip
+    responses = {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                 "401": {"description": "not signed in"}}  # fmt: skip
+    if params:  # a parameter out of range or of the wrong type names its field
+        responses["400"] = {"description": "a parameter is malformed (the error names it)"}
+    responses.update({code: {"description": why} for code, why in (errors or {}).items()})
     return {"summary": summary, "tags": ["notifications"], "parameters": list(params),
-            "responses": {"200": {"description": "OK", "content": {
-                "application/json": {"schema": schema}}},
-                "401": {"description": "not signed in"}}}  # fmt: skip
+            "responses": responses}
 
 
 _ITEM = {"type": "object", "properties": {
-    **{k: {"type": "integer"} for k in ("id", "instance_id")},
-    **{k: {"type": "string"} for k in ("text", "link", "workflow", "created_at", "read_at")},
+    "id": {"type": "integer"}, "instance_id": {"type": "integer", "nullable": True},
+    **{k: {"type": "string"} for k in ("text", "created_at")},
+    # OpenAPI 3.0: null where a notification has no instance, link or workflow, or is unread
+    **{k: {"type": "string", "nullable": True} for k in ("link", "workflow", "read_at")},
     "urgent": {"type": "boolean"}, "read": {"type": "boolean"}}}  # fmt: skip
 _UNREAD = {"type": "object", "properties": {"unread": {"type": "integer"}}}
 _ID = {"name": "notification_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -71,12 +79,14 @@ OPENAPI_OPERATIONS: dict[str, dict[str, Any]] = {
                             {"type": "array", "items": _ITEM}, _QUERY)},
     "api_unread": {"get": _op("The caller's unread count", _UNREAD)},
     "api_read": {"post": _op("Mark one of the caller's notifications read (404: not theirs)",
-                             _UNREAD, (_ID,))},
+                             _UNREAD, (_ID,), {"404": "no such notification of the caller's"})},
     "api_read_all": {"post": _op("Mark all the caller's notifications read", _UNREAD)},
     "api_preferences": {"get": _op("The caller's channels, quiet hours, digest, language, "
                                    "time zone", {"type": "object"})},
     "api_set_preferences": {"put": _op("Save the caller's choices (422 names the field)",
-                                       {"type": "object"})},
+                                       {"type": "object"},
+                                       errors={"400": "the body is not a JSON object",
+                                               "422": "a choice is invalid (the error names it)"})},
 }  # fmt: skip
 
 
