@@ -23,6 +23,7 @@ _OUTBOX_COLUMNS = (
     "max_attempts, next_attempt_at, created_at"
 )
 _TIMER_COLUMNS = 'instance_id, name, kind, "trigger", state, due'
+_MAX_HISTORY = ", (SELECT COALESCE(MAX(id), 0) FROM history)"
 
 
 def db_time(value: datetime, sqlite: bool) -> Any:
@@ -45,6 +46,7 @@ class Statements:
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
+        self._selects: dict[int, str] = {}
         p = self.mark = "?" if self.sqlite else "%s"
         self.select_instance = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = {p}"
         # PostgreSQL: a batch locks its rows in id order, so two batches never deadlock
@@ -99,10 +101,18 @@ class Statements:
         )
 
     def select_instances(self, count: int) -> str:
-        return (
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN "
-            f"({_marks(self.mark, count)}){self.lock}"
-        )
+        """The rows of ``count`` instances; on SQLite with the next history id beside them.
+
+        SQLite numbers history rows itself under the write lock (see the batch):
+        the largest id rides along with the rows, one statement less per event.
+        """
+        found = self._selects.get(count)
+        if found is None:
+            found = self._selects[count] = (
+                f"SELECT {_INSTANCE_COLUMNS}{_MAX_HISTORY if self.sqlite else ''} FROM "
+                f"instances WHERE id IN ({_marks(self.mark, count)}){self.lock}"
+            )
+        return found
 
     def keys_of(self, count: int) -> str:
         return (
