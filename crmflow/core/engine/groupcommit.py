@@ -100,7 +100,7 @@ class Batch:
             for row in self.cur.fetchall():
                 self._load(row)
                 if self.st.sqlite and not self._next_id:
-                    self._next_id = int(row[10]) + 1  # the largest history id, read alongside
+                    self._next_id = int(row[-1]) + 1  # the largest history id, read alongside
         keys = sorted({e[3] for e in events if e[3] is not None})
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -345,6 +345,8 @@ class Batch:
                 cur.executemany(statement, rows)
                 if cur.rowcount != len(rows):
                     raise repo.Conflict()
+        if final and st.clear_open_key is not None:
+            cur.executemany(st.clear_open_key, [(row[-2],) for row in final])
 
 
 def fire_batch(
