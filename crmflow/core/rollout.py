@@ -167,6 +167,7 @@ class RolloutPolicy:
     #: made in this process is seen at once, one made by another process within this.
     ttl: float = 1.0
     _cache: tuple[float, dict[str, RolloutState]] | None = field(default=None, repr=False)
+    _off: tuple[object, frozenset[str]] | None = field(default=None, repr=False)
 
     @classmethod
     def for_factory(cls, db: sa.Engine, factory: Any) -> RolloutPolicy:
@@ -256,10 +257,15 @@ class RolloutPolicy:
     def off_now(self) -> frozenset[str]:
         """Names that are `off`, from the YAML and the changes already read: no query, so
         safe to call while a transaction holds the database (e.g. building a hook caller)."""
+        cache = self._cache
+        if self._off is not None and self._off[0] is cache:
+            return self._off[1]  # every hook call asks: the same changes give the same names
         states = dict(self.configured)
-        if self._cache is not None:
-            states.update(self._cache[1])
-        return frozenset(name for name, state in states.items() if state.mode == "off")
+        if cache is not None:
+            states.update(cache[1])
+        off = frozenset(name for name, state in states.items() if state.mode == "off")
+        self._off = (cache, off)
+        return off
 
     def active(self, conn: sa.Connection | None = None) -> bool:
         """False while everything is `all`: the engine then skips every rollout check."""

@@ -109,6 +109,8 @@ class Batch:
             self.cur.execute(self.st.select_instances(len(chunk)), self.st.instance_params(chunk))
             for row in self.cur.fetchall():
                 self._load(row)
+                if self.st.sqlite and not self._next_id:
+                    self._next_id = int(row[-1]) + 1  # the largest history id, read alongside
         keys = sorted({e[3] for e in events if e[3] is not None})
         for start in range(0, len(keys), 500):
             key_chunk = keys[start : start + 500]
@@ -207,13 +209,14 @@ class Batch:
         assert first is not None
         memo, engine, now = inst.memo, self.engine, self.now
         definition = memo.definition
-        # Plain event, nothing to run: the stored text is written back as it was read.
+        # Plain event, nothing to run: the stored text is written back as it was read,
+        # not even parsed (no action renders the data, no automatic move reads it).
         plain = (
             not payload and not first.actions and not autos(memo, first.target)
             and inst.regions is None and not decision.more and not memo.calling
             and definition.states[first.target].parallel is None
         )  # fmt: skip
-        data = inst.data if plain else deep_merge(copy.deepcopy(inst.data), payload)
+        data = {} if plain else deep_merge(copy.deepcopy(inst.data), payload)
         work = _Work()
         steps: list[Step] = []
         pending: list[Step] = [first, *decision.more]
@@ -355,8 +358,10 @@ class Batch:
 
         A move between two of an `every:` timer's states keeps counting its periods.
         """
+        if not (inst.timers_in_db or inst.pending_timers):
+            return {}  # nothing armed to carry (asked first: it costs no list)
         shared = [t for t in inst.memo.definition.timers_for(new) if t.every and old in t.states]
-        if not shared or not (inst.timers_in_db or inst.pending_timers):
+        if not shared:
             return {}
         rows = [(t[1], t[5]) for t in inst.pending_timers if t[2] == "every"]
         if inst.timers_in_db:
@@ -433,6 +438,8 @@ class Batch:
                 cur.executemany(statement, rows)
                 if cur.rowcount != len(rows):
                     raise repo.Conflict()
+        if final and st.clear_open_key is not None:
+            cur.executemany(st.clear_open_key, [(row[-2],) for row in final])
 
 
 def fire_batch(

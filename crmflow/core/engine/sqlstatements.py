@@ -24,6 +24,7 @@ _OUTBOX_COLUMNS = (
     "max_attempts, next_attempt_at, created_at"
 )
 _TIMER_COLUMNS = 'instance_id, name, kind, "trigger", state, due'
+_MAX_HISTORY = ", (SELECT COALESCE(MAX(id), 0) FROM history)"
 
 
 def db_time(value: datetime, sqlite: bool) -> Any:
@@ -46,6 +47,7 @@ class Statements:
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
+        self._selects: dict[int, str] = {}
         p = self.mark = "?" if self.sqlite else "%s"
         self.select_instance = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = {p}"
         # PostgreSQL: a batch locks its rows in id order, so two batches never deadlock
@@ -97,11 +99,18 @@ class Statements:
             f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
             f"entered_at = {p}, regions = {p} WHERE id = {p} AND rev = {p}"
         )
+        # SQLite rewrites the entry of every index whose column a SET names, even to the
+        # same NULL: most instances have no open_key, so it is cleared only where set
+        # (one WAL page less per finishing event). PostgreSQL compares the values.
+        clear = "" if self.sqlite else ", open_key = NULL"
         self.update_final = (
             f"UPDATE instances SET state = {p}, data = {p}, rev = {p}, updated_at = {p}, "
-            f"entered_at = {p}, regions = {p}, finished = {p}, open_key = NULL "
-            f"WHERE id = {p} AND rev = {p}"
+            f"entered_at = {p}, regions = {p}, finished = {p}{clear} WHERE id = {p} AND rev = {p}"
         )
+        self.clear_open_key = (
+            "UPDATE instances SET open_key = NULL WHERE id = ? AND open_key IS NOT NULL"
+            if self.sqlite else None
+        )  # fmt: skip
         # a region of a parallel state moved on: its old state's timers go
         self.delete_state_timers = f"DELETE FROM timers WHERE instance_id = {p} AND state = {p}"
         self.max_history = "SELECT COALESCE(MAX(id), 0) FROM history"
@@ -115,14 +124,24 @@ class Statements:
         A child's move changes its parent's row too: locking the parent (a lower id)
         with the child keeps the lock order of a parent's batch cancelling its children.
         Its parameters are the ids, twice on PostgreSQL (:meth:`instance_params`).
+        SQLite numbers history rows itself under the write lock (see the batch): there
+        the largest history id rides along with the rows, one statement less per event.
         """
-        marks = _marks(self.mark, count)
-        if self.sqlite:
-            return f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN ({marks})"
-        return (
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN ({marks}) OR id IN "
-            f"(SELECT parent_id FROM instances WHERE id IN ({marks})){self.lock}"
-        )
+        found = self._selects.get(count)
+        if found is None:
+            marks = _marks(self.mark, count)
+            if self.sqlite:
+                found = (
+                    f"SELECT {_INSTANCE_COLUMNS}{_MAX_HISTORY} FROM instances "
+                    f"WHERE id IN ({marks})"
+                )
+            else:
+                found = (
+                    f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id IN ({marks}) OR id IN "
+                    f"(SELECT parent_id FROM instances WHERE id IN ({marks})){self.lock}"
+                )
+            self._selects[count] = found
+        return found
 
     def instance_params(self, ids: list[int]) -> list[int]:
         return ids if self.sqlite else ids + ids
