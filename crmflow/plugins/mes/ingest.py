@@ -20,7 +20,7 @@ from .sparkplug import AliasBook
 from .store import messages, quarantine, report_status, taken_keys
 
 if TYPE_CHECKING:  # pragma: no cover
-    from crmflow.core.engine.runtime import Engine
+    from crmflow.core.engine import Engine
 
 __all__ = ["Applied", "Incoming", "Ingestor", "deliver_events", "dumps_values"]
 

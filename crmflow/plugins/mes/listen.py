@@ -12,7 +12,7 @@ from .ingest import Applied, Incoming, Ingestor, deliver_events
 from .mapping import Connector, opcua_source, parse_connectors
 
 if TYPE_CHECKING:  # pragma: no cover
-    from crmflow.core.engine.runtime import Engine
+    from crmflow.core.engine import Engine
 
 __all__ = ["Listener", "connectors_of", "opcua_source", "retry_message"]
 

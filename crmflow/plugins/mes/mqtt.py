@@ -17,7 +17,7 @@ from .mapping import Connector, Subscription
 from .store import report_status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from crmflow.core.engine.runtime import Engine
+    from crmflow.core.engine import Engine
 
 __all__ = ["MqttSource"]
 

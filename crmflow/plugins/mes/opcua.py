@@ -13,7 +13,7 @@ from .mapping import Connector, Subscription, opcua_source
 from .store import report_status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from crmflow.core.engine.runtime import Engine
+    from crmflow.core.engine import Engine
 
 __all__ = ["OpcUaSource"]
 

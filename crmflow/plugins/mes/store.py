@@ -13,7 +13,7 @@ from crmflow.core.store import reading
 from crmflow.errors import NotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from crmflow.core.engine.runtime import Engine
+    from crmflow.core.engine import Engine
 
 __all__ = [
     "connector_state",

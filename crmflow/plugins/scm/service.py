@@ -22,7 +22,7 @@ from .tables import edi_interchanges, edi_orders
 from .transport import Folder, open_folder
 
 if TYPE_CHECKING:  # pragma: no cover
-    from crmflow.core.engine.runtime import Engine
+    from crmflow.core.engine import Engine
 
 __all__ = ["EdiConfig", "PollReport", "edi_config", "poll", "receive", "send"]
 
