@@ -19,13 +19,16 @@ from .definition import StartRule, WorkflowDef
 from .expressions import ExpressionEnv
 from .language import VARIABLES, check_autos, check_names, save_as_names
 from .parallelcheck import check_region_moves, expand_regions
-from .shapecheck import PLAIN_NAME, Checker, Path, action_parameters
-from .statecheck import CALENDARS, check_states, check_timeouts, reachability
-from .timercheck import check_timers
-from .transitioncheck import check_transitions
+from .shapecheck import ACTION_KEYS, PLAIN_NAME, Checker, Path, action_parameters
+from .statecheck import CALENDARS, STATE_KEYS, check_states, check_timeouts, reachability
+from .timercheck import TIMER_KEYS, check_timers
+from .transitioncheck import TRANSITION_KEYS, check_transitions
 from .yamlmarks import YamlSyntaxError, load_with_marks
 
-__all__ = ["CALENDARS", "MAX_VERSION", "WORKFLOW_KEYS", "action_parameters", "parse_workflow"]
+__all__ = [
+    "ACTION_KEYS", "CALENDARS", "MAX_VERSION", "START_KEYS", "STATE_KEYS", "TIMER_KEYS",
+    "TRANSITION_KEYS", "WORKFLOW_KEYS", "action_parameters", "parse_workflow",
+]  # fmt: skip
 
 WORKFLOW_KEYS = (
     "workflow", "version", "title", "description", "entity", "initial",
