@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import copy
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
@@ -23,9 +22,9 @@ from crmflow.core.registry import (
 )
 from crmflow.core.rollout import RolloutPolicy
 from crmflow.core.store import make_db, migrate, reading
-from crmflow.errors import ConcurrencyError, NotFoundError, RefusedError
+from crmflow.errors import NotFoundError, RefusedError
 
-from . import groupcommit
+from . import firing
 from . import repository as repo
 from .catalog import Catalog
 from .decide import SYSTEM
@@ -45,8 +44,6 @@ from .ticker import tick as _tick
 __all__ = ["Engine", "deep_merge"]
 
 log = logging.getLogger("crmflow.engine")
-
-_RETRIES = 8
 
 
 class Engine:
@@ -269,56 +266,11 @@ class Engine:
     ) -> FireResult:
         """Fire ``trigger`` on instance ``iid``; a refusal changes nothing."""
         when = repo.utc(now) if now else self.now()
-        event = [(iid, trigger, data, key)]
-        if self.rollout.active():
-            refused = self._rollout_refusal(iid, actor, when)
-            if refused is not None:
-                return refused
-        for _attempt in range(_RETRIES):
-            try:
-                fired = groupcommit.fire_batch_direct(self, event, actor, when, raise_errors=True)
-                if fired is None:
-                    with self.db.begin() as conn:
-                        fired = groupcommit.fire_batch(
-                            self, conn, event, actor, when, raise_errors=True
-                        )
-                        if not fired[0][0].taken:
-                            conn.rollback()
-                results, records, queued = fired
-            except repo.Conflict:
-                continue
-            except sa.exc.OperationalError as exc:
-                if not _transient(exc):
-                    raise
-                continue  # a deadlock with a timer batch: PostgreSQL rolled us back; retry
-            except sa.exc.IntegrityError:
-                if key is None:
-                    raise
-                continue  # the same key was applied by a concurrent process: the retry sees it
-            self.after_commit(records, queued)
-            return results[0]
-        raise ConcurrencyError(f"instance {iid} kept changing while firing {trigger!r}; try again")
+        return firing.fire(self, iid, trigger, data, key, actor, when)
 
     def today(self, now: datetime | None = None) -> Any:
         """The factory's calendar date at ``now`` (default: the engine's clock)."""
         return (now or self.now()).astimezone(self.factory.timezone).date()
-
-    def _rollout_refusal(self, iid: int, actor: str | None, now: datetime) -> FireResult | None:
-        i = repo.instances
-        with reading(self.db) as conn:
-            row = conn.execute(
-                sa.select(i.c.workflow, i.c.state, i.c.data, i.c.created_by).where(i.c.id == iid)
-            ).first()
-        if row is None:
-            return None  # the fire itself reports the missing instance
-        refused = self.rollout.refusal(
-            row.workflow, actor, _json_data(row.data), starter=row.created_by,
-            today=self.today(now),
-        )  # fmt: skip
-        if refused is None:
-            return None
-        return FireResult(False, row.state, reason=f"rollout: {refused}", code="rollout",
-                          instance_id=iid)  # fmt: skip
 
     def fire_many(
         self,
@@ -326,21 +278,7 @@ class Engine:
         actor: str | None = SYSTEM,
     ) -> list[FireResult]:
         """Fire a batch in one transaction (group commit); each event keeps its rules."""
-        batch = list(events)
-        for _attempt in range(_RETRIES):
-            try:
-                now = self.now()
-                fired = groupcommit.fire_batch_direct(self, batch, actor, now)
-                if fired is None:
-                    with self.db.begin() as conn:
-                        fired = groupcommit.fire_batch(self, conn, batch, actor, now)
-                results, records, queued = fired
-            except (repo.Conflict, sa.exc.IntegrityError):
-                # A concurrent writer got there first (PostgreSQL); the retry sees its work.
-                continue
-            self.after_commit(records, queued)
-            return results
-        raise ConcurrencyError("a batch kept conflicting with concurrent writers; try again")
+        return firing.fire_many(self, events, actor)
 
     def fire_in(
         self,
@@ -353,10 +291,7 @@ class Engine:
         now: datetime,
     ) -> tuple[FireResult, list[TransitionRecord], bool]:
         """Fire inside the caller's transaction; raise repo.Conflict on a stale row."""
-        results, records, queued = groupcommit.fire_batch(
-            self, conn, [(iid, trigger, data, key)], actor, now, raise_errors=True
-        )
-        return results[0], records, queued
+        return firing.fire_in(self, conn, iid, trigger, data, key, actor, now)
 
     def hook(self, name: str) -> Any:
         """The hook caller ``name`` restricted to the plugins this factory enables."""
@@ -457,14 +392,3 @@ class Engine:
     def run_outbox(self, now: datetime | None = None, limit: int = 100) -> int:
         """Run due side effects from the outbox; return how many were attempted."""
         return _run_outbox(self, now=now, limit=limit)
-
-
-def _json_data(stored: Any) -> dict[str, Any]:
-    data = json.loads(stored) if isinstance(stored, str) else stored
-    return data if isinstance(data, dict) else {}
-
-
-def _transient(exc: sa.exc.OperationalError) -> bool:
-    """A deadlock or serialization failure: the transaction may simply be retried."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in ("40P01", "40001")
