@@ -25,7 +25,7 @@ def test_a_transition_from_another_engine_reaches_the_listener(pg_url, tmp_path)
     other = Engine.open(pg_url, workflows=folder)  # another app process or a worker
     broker = Broker(serving)
     try:
-        add_user(serving, "pat")  # a login: who may read the transition (a stream of nobody gets none)
+        add_user(serving, "pat")  # a login may read it; a stream of nobody gets no transition
         stream = broker.subscribe("pat")
         assert stream is not None
         iid = other.start("order", data={"order": {"number": "SO-1", "quantity": 2}})
