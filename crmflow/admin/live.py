@@ -107,8 +107,8 @@ class Broker:
             self.last_id = max(self.last_id, int(row.id))
             if row.from_state is not None:
                 moves.append({"id": row.instance_id, "workflow": row.workflow,
-                                 "from": row.from_state, "to": row.to_state,
-                                 "at": row.at.isoformat()})  # fmt: skip
+                              "from": row.from_state, "to": row.to_state,
+                              "at": row.at.isoformat()})  # fmt: skip
         if moves:
             allowed = self._may_read()  # asked once per poll, however many transitions
             for message in moves:
