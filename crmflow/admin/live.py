@@ -5,8 +5,10 @@ crmflow_history`` (a trigger of migration 0120 notifies after every insert into
 ``history``, and the notify plugin after it writes or marks read a notification,
 whichever process or worker did it); on SQLite, where one process serves, it
 looks once a second. Either way it reads the rows after the last one it saw:
-transitions go to every open stream, a notification only to its person's
-streams, with their unread count (which a mark-read elsewhere also changes).
+a transition goes to the streams of the people who may read instances (asked
+once per poll through ``crmflow.core.people.authz.readers``, the rule of the
+pages and the API), a notification only to its person's streams, with their
+unread count (which a mark-read elsewhere also changes).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from crmflow.core.engine.tables import HistoryRow, InstanceRow
+from crmflow.core.people.authz import readers
 from crmflow.core.store import is_postgres
 from crmflow.plugins.notify.tables import deliveries, messages
 
@@ -40,8 +43,8 @@ class Event(NamedTuple):
 
 
 class Broker:
-    """Fans taken transitions (to all) and notifications (to their person) out to subscriber
-    queues; one listener thread per process."""
+    """Fans taken transitions (to those who may read them) and notifications (to their
+    person) out to subscriber queues; one listener thread per process."""
 
     def __init__(self, engine: Any, *, poll_seconds: float = 1.0, max_streams: int = 200) -> None:
         self.engine = engine
@@ -98,16 +101,19 @@ class Broker:
         return published
 
     def _publish_rows(self, rows: list[Any]) -> int:
-        published = 0
+        """Transitions (a start is not one) to the streams of the people who may read them."""
+        moves = []
         for row in rows:
             self.last_id = max(self.last_id, int(row.id))
-            if row.from_state is None:
-                continue  # a start, not a transition
-            message = {"id": row.instance_id, "workflow": row.workflow, "from": row.from_state,
-                       "to": row.to_state, "at": row.at.isoformat()}  # fmt: skip
-            self.publish(message)
-            published += 1
-        return published
+            if row.from_state is not None:
+                moves.append({"id": row.instance_id, "workflow": row.workflow,
+                              "from": row.from_state, "to": row.to_state,
+                              "at": row.at.isoformat()})  # fmt: skip
+        if moves:
+            allowed = self._may_read()  # asked once per poll, however many transitions
+            for message in moves:
+                self.publish(message, allowed)
+        return len(moves)
 
     # -- each person's notifications -------------------------------------------------------
 
@@ -169,12 +175,23 @@ class Broker:
 
     # -- handing events to streams -----------------------------------------------------------
 
-    def publish(self, message: dict[str, Any]) -> None:
-        """A transition to every open stream."""
+    def _may_read(self) -> frozenset[str]:
+        """The people with a stream open who may read instances now: the rule of the pages
+        and the API (:func:`crmflow.core.people.authz.readers`), one query."""
         with self._lock:
-            subscribers = list(self._subscribers)
-        for q in subscribers:
+            persons = {who for who in self._subscribers.values() if who is not None}
+        return readers(self.engine, persons) if persons else frozenset()
+
+    def publish(self, message: dict[str, Any], allowed: frozenset[str] | None = None) -> int:
+        """A transition to the open streams of the people who may read it (``allowed``, else
+        asked now); a stream without a person gets none. How many streams it reached."""
+        if allowed is None:
+            allowed = self._may_read()
+        with self._lock:
+            mine = [q for q, who in self._subscribers.items() if who in allowed]
+        for q in mine:
             self._put(q, Event("instance", message))
+        return len(mine)
 
     def publish_to(self, person: str, message: dict[str, Any]) -> int:
         """A notification event to that person's open streams (no one else's); how many."""

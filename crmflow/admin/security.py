@@ -11,7 +11,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from crmflow.core.people.accounts import Account, get_account, user_by_token
-from crmflow.core.people.authz import Person, person_for
+from crmflow.core.people.authz import Person, may_read, person_for
 from crmflow.errors import NotFoundError
 
 from .extension import engine_ext
@@ -69,7 +69,7 @@ def _load(username: str) -> WebUser | None:
         account = get_account(engine, username)
     except NotFoundError:
         return None
-    if not account.active:
+    if not may_read(account):
         return None
     return WebUser(account, person_for(engine, account))
 
@@ -123,7 +123,7 @@ def _guard() -> Response | None:
                 else Response(message, 400, mimetype="text/plain"))  # fmt: skip
     if auth.startswith("Bearer ") and (is_api or path in BEARER_PATHS):
         account = user_by_token(engine_ext.get(), auth[7:].strip())
-        if account is None:
+        if account is None or not may_read(account):
             return json_error(401, "unauthorized", "the API token is unknown, revoked or disabled")
         g.session_before = dict(session)
         login_user(WebUser(account, person_for(engine_ext.get(), account)))

@@ -16,6 +16,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "engine" / "workflows"
 @pytest.mark.postgres
 def test_a_transition_from_another_engine_reaches_the_listener(pg_url, tmp_path):
     from crmflow.core.engine import Engine
+    from crmflow.core.people.accounts import add_user
 
     folder = tmp_path / "workflows"
     folder.mkdir()
@@ -24,7 +25,8 @@ def test_a_transition_from_another_engine_reaches_the_listener(pg_url, tmp_path)
     other = Engine.open(pg_url, workflows=folder)  # another app process or a worker
     broker = Broker(serving)
     try:
-        stream = broker.subscribe()
+        add_user(serving, "pat")  # a login may read it; a stream of nobody gets no transition
+        stream = broker.subscribe("pat")
         assert stream is not None
         iid = other.start("order", data={"order": {"number": "SO-1", "quantity": 2}})
         other.fire(iid, "confirm")

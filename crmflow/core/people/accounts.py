@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "THROTTLE_WINDOW",
     "Account",
     "accounts",
+    "accounts_named",
     "add_user",
     "api_tokens",
     "authenticate",
@@ -174,6 +176,16 @@ def get_account(engine: Engine, username: str) -> Account:
     if row is None:
         raise NotFoundError(f"no login {username!r}; `crmflow user add {username}` creates it")
     return _account(row)
+
+
+def accounts_named(engine: Engine, usernames: Iterable[str]) -> list[Account]:
+    """The logins of these usernames that exist, in one query (unknown names are left out)."""
+    names = sorted(set(usernames))
+    if not names:
+        return []
+    with engine.db.connect() as conn:
+        rows = conn.execute(sa.select(web_users).where(web_users.c.username.in_(names))).all()
+    return [_account(r) for r in rows]
 
 
 def list_users(engine: Engine) -> list[Account]:

@@ -8,6 +8,7 @@ the engine or the domain with that person as the actor.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from crmflow.core.engine.results import FireResult, Instance
 from crmflow.core.store import reading
 from crmflow.errors import CrmflowError, InputError, NotFoundError
 
-from .accounts import Account
+from .accounts import Account, accounts_named
 
 if TYPE_CHECKING:  # pragma: no cover
     from crmflow.core.engine.definition import WorkflowDef
@@ -30,8 +31,10 @@ __all__ = [
     "available_triggers",
     "delegate_as",
     "fire_as",
+    "may_read",
     "person_for",
     "person_named",
+    "readers",
     "require",
     "start_as",
     "workflow_roles",
@@ -88,6 +91,19 @@ def _known(engine: Engine, username: str) -> bool:
     return username in engine.factory.users or any(
         username in d.members for d in engine.factory.departments
     )
+
+
+def may_read(account: Account) -> bool:
+    """Whether a login may read: every page, every instance (``GET /api/instances/{id}``) and
+    its transitions on the live stream. Reading is not split by role (docs/web.md: every
+    signed-in person reads every page); a disabled login reads nothing from then on."""
+    return account.active
+
+
+def readers(engine: Engine, usernames: Iterable[str]) -> frozenset[str]:
+    """Those of ``usernames`` who may read instances now (:func:`may_read`), in one query:
+    the live stream asks this once per poll for the people with a stream open."""
+    return frozenset(a.username for a in accounts_named(engine, usernames) if may_read(a))
 
 
 def require(engine: Engine, person: Person, action: str) -> None:
