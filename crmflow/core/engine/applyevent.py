@@ -136,6 +136,13 @@ class Batch(BatchStore):
         walk = Walk(definition, inst.state, inst.regions)
         moves = 0
         nested = None
+        if plain and decision.vote is None and first.source == inst.state:
+            # One step, nothing to run, nothing after it: the loop below would take it
+            # alone (no region, call, join or automatic move can follow).
+            pending = []
+            self._step(inst, snap, first, self.history_id(), data, payload, key, actor, work)
+            steps.append(first)
+            walk.take(first.source, first.target, first.changed)
         try:
             while pending:
                 step = pending.pop(0)
