@@ -107,7 +107,46 @@ class Batch(BatchStore):
             assert decision.refusal is not None
             refusal = decision.refusal
             return FireResult(False, inst.state, refusal.message, refusal.code, iid), [], False
+        step, memo = decision.step, inst.memo
+        if (
+            not payload and not step.actions and not decision.more and decision.vote is None
+            and inst.regions is None and inst.parent_id is None and not memo.calling
+            and not inst.timers_in_db and not inst.pending_timers and step.source == inst.state
+            and not autos(memo, step.target) and not timed(memo, step.target)
+            and memo.definition.states[step.target].parallel is None
+        ):  # fmt: skip
+            return self._plain(inst, step, trigger, key, actor)
         return self.apply(inst, snap, decision, trigger, payload, key, actor)
+
+    def _plain(
+        self, inst: HeldInstance, step: Step, trigger: str, key: str | None, actor: str | None
+    ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+        """:meth:`apply` for one step with nothing to run, arm, cancel or follow.
+
+        No payload, action, vote, region, timer (armed or to arm), parent,
+        child or automatic move: one history row and the instance's new state.
+        """
+        hid = self.history_id()
+        self.history.append(
+            (hid, inst.id, step.trigger, step.source, step.target, actor, self.at, "{}", key)
+        )
+        state = step.target if step.changed else inst.state
+        if key is not None:
+            self.keys[(inst.id, key)] = (hid, state, trigger)
+        final = inst.memo.definition.states[state].final
+        if step.changed or final:
+            inst.entered_at = self.at
+        inst.state, inst.rev, inst.dirty = state, inst.rev + 1, True
+        if final:
+            inst.finished = inst.final = True
+        records: list[TransitionRecord] = []
+        if self.listened:
+            definition = inst.memo.definition
+            records.append(TransitionRecord(
+                inst.id, definition.id, definition.version, step.trigger, step.source,
+                step.target, actor, self.now, {}, hid,
+            ))  # fmt: skip
+        return FireResult(True, state, instance_id=inst.id, history_id=hid), records, False
 
     def apply(
         self, inst: HeldInstance, snap: Snapshot, decision: Decision, trigger: str,
