@@ -26,7 +26,7 @@ from .eventrows import deep_merge
 from .heldrow import HeldInstance, aware, delegations_of, since_bases, votes_of
 from .regions import Walk, active_states
 from .results import FireResult, TransitionRecord
-from .routing import Step, autos, runs_inline, timed
+from .routing import Step, autos, quiet, runs_inline, timed
 from .sqlstatements import Statements, db_time
 from .timing import timer_rows
 
@@ -112,8 +112,7 @@ class Batch(BatchStore):
             not payload and not step.actions and not decision.more and decision.vote is None
             and inst.regions is None and inst.parent_id is None and not memo.calling
             and not inst.timers_in_db and not inst.pending_timers and step.source == inst.state
-            and not autos(memo, step.target) and not timed(memo, step.target)
-            and memo.definition.states[step.target].parallel is None
+            and quiet(memo, step.target)
         ):  # fmt: skip
             return self._plain(inst, step, trigger, key, actor)
         return self.apply(inst, snap, decision, trigger, payload, key, actor)
@@ -133,7 +132,8 @@ class Batch(BatchStore):
         state = step.target if step.changed else inst.state
         if key is not None:
             self.keys[(inst.id, key)] = (hid, state, trigger)
-        final = inst.memo.definition.states[state].final
+        definition = inst.memo.compiled.definition
+        final = definition.states[state].final
         if step.changed or final:
             inst.entered_at = self.at
         inst.state, inst.rev, inst.dirty = state, inst.rev + 1, True
@@ -141,7 +141,6 @@ class Batch(BatchStore):
             inst.finished = inst.final = True
         records: list[TransitionRecord] = []
         if self.listened:
-            definition = inst.memo.definition
             records.append(TransitionRecord(
                 inst.id, definition.id, definition.version, step.trigger, step.source,
                 step.target, actor, self.now, {}, hid,
