@@ -21,7 +21,16 @@ from . import subflows
 from .actionrun import outbox_row, render_params, run_inline
 from .batchstore import BatchStore, Work
 from .dbapi import NO_CONNECTION, Fallback
-from .decide import MAX_AUTO, Decision, Snapshot, decide, join_step, loop_refusal, next_auto
+from .decide import (
+    MAX_AUTO,
+    Decision,
+    Snapshot,
+    decide,
+    join_step,
+    loop_refusal,
+    next_auto,
+    routed,
+)
 from .eventrows import deep_merge
 from .heldrow import HeldInstance, aware, delegations_of, since_bases, votes_of
 from .regions import Walk, active_states
@@ -99,15 +108,21 @@ class Batch(BatchStore):
         if roles is None:
             roles = self.roles[actor] = self.engine.roles_of(actor)
         payload = data or {}
-        snap = self._snapshot(inst, trigger, actor)
-        decision = decide(
-            self.engine, inst.memo, snap, trigger, payload, actor, roles, self.now, self.scope
-        )
+        memo = inst.memo
+        # The step is known without the data (no guard decides it): decide is not asked.
+        known = None if inst.regions is not None else routed(memo, inst.state, trigger, roles)
+        if known is not None:
+            decision = Decision(known)
+        else:
+            snap = self._snapshot(inst, trigger, actor)
+            decision = decide(
+                self.engine, memo, snap, trigger, payload, actor, roles, self.now, self.scope
+            )
         if decision.step is None:
             assert decision.refusal is not None
             refusal = decision.refusal
             return FireResult(False, inst.state, refusal.message, refusal.code, iid), [], False
-        step, memo = decision.step, inst.memo
+        step = decision.step
         if (
             not payload and not step.actions and not decision.more and decision.vote is None
             and inst.regions is None and inst.parent_id is None and not memo.calling
@@ -115,6 +130,8 @@ class Batch(BatchStore):
             and quiet(memo, step.target)
         ):  # fmt: skip
             return self._plain(inst, step, trigger, key, actor)
+        if known is not None:
+            snap = self._snapshot(inst, trigger, actor)
         return self.apply(inst, snap, decision, trigger, payload, key, actor)
 
     def _plain(
