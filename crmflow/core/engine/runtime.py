@@ -311,18 +311,16 @@ class Engine:
         if records:
             on_transition = self.hook("on_transition")
             impls = on_transition.get_hookimpls()
-            # Plain listeners are called as pluggy would (last registered first, an error
-            # stops the record's round) without its per-call set-up; wrappers go through it.
+            # Plain listeners in pluggy's order, minus its per-call set-up; wrappers via pluggy.
             plain = not any(i.wrapper or i.hookwrapper or i.kwargnames for i in impls)
             calls = [(i.function, i.argnames) for i in reversed(impls)] if plain else []
             for record in records if impls else ():
+                given = {"engine": self, "record": record}
                 try:
-                    if not plain:
-                        on_transition(engine=self, record=record)
-                        continue
-                    given = {"engine": self, "record": record}
                     for function, names in calls:
                         function(*[given[name] for name in names])
+                    if not plain:
+                        on_transition(**given)
                 except Exception:  # a plugin's reaction must not undo a committed transition
                     log.exception("on_transition hook failed for instance %s", record.instance_id)
         if queued and self.inline_outbox:
