@@ -21,12 +21,21 @@ from . import subflows
 from .actionrun import outbox_row, render_params, run_inline
 from .batchstore import BatchStore, Work
 from .dbapi import NO_CONNECTION, Fallback
-from .decide import MAX_AUTO, Decision, Snapshot, decide, join_step, loop_refusal, next_auto
+from .decide import (
+    MAX_AUTO,
+    Decision,
+    Snapshot,
+    decide,
+    join_step,
+    loop_refusal,
+    next_auto,
+    routed,
+)
 from .eventrows import deep_merge
 from .heldrow import HeldInstance, aware, delegations_of, since_bases, votes_of
 from .regions import Walk, active_states
 from .results import FireResult, TransitionRecord
-from .routing import Step, autos, runs_inline, timed
+from .routing import Step, autos, quiet, runs_inline, timed
 from .sqlstatements import Statements, db_time
 from .timing import timer_rows
 
@@ -99,15 +108,61 @@ class Batch(BatchStore):
         if roles is None:
             roles = self.roles[actor] = self.engine.roles_of(actor)
         payload = data or {}
-        snap = self._snapshot(inst, trigger, actor)
-        decision = decide(
-            self.engine, inst.memo, snap, trigger, payload, actor, roles, self.now, self.scope
-        )
+        memo = inst.memo
+        # The step is known without the data (no guard decides it): decide is not asked.
+        known = None if inst.regions is not None else routed(memo, inst.state, trigger, roles)
+        if known is not None:
+            decision = Decision(known)
+        else:
+            snap = self._snapshot(inst, trigger, actor)
+            decision = decide(
+                self.engine, memo, snap, trigger, payload, actor, roles, self.now, self.scope
+            )
         if decision.step is None:
             assert decision.refusal is not None
             refusal = decision.refusal
             return FireResult(False, inst.state, refusal.message, refusal.code, iid), [], False
+        step = decision.step
+        if (
+            not payload and not step.actions and not decision.more and decision.vote is None
+            and inst.regions is None and inst.parent_id is None and not memo.calling
+            and not inst.timers_in_db and not inst.pending_timers and step.source == inst.state
+            and quiet(memo, step.target)
+        ):  # fmt: skip
+            return self._plain(inst, step, trigger, key, actor)
+        if known is not None:
+            snap = self._snapshot(inst, trigger, actor)
         return self.apply(inst, snap, decision, trigger, payload, key, actor)
+
+    def _plain(
+        self, inst: HeldInstance, step: Step, trigger: str, key: str | None, actor: str | None
+    ) -> tuple[FireResult, list[TransitionRecord], bool]:  # fmt: skip
+        """:meth:`apply` for one step with nothing to run, arm, cancel or follow.
+
+        No payload, action, vote, region, timer (armed or to arm), parent,
+        child or automatic move: one history row and the instance's new state.
+        """
+        hid = self.history_id()
+        self.history.append(
+            (hid, inst.id, step.trigger, step.source, step.target, actor, self.at, "{}", key)
+        )
+        state = step.target if step.changed else inst.state
+        if key is not None:
+            self.keys[(inst.id, key)] = (hid, state, trigger)
+        definition = inst.memo.compiled.definition
+        final = definition.states[state].final
+        if step.changed or final:
+            inst.entered_at = self.at
+        inst.state, inst.rev, inst.dirty = state, inst.rev + 1, True
+        if final:
+            inst.finished = inst.final = True
+        records: list[TransitionRecord] = []
+        if self.listened:
+            records.append(TransitionRecord(
+                inst.id, definition.id, definition.version, step.trigger, step.source,
+                step.target, actor, self.now, {}, hid,
+            ))  # fmt: skip
+        return FireResult(True, state, instance_id=inst.id, history_id=hid), records, False
 
     def apply(
         self, inst: HeldInstance, snap: Snapshot, decision: Decision, trigger: str,
@@ -136,6 +191,13 @@ class Batch(BatchStore):
         walk = Walk(definition, inst.state, inst.regions)
         moves = 0
         nested = None
+        if plain and decision.vote is None and first.source == inst.state:
+            # One step, nothing to run, nothing after it: the loop below would take it
+            # alone (no region, call, join or automatic move can follow).
+            pending = []
+            self._step(inst, snap, first, self.history_id(), data, payload, key, actor, work)
+            steps.append(first)
+            walk.take(first.source, first.target, first.changed)
         try:
             while pending:
                 step = pending.pop(0)

@@ -8,7 +8,6 @@ import re
 import string
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any, cast
 
 from jinja2 import nodes
@@ -84,19 +83,26 @@ _CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
 )
 
 
-@contextmanager
-def bounded() -> Iterator[Budget]:
-    """The budget of the evaluation in progress (a fresh one when none is)."""
-    budget = _CURRENT.get()
-    if budget is not None:
-        yield budget
-        return
-    budget = Budget()
-    token = _CURRENT.set(budget)
-    try:
-        yield budget
-    finally:
-        _CURRENT.reset(token)
+class bounded:  # noqa: N801 - used as ``with bounded():``, as the function it replaced
+    """The budget of the evaluation in progress (a fresh one when none is).
+
+    A class, not a generator context manager: a guard enters it on every event.
+    """
+
+    __slots__ = ("budget", "token")
+
+    def __enter__(self) -> Budget:
+        budget = _CURRENT.get()
+        self.token: contextvars.Token[Budget | None] | None = None
+        if budget is None:
+            budget = Budget()
+            self.token = _CURRENT.set(budget)
+        self.budget = budget
+        return budget
+
+    def __exit__(self, *exc: object) -> None:
+        if self.token is not None:
+            _CURRENT.reset(self.token)
 
 
 def step(n: int = 1) -> None:

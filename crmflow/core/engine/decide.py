@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MAX_AUTO", "SYSTEM", "Decision", "Refusal", "Snapshot", "context_for", "decide",
-    "join_step", "loop_refusal", "next_auto", "role_allows",
+    "join_step", "loop_refusal", "next_auto", "role_allows", "routed",
 ]  # fmt: skip
 
 SYSTEM = "system"
@@ -101,6 +101,18 @@ def decide(
     return _decide_in(engine, memo, snap, snap.state, trigger, payload, actor, roles, now)
 
 
+def routed(memo: Memo, state: str, trigger: str, roles: frozenset[str]) -> Step | None:
+    """The step :func:`decide` takes whatever the data, if known already, else None.
+
+    Known once the first candidate the roles allow had no guard (outside an
+    approval's votes and a parallel state's regions).
+    """
+    sdef = memo.definition.states[state]
+    if sdef.approval is not None and trigger in ("approve", "reject"):
+        return None
+    return memo.routes.get((state, trigger, roles))
+
+
 def _decide_in(
     engine: EngineLike, memo: Memo, snap: Snapshot, state: str, trigger: str,
     payload: dict[str, Any], actor: str | None, roles: frozenset[str], now: datetime,
@@ -109,9 +121,9 @@ def _decide_in(
     if sdef.approval is not None and trigger in ("approve", "reject"):
         return _vote(engine, memo, snap, trigger, payload, actor, now)
     route_key = (state, trigger, roles)
-    routed = memo.routes.get(route_key, False)
-    if routed:
-        return Decision(routed)  # type: ignore[arg-type]
+    known = memo.routes.get(route_key)
+    if known is not None:
+        return Decision(known)
     found = candidates(memo, state, trigger)
     if not found:
         accepted = memo.definition.triggers_in(state)

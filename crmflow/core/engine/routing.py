@@ -11,7 +11,8 @@ from .regions import initial_states
 from .timing import has_timers
 
 __all__ = [
-    "Memo", "Plan", "Step", "autos", "candidates", "memo_of", "plan_of", "runs_inline", "timed",
+    "Memo", "Plan", "Step", "autos", "candidates", "memo_of", "plan_of", "quiet", "runs_inline",
+    "timed",
 ]  # fmt: skip
 
 #: (phase, state, action) in the DSL's order: on_exit, do, on_enter
@@ -42,6 +43,8 @@ class Memo:
     autos: dict[str, tuple[TransitionDef, ...]] = field(default_factory=dict)
     #: a state of this version calls a sub-workflow (the write step then looks after children)
     calling: bool = False
+    #: state -> entering it needs nothing more (no automatic move, timer or region): :func:`quiet`
+    quiets: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.calling = any(s.call is not None for s in self.compiled.definition.states.values())
@@ -117,6 +120,16 @@ def timed(memo: Memo, state: str) -> bool:
     found = memo.timed.get(state)
     if found is None:
         found = memo.timed[state] = has_timers(memo.definition, state)
+    return found
+
+
+def quiet(memo: Memo, state: str) -> bool:
+    """Whether entering ``state`` needs nothing more: no automatic move, timer or region."""
+    found = memo.quiets.get(state)
+    if found is None:
+        parallel = memo.definition.states[state].parallel
+        found = not autos(memo, state) and not timed(memo, state) and parallel is None
+        memo.quiets[state] = found
     return found
 
 

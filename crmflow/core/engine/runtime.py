@@ -308,14 +308,21 @@ class Engine:
         return callers[key]
 
     def after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
-        on_transition = self.hook("on_transition")
-        if not on_transition.get_hookimpls():
-            records = []  # nobody listens: skip a hook call per event on the hot path
-        for record in records:
-            try:
-                on_transition(engine=self, record=record)
-            except Exception:  # a plugin's reaction must not undo a committed transition
-                log.exception("on_transition hook failed for instance %s", record.instance_id)
+        if records:
+            on_transition = self.hook("on_transition")
+            impls = on_transition.get_hookimpls()
+            # Plain listeners in pluggy's order, minus its per-call set-up; wrappers via pluggy.
+            plain = not any(i.wrapper or i.hookwrapper or i.kwargnames for i in impls)
+            calls = [(i.function, i.argnames) for i in reversed(impls)] if plain else []
+            for record in records if impls else ():
+                given = {"engine": self, "record": record}
+                try:
+                    for function, names in calls:
+                        function(*[given[name] for name in names])
+                    if not plain:
+                        on_transition(**given)
+                except Exception:  # a plugin's reaction must not undo a committed transition
+                    log.exception("on_transition hook failed for instance %s", record.instance_id)
         if queued and self.inline_outbox:
             _run_outbox(self)
 
