@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta
 
 from crmflow.errors import Problem
 
 from .definition import CallDef, WorkflowDef
+from .shapecheck import Checker
 from .yamlmarks import load_with_marks
 
 __all__ = ["CALL_KEYS", "call_def", "check_calls", "on_done_without_block"]
@@ -20,25 +21,7 @@ CALL_KEYS = ("workflow", "for_each", "data")
 Path = tuple[str | int, ...]
 
 
-class _Checker(Protocol):
-    """What these checks use of validate's checker."""
-
-    env: Any
-
-    def error(self, message: str, path: Path, *, at: str = "key") -> None: ...
-
-    def mapping(self, value: Any, path: Path, what: str) -> dict[Any, Any] | None: ...
-
-    def unknown_keys(
-        self, value: dict[Any, Any], allowed: tuple[str, ...], path: Path, what: str
-    ) -> None: ...
-
-    def template(self, value: Any, path: Path) -> Any: ...
-
-    def compiled_params(self, value: Any, path: Path) -> Any: ...
-
-
-def on_done_without_block(c: _Checker, body: Mapping[Any, Any], path: Path) -> None:
+def on_done_without_block(c: Checker, body: Mapping[Any, Any], path: Path) -> None:
     """`on_done:` belongs to a `call:` (or `parallel:`) state."""
     if "on_done" in body and "call" not in body and "parallel" not in body:
         c.error(
@@ -48,7 +31,7 @@ def on_done_without_block(c: _Checker, body: Mapping[Any, Any], path: Path) -> N
 
 
 def call_def(
-    c: _Checker, body: Mapping[Any, Any], path: Path, states_raw: Mapping[Any, Any],
+    c: Checker, body: Mapping[Any, Any], path: Path, states_raw: Mapping[Any, Any],
     known: Collection[str],
 ) -> CallDef | None:  # fmt: skip
     """Check a state's `call:` block and its `on_done:`; build the CallDef (None on errors).
@@ -116,7 +99,7 @@ def _strings(value: Any, path: Path) -> Iterable[tuple[Path, str]]:
             yield from _strings(v, (*path, i))
 
 
-def _names(c: _Checker, source: Any, path: Path, known: Collection[str]) -> bool:
+def _names(c: Checker, source: Any, path: Path, known: Collection[str]) -> bool:
     """An unknown name in a call template is an error, as in every expression."""
     if not isinstance(source, str):
         return True

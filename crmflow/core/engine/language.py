@@ -5,12 +5,13 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta
 
 from .definition import ApprovalDef, TransitionDef
 from .expressions import Expression
+from .shapecheck import Checker
 
 __all__ = [
     "APPROVAL_KEYS",
@@ -29,24 +30,8 @@ APPROVAL_KEYS = ("approvers", "required", "four_eyes", "on_approved", "on_reject
 Path = tuple[str | int, ...]
 
 
-class _Checker(Protocol):
-    """What these checks use of validate's checker: where problems go, shape checks."""
-
-    env: Any
-
-    def error(self, message: str, path: Path, *, at: str = "key") -> None: ...
-
-    def mapping(self, value: Any, path: Path, what: str) -> dict[Any, Any] | None: ...
-
-    def unknown_keys(
-        self, value: dict[Any, Any], allowed: tuple[str, ...], path: Path, what: str
-    ) -> None: ...
-
-    def expression(self, value: Any, path: Path) -> Any: ...
-
-
 def approval_def(
-    c: _Checker, raw: Any, path: Path, states_raw: Mapping[Any, Any]
+    c: Checker, raw: Any, path: Path, states_raw: Mapping[Any, Any]
 ) -> ApprovalDef | None:
     """Check an `approval:` block of a state and build it (None on errors)."""
     body = c.mapping(raw, path, "approval")
@@ -103,7 +88,7 @@ def approval_def(
     )
 
 
-def check_autos(c: _Checker, raw: list[Any], transitions: list[TransitionDef]) -> None:
+def check_autos(c: Checker, raw: list[Any], transitions: list[TransitionDef]) -> None:
     """An automatic transition needs `to`, and `when` unless it is the last out of its state."""
     autos = [t for t in transitions if t.auto]
     for t in autos:
@@ -234,7 +219,7 @@ def save_as_names(doc: Mapping[str, Any]) -> set[str]:
     return names
 
 
-def check_names(c: _Checker, doc: Mapping[str, Any], functions: Collection[str]) -> None:
+def check_names(c: Checker, doc: Mapping[str, Any], functions: Collection[str]) -> None:
     """An expression may read only known names: `unknown name 'actr'; did you mean 'actor'?`."""
     known = set(VARIABLES) | save_as_names(doc) | set(functions)
     entity = doc.get("entity")
@@ -285,7 +270,7 @@ def _parameters(fn: Any) -> set[str] | None:
 
 
 def timer_extras(
-    c: _Checker, item: Mapping[str, Any], path: Path, states_raw: Mapping[Any, Any]
+    c: Checker, item: Mapping[str, Any], path: Path, states_raw: Mapping[Any, Any]
 ) -> tuple[str | None, int | None]:
     """Check a timer's `since:` (with `after:`) and `max:` (with `every:`)."""
     since = item.get("since")

@@ -6,9 +6,10 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from .definition import ParallelDef, RegionDef, StateDef, TransitionDef
+from .shapecheck import Checker
 
 __all__ = ["PARALLEL_KEYS", "REGION_KEYS", "check_region_moves", "expand_regions"]
 
@@ -21,26 +22,13 @@ Path = tuple[str | int, ...]
 Builder = Callable[[dict[Any, Any], Path, str], dict[str, StateDef]]
 
 
-class _Checker(Protocol):
-    regional: dict[str, Path]
-    entries: dict[str, set[str]]
-
-    def error(self, message: str, path: Path, *, at: str = "key") -> None: ...
-
-    def mapping(self, value: Any, path: Path, what: str) -> dict[Any, Any] | None: ...
-
-    def unknown_keys(
-        self, value: dict[Any, Any], allowed: tuple[str, ...], path: Path, what: str
-    ) -> None: ...
-
-
 def _hint(name: Any, options: list[str]) -> str:
     found = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
     return f"; did you mean {found[0]!r}?" if found else ""
 
 
 def expand_regions(
-    c: _Checker, states_raw: Mapping[Any, Any], states: dict[str, StateDef], build: Builder
+    c: Checker, states_raw: Mapping[Any, Any], states: dict[str, StateDef], build: Builder
 ) -> dict[str, Any]:
     """Check each `parallel:` state; add its region states to ``states`` (dotted names).
 
@@ -96,7 +84,7 @@ def expand_regions(
     return found
 
 
-def _join(c: _Checker, join: Any, count: int, path: Path) -> int | None:
+def _join(c: Checker, join: Any, count: int, path: Path) -> int | None:
     if join == "all":
         return count
     if join == "any":
@@ -114,7 +102,7 @@ def _join(c: _Checker, join: Any, count: int, path: Path) -> int | None:
 
 
 def _regions(
-    c: _Checker, parallel: str, raw: Any, path: Path, build: Builder,
+    c: Checker, parallel: str, raw: Any, path: Path, build: Builder,
     states: dict[str, StateDef], found: dict[str, Any],
 ) -> list[RegionDef]:  # fmt: skip
     body = c.mapping(raw, path, "parallel")
@@ -187,7 +175,7 @@ def _regions(
 
 
 def check_region_moves(
-    c: _Checker, states: Mapping[str, StateDef], transitions: list[TransitionDef]
+    c: Checker, states: Mapping[str, StateDef], transitions: list[TransitionDef]
 ) -> None:
     """A move stays in its region or leaves the parallel state; nothing enters a region."""
     for t in transitions:
