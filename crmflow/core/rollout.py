@@ -168,6 +168,7 @@ class RolloutPolicy:
     ttl: float = 1.0
     _cache: tuple[float, dict[str, RolloutState]] | None = field(default=None, repr=False)
     _off: tuple[object, frozenset[str]] | None = field(default=None, repr=False)
+    _active: tuple[object, bool] | None = field(default=None, repr=False)
 
     @classmethod
     def for_factory(cls, db: sa.Engine, factory: Any) -> RolloutPolicy:
@@ -269,9 +270,15 @@ class RolloutPolicy:
 
     def active(self, conn: sa.Connection | None = None) -> bool:
         """False while everything is `all`: the engine then skips every rollout check."""
-        return any(s.mode != "all" for s in self.configured.values()) or any(
-            s.mode != "all" for s in self._changes(conn).values()
+        changes = self._changes(conn)
+        known = self._active
+        if known is not None and known[0] is changes:
+            return known[1]  # every fire asks: the same changes give the same answer
+        active = any(s.mode != "all" for s in self.configured.values()) or any(
+            s.mode != "all" for s in changes.values()
         )
+        self._active = (changes, active)
+        return active
 
     def refusal(
         self,

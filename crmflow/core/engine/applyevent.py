@@ -54,7 +54,7 @@ class Batch(BatchStore):
         super().__init__(engine, conn, st, cur, now)
         self.roles: dict[str | None, frozenset[str]] = {}
         # Records are for on_transition listeners only: none, none built.
-        self.listened = bool(engine.hook("on_transition").get_hookimpls())
+        self.listened = engine.hooks.listeners().any
         self.due: datetime | None = None
         #: the state of the timer firing the next event (a region's deadline moves its region)
         self.scope: str | None = None

@@ -78,7 +78,12 @@ class BatchStore:
 
     def preload(self, events: list[Event]) -> None:
         """Read the events' instances and their earlier idempotency keys, 500 at a time."""
-        ids = sorted({int(e[0]) for e in events})
+        if len(events) == 1:  # one fire: nothing to gather or sort
+            ids = [int(events[0][0])]
+            keys = [] if events[0][3] is None else [events[0][3]]
+        else:
+            ids = sorted({int(e[0]) for e in events})
+            keys = sorted({e[3] for e in events if e[3] is not None})
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             self.cur.execute(self.st.select_instances(len(chunk)), self.st.instance_params(chunk))
@@ -86,7 +91,6 @@ class BatchStore:
                 self._load(row)
                 if self.st.sqlite and not self._next_id:
                     self._next_id = int(row[-1]) + 1  # the largest history id, read alongside
-        keys = sorted({e[3] for e in events if e[3] is not None})
         for start in range(0, len(keys), 500):
             key_chunk = keys[start : start + 500]
             self.cur.execute(self.st.keys_of(len(key_chunk)), key_chunk)

@@ -33,6 +33,8 @@ class _Held:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.conn: Any = None
+        #: one cursor for every event on the kept connection (a new one costs each event)
+        self.cur: Any = None
         self.pid = 0
         self._closer: weakref.finalize[[], _Held] | None = None
 
@@ -42,7 +44,7 @@ class _Held:
             fairy = db.raw_connection()  # the pool's "connect" listeners set the pragmas
             conn = fairy.driver_connection
             fairy.detach()
-            self.conn, self.pid = conn, os.getpid()
+            self.conn, self.cur, self.pid = conn, conn.cursor(), os.getpid()
             # An engine dropped without close() still closes its connection.
             self._closer = weakref.finalize(self, self.conn.close)
         return self.conn
@@ -51,7 +53,7 @@ class _Held:
         """Close the connection (the caller holds ``lock``)."""
         if self._closer is not None and self.pid == os.getpid():
             self._closer()
-        self.conn, self._closer = None, None
+        self.conn, self.cur, self._closer = None, None, None
 
 
 def _held(engine: Engine) -> _Held:
@@ -81,21 +83,26 @@ def run_direct(
     held = _held(engine) if isinstance(db.pool, sa.pool.QueuePool) else None
     if held is not None and held.lock.acquire(blocking=False):
         try:
-            return _transaction(engine, held.get(db), work, commit, held)
+            conn = held.get(db)
+            return _transaction(engine, conn, held.cur, work, commit, held)
         finally:
             held.lock.release()
     raw = db.raw_connection()
     try:
-        return _transaction(engine, raw.driver_connection, work, commit, None)
+        dbapi = raw.driver_connection
+        cur = dbapi.cursor()
+        try:
+            return _transaction(engine, dbapi, cur, work, commit, None)
+        finally:
+            cur.close()
     finally:
         raw.close()
 
 
 def _transaction(
-    engine: Engine, dbapi: Any, work: Callable[[Any], _T], commit: Callable[[_T], bool],
-    held: _Held | None,
+    engine: Engine, dbapi: Any, cur: Any, work: Callable[[Any], _T],
+    commit: Callable[[_T], bool], held: _Held | None,
 ) -> _T | None:  # fmt: skip
-    cur = dbapi.cursor()
     broken = False
     try:
         with dbapi_errors(engine.db.dialect):
@@ -113,7 +120,6 @@ def _transaction(
     except Fallback:
         return None
     finally:
-        cur.close()
         if broken and held is not None:
             held.drop()  # unusable: the next event opens a new one
     return done

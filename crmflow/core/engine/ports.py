@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
@@ -12,6 +12,9 @@ from crmflow.core.factory import FactoryConfig
 
 from .catalog import Catalog
 from .results import EmitResult, FireResult, Instance, TransitionRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .hookcalls import HookCalls
 
 __all__ = ["EngineLike"]
 
@@ -28,6 +31,7 @@ class EngineLike(Protocol):
     inline_outbox: bool
     worker_id: str
     rollout: Any  # crmflow.core.rollout.RolloutPolicy: which plugins act for whom
+    hooks: HookCalls
 
     def now(self) -> datetime: ...
 

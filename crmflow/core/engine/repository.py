@@ -44,6 +44,8 @@ class Conflict(Exception):
 
 def utc(value: datetime) -> datetime:
     """Aware UTC (the store hands back aware UTC too)."""
+    if value.tzinfo is UTC:
+        return value  # the engine's own clock: nothing to convert
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import copy
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from .delivery import emit_many as _emit_many
 from .direct import release
 from .eventrows import deep_merge
 from .expressions import make_environment
+from .hookcalls import HookCalls
 from .migration import MigrationReport
 from .migration import migrate_instances as _migrate
 from .outbox import run_outbox as _run_outbox
@@ -42,8 +42,6 @@ from .starting import existing_start, start_in
 from .ticker import tick as _tick
 
 __all__ = ["Engine", "deep_merge"]
-
-log = logging.getLogger("crmflow.engine")
 
 
 class Engine:
@@ -79,6 +77,7 @@ class Engine:
         self.settings.update(factory.settings)
         #: staged rollout (architecture.md): off / pilot departments / all, per workflow
         self.rollout = RolloutPolicy.for_factory(db, factory)
+        self.hooks = HookCalls(pm, registry, self.rollout)
         if catalog.clock is None:  # new version files are picked up without a restart
             catalog.watch(self.now)
 
@@ -295,34 +294,14 @@ class Engine:
 
     def hook(self, name: str) -> Any:
         """The hook caller ``name`` restricted to the plugins this factory enables."""
-        callers: dict[Any, Any] = self.__dict__.setdefault("_hooks", {})
-        off = self.rollout.off_now()  # a plugin whose rollout is `off` hears nothing
-        key = (name, off)
-        if key not in callers:
-            enabled = set(self.registry.enabled) - off
-            disabled = [
-                plugin for plugin_name, plugin in self.pm.list_name_plugin()
-                if plugin is not None and plugin_name not in enabled
-            ]  # fmt: skip
-            callers[key] = self.pm.subset_hook_caller(name, remove_plugins=disabled)
-        return callers[key]
+        return self.hooks.caller(name)
 
     def after_commit(self, records: list[TransitionRecord], queued: bool) -> None:
+        """Tell the on_transition listeners, then run the queued actions (inline outbox)."""
         if records:
-            on_transition = self.hook("on_transition")
-            impls = on_transition.get_hookimpls()
-            # Plain listeners in pluggy's order, minus its per-call set-up; wrappers via pluggy.
-            plain = not any(i.wrapper or i.hookwrapper or i.kwargnames for i in impls)
-            calls = [(i.function, i.argnames) for i in reversed(impls)] if plain else []
-            for record in records if impls else ():
-                given = {"engine": self, "record": record}
-                try:
-                    for function, names in calls:
-                        function(*[given[name] for name in names])
-                    if not plain:
-                        on_transition(**given)
-                except Exception:  # a plugin's reaction must not undo a committed transition
-                    log.exception("on_transition hook failed for instance %s", record.instance_id)
+            listeners = self.hooks.listeners()
+            if listeners.any:
+                listeners.call(self, records)
         if queued and self.inline_outbox:
             _run_outbox(self)
 
