@@ -42,7 +42,7 @@ class _Held:
         """The connection (the caller holds ``lock``); opened on first use and after a fork."""
         if self.conn is None or self.pid != os.getpid():
             fairy = db.raw_connection()  # the pool's "connect" listeners set the pragmas
-            conn = fairy.driver_connection
+            conn: Any = fairy.driver_connection
             fairy.detach()
             self.conn, self.cur, self.pid = conn, conn.cursor(), os.getpid()
             # An engine dropped without close() still closes its connection.
@@ -89,7 +89,7 @@ def run_direct(
             held.lock.release()
     raw = db.raw_connection()
     try:
-        dbapi = raw.driver_connection
+        dbapi: Any = raw.driver_connection
         cur = dbapi.cursor()
         try:
             return _transaction(engine, dbapi, cur, work, commit, None)
