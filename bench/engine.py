@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from crmflow import Engine
-from crmflow.core.engine.sqlstatements import db_time
+from crmflow.core.engine.sqlstatements import db_time, statements_for
 
 __all__ = ["main"]
 
@@ -162,16 +162,61 @@ class Floor:
         self.con.close()
 
 
+class EngineSql:
+    """The engine's own statements for one plain event, replayed by plain sqlite3.
+
+    Same schema (a migrated engine database), same pragmas, same SQL text as the
+    fire path (``statements_for("sqlite")``): BEGIN IMMEDIATE, the instance row
+    with the largest history id, one history row, the instance update, COMMIT.
+    What the engine costs beyond this is Python; what this costs beyond the floor
+    is the schema (its indexes and columns).
+    """
+
+    def __init__(self, engine: Engine, ids: list[int]) -> None:
+        raw = engine.db.raw_connection()  # the pool's listeners set the engine's pragmas
+        self.con: Any = raw.driver_connection
+        raw.detach()
+        self.con.isolation_level = None
+        st = statements_for("sqlite")
+        self.select, self.insert, self.update = (
+            st.select_instances(1), st.insert_history_ids, st.update,
+        )  # fmt: skip
+        self.ids = ids
+
+    def run(self, step: int, rows: range) -> None:
+        con, trigger = self.con, f"t{step}"
+        at = db_time(datetime.now(UTC), True)
+        for number in rows:
+            iid = self.ids[number]
+            con.execute("BEGIN IMMEDIATE")
+            row = con.execute(self.select, (iid,)).fetchone()
+            con.execute(
+                self.insert, (row[-1] + 1, iid, trigger, row[3], trigger, None, at, "{}", None)
+            )
+            con.execute(self.update, (trigger, row[4], row[5] + 1, at, at, None, iid, row[5]))
+            con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+
 def open_engine(url: str, workflows: Path, **kwargs: Any) -> Engine:
     return Engine.open(url, workflows=workflows, load_entry_points=False, **kwargs)
 
 
 def bench_fire(tmp: Path, workflows: Path, instances: int, rounds: int, chunk: int) -> None:
-    """Floor and `fire` interleaved every ``chunk`` events, so disk noise hits both alike."""
+    """Floor, the engine's SQL replayed raw, and `fire`, interleaved every ``chunk`` events.
+
+    Interleaving lets disk noise hit all three alike.
+    """
     floor = Floor(tmp / "floor.sqlite3", instances)
     engine = open_engine(f"sqlite:///{tmp / 'fire.sqlite3'}", workflows)
+    replay_engine = open_engine(f"sqlite:///{tmp / 'replay.sqlite3'}", workflows)
+    replay = EngineSql(
+        replay_engine, [replay_engine.start("order", {}) for _ in range(instances)]
+    )
     try:
-        floor_s = fire_s = 0.0
+        floor_s = fire_s = replay_s = 0.0
         events = 0
         for _ in range(rounds):
             ids = [engine.start("order", {"order": {"qty": 3}}) for _ in range(instances)]
@@ -179,9 +224,13 @@ def bench_fire(tmp: Path, workflows: Path, instances: int, rounds: int, chunk: i
                 # Round robin: each step fires on every instance, so every event reloads
                 # its instance; the floor does the same rows in the same slices.
                 for first in range(0, instances, chunk):
+                    rows = range(first, min(first + chunk, instances))
                     started = time.perf_counter()
-                    floor.run(step, range(first, min(first + chunk, instances)))
+                    floor.run(step, rows)
                     floor_s += time.perf_counter() - started
+                    started = time.perf_counter()
+                    replay.run(events + step, rows)
+                    replay_s += time.perf_counter() - started
                     started = time.perf_counter()
                     for iid in ids[first : first + chunk]:
                         if not engine.fire(iid, trigger).taken:
@@ -189,13 +238,22 @@ def bench_fire(tmp: Path, workflows: Path, instances: int, rounds: int, chunk: i
                     fire_s += time.perf_counter() - started
                 events += instances
         floor_rate, fire_rate = events / floor_s, events / fire_s
+        replay_rate = events / replay_s
         emit("sqlite_floor", events_per_s=round(floor_rate), events=events, chunk=chunk)
+        emit(
+            "engine_sql_raw", events_per_s=round(replay_rate), events=events,
+            ratio_to_floor=round(replay_rate / floor_rate, 3),
+            note="the fire path's own statements and schema, replayed by plain sqlite3",
+        )  # fmt: skip
         emit(
             "fire_sqlite", events_per_s=round(fire_rate), events=events,
             ratio_to_floor=round(fire_rate / floor_rate, 3), target_ratio=0.6,
+            ratio_to_engine_sql=round(fire_rate / replay_rate, 3),
         )  # fmt: skip
     finally:
         floor.close()
+        replay.close()
+        replay_engine.close()
         engine.close()
 
 
