@@ -30,13 +30,13 @@ import yaml
 
 from crmflow import Engine
 from crmflow.core.domain.imports import import_csv
-from crmflow.core.engine.catalog import validate_paths
 from crmflow.core.engine.expressions import (
     MissingField,
     compile_expression,
     compile_template,
     make_environment,
 )
+from crmflow.core.engine.workflowfiles import validate_paths
 from crmflow.core.factory import FactoryConfig
 from crmflow.errors import CrmflowError
 

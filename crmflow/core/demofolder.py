@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .engine.catalog import SHIPPED_WORKFLOWS, WORKFLOWS_ENV
+from .engine.workflowfiles import SHIPPED_WORKFLOWS, WORKFLOWS_ENV
 from .store import data_dir
 
 __all__ = ["DEMO_FACTORY", "demo_workflows", "demo_workflows_for"]

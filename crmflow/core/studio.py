@@ -22,7 +22,7 @@ from typing import Any
 
 from crmflow.errors import InputError, Problem, RefusedError, ValidationError
 
-from .engine.catalog import SHIPPED_WORKFLOWS, iter_workflow_files
+from .engine.workflowfiles import SHIPPED_WORKFLOWS, iter_workflow_files
 from .engine.yamlmarks import YamlSyntaxError, load_with_marks
 
 __all__ = [

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from crmflow.errors import Problem
 
-from .engine.catalog import Catalog, validate_paths, workflow_ids_in
+from .engine.catalog import Catalog
 from .engine.expressions import make_environment
+from .engine.workflowfiles import validate_paths, workflow_ids_in
 from .factory import FactoryConfig, find_factory, load_factory
 from .registry import build_registry, enabled_plugins, get_plugin_manager
 

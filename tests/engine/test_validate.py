@@ -58,7 +58,7 @@ def test_valid_folder_exits_zero(runner, tmp_path):
 
 
 def test_shipped_workflows_are_valid(runner):
-    from crmflow.core.engine.catalog import SHIPPED_WORKFLOWS
+    from crmflow.core.engine.workflowfiles import SHIPPED_WORKFLOWS
 
     result = validate(runner, str(SHIPPED_WORKFLOWS))
     assert result.exit_code == 0, result.output

@@ -58,7 +58,7 @@ def test_demo_prints_one_login_per_user(runner):
 def test_the_demo_works_on_its_own_copy_of_the_workflows(runner, tmp_path):
     from crmflow.core import studio
     from crmflow.core.demofolder import DEMO_FACTORY
-    from crmflow.core.engine.catalog import SHIPPED_WORKFLOWS
+    from crmflow.core.engine.workflowfiles import SHIPPED_WORKFLOWS
     from crmflow.core.factory import load_factory
 
     assert _run(runner, "demo", "--load-only").exit_code == 0
