@@ -9,7 +9,7 @@ them after commit), so both answers are worked out once per caller.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .results import TransitionRecord
@@ -17,7 +17,6 @@ from .results import TransitionRecord
 if TYPE_CHECKING:  # pragma: no cover
     from pluggy import PluginManager
 
-    from crmflow.core.registry import Registry
     from crmflow.core.rollout import RolloutPolicy
 
 __all__ = ["HookCalls", "Listeners"]
@@ -62,9 +61,10 @@ class Listeners:
 class HookCalls:
     """The hook callers of one engine, restricted to the plugins its factory enables."""
 
-    def __init__(self, pm: PluginManager, registry: Registry, rollout: RolloutPolicy) -> None:
+    def __init__(self, pm: PluginManager, enabled: Iterable[str], rollout: RolloutPolicy) -> None:
         self.pm = pm
-        self.registry = registry
+        #: the plugins the factory enables (its registry's)
+        self.enabled = frozenset(enabled)
         self.rollout = rollout
         self._callers: dict[tuple[str, frozenset[str]], Any] = {}
         self._listeners: dict[tuple[frozenset[str], int], Listeners] = {}
@@ -75,7 +75,7 @@ class HookCalls:
         key = (name, off)
         found = self._callers.get(key)
         if found is None:
-            enabled = set(self.registry.enabled) - off
+            enabled = self.enabled - off
             disabled = [
                 plugin for plugin_name, plugin in self.pm.list_name_plugin()
                 if plugin is not None and plugin_name not in enabled

@@ -77,7 +77,7 @@ class Engine:
         self.settings.update(factory.settings)
         #: staged rollout (architecture.md): off / pilot departments / all, per workflow
         self.rollout = RolloutPolicy.for_factory(db, factory)
-        self.hooks = HookCalls(pm, registry, self.rollout)
+        self.hooks = HookCalls(pm, registry.enabled, self.rollout)
         if catalog.clock is None:  # new version files are picked up without a restart
             catalog.watch(self.now)
 
