@@ -80,7 +80,7 @@ def migrate_instances(
             report.left.append(item)
             continue
         if not dry_run and not _move(engine, target, row.id, row.version, row.state, state,
-                                     actor):  # fmt: skip
+                                     actor, mapping):  # fmt: skip
             item["reason"] = "the instance moved or finished meanwhile; run the command again"
             report.left.append(item)
             continue
@@ -88,9 +88,32 @@ def migrate_instances(
     return report
 
 
+def _since_bases(
+    conn: sa.Connection, target: Any, iid: int, started: Any, new: str, entered: Any,
+    renamed: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    """Where the `since:` timers of ``new`` count from: the start, or the first entry into
+    their state (under its old name too, when ``--map`` renamed it)."""
+    found = {"start": started}
+    h = repo.history
+    for timer in target.timers_for(new):
+        name = timer.since
+        if name is None or name in found:
+            continue
+        names = [name, *(old for old, to in renamed.items() if to == name)]
+        first = conn.execute(
+            sa.select(sa.func.min(h.c.at)).where(h.c.instance_id == iid, h.c.to_state.in_(names))
+        ).scalar()
+        if first is not None:
+            found[name] = repo.utc(first)
+        elif name == new:
+            found[name] = entered
+    return found
+
+
 def _move(
     engine: EngineLike, target: Any, iid: int, version: int, old: str, new: str,
-    actor: str | None,
+    actor: str | None, renamed: dict[str, str],
 ) -> bool:  # fmt: skip
     i = repo.instances
     now = engine.now()
@@ -122,7 +145,9 @@ def _move(
         repo.delete_timers(conn, iid)
         if not final:
             entered = now if changed else repo.utc(row.entered_at)
-            repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered))
+            since = _since_bases(conn, target, iid, repo.utc(row.created_at), new, entered,
+                                 renamed)  # fmt: skip
+            repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered, since))
             for region_state in open_states(target, new, regions):  # a parallel state's
                 repo.insert_timers(conn, timer_rows(engine, iid, target, region_state, entered))
         called = engine.catalog.get(conn, target.id, version).definition.states[old].call
