@@ -304,6 +304,8 @@ def loop_refusal(path: list[str]) -> Refusal:
     """The refusal of a chain of automatic transitions longer than :data:`MAX_AUTO`."""
     seen: list[str] = []
     for name in path:
+        if seen and name == seen[-1]:
+            continue  # an internal step (the fire that set the loop off) stays put
         if name in seen:
             loop = seen[seen.index(name) :] + [name]
             break
