@@ -255,6 +255,8 @@ def _vote(
         started_by=snap.started_by, required=required, now=now,
         today=now.astimezone(engine.factory.timezone).date(),
         comment=None if comment is None else str(comment),
+        everyone=[a for a in approval.approvers if engine.is_person(a)]
+        if approval.required == "all" else (),
     )  # fmt: skip
     if ballot.vote is None:
         reason = ballot.refusal or "approval: refused"
