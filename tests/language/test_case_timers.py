@@ -190,3 +190,37 @@ def test_migrating_to_a_renamed_state_keeps_a_since_start_timer_counting_from_th
     assert [m["id"] for m in report.moved] == [iid]
     due = [t.due for t in engine2.get(iid).timers if t.trigger == "sla_missed"]
     assert due == [start + timedelta(hours=4)]
+
+
+def test_every_in_a_region_keeps_counting_across_moves_between_its_states(
+    make_engine, workflows_dir, clock
+):
+    (workflows_dir / "lanes.yaml").write_text(
+        "workflow: lanes\nversion: 1\ninitial: checks\n"
+        "states:\n"
+        "  checks:\n"
+        "    parallel:\n"
+        "      cap:\n"
+        "        initial: pending\n"
+        "        states: {pending: {}, waiting: {}, ok: {final: true}}\n"
+        "      credit:\n"
+        "        initial: pending\n"
+        "        states: {pending: {}, ok: {final: true}}\n"
+        "    on_done: done\n"
+        "  done: {final: true}\n"
+        "transitions:\n"
+        "  - {trigger: wait, from: checks.cap.pending, to: checks.cap.waiting}\n"
+        "  - {trigger: cap_ok, from: checks.cap.waiting, to: checks.cap.ok}\n"
+        "  - {trigger: credit_ok, from: checks.credit.pending, to: checks.credit.ok}\n"
+        "  - {trigger: remind, from: [checks.cap.pending, checks.cap.waiting]}\n"
+        "timers:\n"
+        "  - {every: 30m, max: 2, trigger: remind, in: [checks.cap.pending, checks.cap.waiting]}\n"
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("lanes")
+    clock.advance(minutes=20)
+    engine.fire(iid, "wait")  # still in the timer's states: the period ends at start + 30m
+    assert [t.due for t in engine.get(iid).timers] == [start + timedelta(minutes=30)]
+    assert engine.tick(now=start + timedelta(minutes=30)) == 1
+    assert [t.due for t in engine.get(iid).timers] == [start + timedelta(hours=1)]
