@@ -258,6 +258,35 @@ def test_simulate_drives_children_by_position_or_workflow(runner: CliRunner, cal
     assert "child #2 plan_approval: pending -> approved" in text
 
 
+def test_simulate_lists_a_child_step_that_finds_no_child_and_goes_on(
+    runner: CliRunner, calls_dir, tmp_path
+):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "start:\n"
+        "  data: {change: {plans: [{id: 1, amount: 5}]}}\n"
+        "steps:\n"
+        "  - {fire: approve, child: 1}\n"  # not submitted yet: no child
+        "  - {fire: submit, expect: adjusting}\n"
+        "  - {fire: approve, child: 3}\n"  # one child only
+        "  - {fire: approve, child: plan_aproval}\n"  # no child runs that workflow
+        "  - {fire: approve, child: plan_approval, expect: approved}\n"
+        "expect: {state: approved}\n"
+    )
+    out = runner.invoke(
+        cli, ["simulate", "change", str(scenario), "--workflows", str(calls_dir), "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert report["ok"] and report["final_state"] == "approved"
+    assert [(r["step"], r["trigger"]) for r in report["refused"]] == [
+        (1, "approve"), (3, "approve"), (4, "approve"),
+    ]  # fmt: skip
+    reasons = [r["reason"] for r in report["refused"]]
+    assert "0 child(ren)" in reasons[0] and "1 child(ren)" in reasons[1]
+    assert "plan_aproval" in reasons[2]
+
+
 def _write(folder: Path, text: str, name: str = "change.yaml") -> str:
     path = folder / name
     path.write_text(text)
