@@ -171,3 +171,17 @@ def test_required_all_waits_for_every_person_listed_by_name(make_engine, languag
     assert engine.fire(iid, "approve", actor="alice").state == "asking"  # bob is still out
     assert engine.fire(iid, "approve", actor="bob").state == "approved"
     assert [v["for"] for v in engine.get(iid).approvals] == ["carol", "alice", "bob"]
+
+
+def test_a_required_expression_that_cannot_be_worked_out_refuses_the_vote(
+    make_engine, language_dir
+):
+    engine, iid = _open(make_engine, language_dir, data={"request": {"title": "No amount"}})
+    refused = engine.fire(iid, "approve", actor="alice")
+    assert not refused.taken and refused.code == "approval"
+    assert "request.amount" in refused.reason
+    engine2, iid2 = _open(make_engine, language_dir,
+                          data={"request": {"title": "Odd", "amount": "lots"}})  # fmt: skip
+    odd = engine2.fire(iid2, "approve", actor="alice")
+    assert not odd.taken and odd.code == "approval"
+    assert engine2.get(iid2).approvals == []

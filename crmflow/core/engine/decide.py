@@ -247,7 +247,10 @@ def _vote(
             "trigger", f"trigger: 'reject' is not accepted in state {state!r} (no on_rejected)"
         ))  # fmt: skip
     context = context_for(engine, snap, snap.data, payload, state, actor, now)
-    required = required_votes(approval, context, engine.is_person)
+    try:
+        required = required_votes(approval, context, engine.is_person)
+    except ExpressionError as exc:  # a missing field, not a number: refused like a guard
+        return Decision(refusal=Refusal("approval", f"approval: {exc}"))
     comment = payload.get("comment") if isinstance(payload, dict) else None
     ballot = cast_vote(
         approval, state, "approve" if decision == "approve" else "reject", actor,
