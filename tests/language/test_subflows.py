@@ -321,6 +321,24 @@ def test_validate_calling_an_unknown_workflow_says_did_you_mean(tmp_path: Path):
     )
 
 
+def test_validate_reports_an_unknown_called_workflow_beside_the_files_other_errors(
+    tmp_path: Path,
+):
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    _write(folder, CHILD, "plan_approval.yaml")
+    text = PARENT.replace("workflow: plan_approval", "workflow: plan_aproval").replace(
+        "deadline: 2d", "deadline: 2 days"
+    )
+    path = _write(folder, text)
+    found = _problems([path])
+    assert (
+        f"{path}:{_at(text, 'plan_aproval')}: error: call names workflow 'plan_aproval', which "
+        "this folder or factory does not define; did you mean 'plan_approval'?"
+    ) in found
+    assert any("duration '2 days' is malformed" in p for p in found)
+
+
 def test_validate_call_block_errors_point_at_their_line(tmp_path: Path):
     folder = tmp_path / "wf"
     folder.mkdir()
