@@ -133,3 +133,55 @@ def test_cli_delegate_and_show_approvals(runner: CliRunner, language_dir, tmp_pa
     bad = runner.invoke(cli, ["delegate", "alice", "dave", "--from", "2026-03-05",
                               "--until", "2026-03-01", *base])  # fmt: skip
     assert bad.exit_code == 2 and "before" in bad.output
+
+
+def test_the_starter_may_not_vote_as_someone_elses_delegate_under_four_eyes(
+    make_engine, language_dir, clock
+):
+    clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    engine, iid = _open(make_engine, language_dir, by="erin")
+    engine.delegate("alice", "erin", "2026-03-01", "2026-03-05")
+    refused = engine.fire(iid, "approve", actor="erin")
+    assert not refused.taken and refused.code == "approval" and "four eyes" in refused.reason
+    assert engine.get(iid).approvals == []
+
+
+TEAM = """\
+workflow: team
+version: 1
+initial: asking
+states:
+  asking:
+    approval:
+      approvers: [alice, bob, finance]
+      required: all
+      on_approved: approved
+      on_rejected: rejected
+  approved: {final: true}
+  rejected: {final: true}
+transitions: []
+"""
+
+
+def test_required_all_waits_for_every_person_listed_by_name(make_engine, language_dir):
+    (language_dir / "team.yaml").write_text(TEAM)
+    engine = make_engine(workflows=language_dir, factory=factory())
+    iid = engine.start("team", actor="erin")
+    assert engine.fire(iid, "approve", actor="carol").state == "asking"  # finance: counted
+    assert engine.fire(iid, "approve", actor="alice").state == "asking"  # bob is still out
+    assert engine.fire(iid, "approve", actor="bob").state == "approved"
+    assert [v["for"] for v in engine.get(iid).approvals] == ["carol", "alice", "bob"]
+
+
+def test_a_required_expression_that_cannot_be_worked_out_refuses_the_vote(
+    make_engine, language_dir
+):
+    engine, iid = _open(make_engine, language_dir, data={"request": {"title": "No amount"}})
+    refused = engine.fire(iid, "approve", actor="alice")
+    assert not refused.taken and refused.code == "approval"
+    assert "request.amount" in refused.reason
+    engine2, iid2 = _open(make_engine, language_dir,
+                          data={"request": {"title": "Odd", "amount": "lots"}})  # fmt: skip
+    odd = engine2.fire(iid2, "approve", actor="alice")
+    assert not odd.taken and odd.code == "approval"
+    assert engine2.get(iid2).approvals == []

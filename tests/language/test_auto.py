@@ -76,3 +76,22 @@ def test_start_routes_automatically_from_the_initial_state(make_engine, workflow
     assert engine.get(high).state == "urgent"
     assert engine.get(low).state == "normal"
     assert _history(engine, high) == [("start", None, "new"), ("auto", "new", "urgent")]
+
+
+def test_a_loop_set_off_by_new_data_names_the_states_of_the_loop(make_engine, language_dir):
+    (language_dir / "spin.yaml").write_text(
+        "workflow: spin\nversion: 1\ninitial: b\n"
+        "states:\n  b: {}\n  c: {}\n  d: {}\n  end: {final: true}\n"
+        "transitions:\n"
+        "  - {from: b, to: c, when: \"data.spin\"}\n"
+        "  - {from: c, to: d, when: \"data.spin\"}\n"
+        "  - {from: d, to: b, when: \"data.spin\"}\n"
+        "  - {trigger: note, from: [b, c, d]}\n"
+        "  - {trigger: stop, from: [b, c, d], to: end}\n"
+    )
+    engine = _engine(make_engine, language_dir)
+    iid = engine.start("spin")
+    refused = engine.fire(iid, "note", {"spin": True})  # internal: the loop starts in b
+    assert not refused.taken and refused.code == "auto"
+    assert "b -> c -> d -> b" in refused.reason
+    assert engine.get(iid).state == "b" and engine.get(iid).data == {}

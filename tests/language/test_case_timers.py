@@ -146,3 +146,81 @@ def test_every_keeps_counting_across_moves_between_its_states(make_engine, workf
     engine.tick(now=start + timedelta(hours=8))
     assert [h.trigger for h in engine.get(iid).history].count("remind") == 2
     assert engine.get(iid).timers == []
+
+
+def test_since_a_state_is_not_armed_before_the_instance_entered_that_state(
+    make_engine, workflows_dir, clock
+):
+    # `waiting` can be reached without passing `checking`: the count has not begun
+    (workflows_dir / "since.yaml").write_text(
+        SLA.replace("workflow: sla", "workflow: since")
+        .replace("{trigger: wait, from: checking,", "{trigger: wait, from: [received, checking],")
+        .replace(
+            "    since: start\n    trigger: sla_missed\n    in: [received, checking, waiting]",
+            "    since: checking\n    trigger: sla_missed\n    in: [checking, waiting]",
+        )
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("since")
+    engine.fire(iid, "wait")
+    assert [t.trigger for t in engine.get(iid).timers if t.trigger == "sla_missed"] == []
+    engine.tick(now=start + timedelta(hours=5))
+    assert "sla_missed" not in _triggers(engine, iid)
+    clock.set(start + timedelta(hours=6))
+    engine.fire(iid, "back")  # first entry into `checking`: from here on
+    due = [t.due for t in engine.get(iid).timers if t.trigger == "sla_missed"]
+    assert due == [start + timedelta(hours=10)]
+
+
+def test_migrating_to_a_renamed_state_keeps_a_since_start_timer_counting_from_the_start(
+    make_engine, sla_dir, clock
+):
+    engine = make_engine(workflows=sla_dir)
+    start = clock()
+    iid = engine.start("sla")
+    clock.advance(hours=1)
+    engine.fire(iid, "check")
+    clock.advance(hours=1)
+    (sla_dir / "sla_v2.yaml").write_text(
+        SLA.replace("version: 1", "version: 2").replace("checking", "verifying")
+    )
+    engine2 = make_engine(workflows=sla_dir)
+    report = engine2.migrate_instances("sla", 2, {"checking": "verifying"})
+    assert [m["id"] for m in report.moved] == [iid]
+    due = [t.due for t in engine2.get(iid).timers if t.trigger == "sla_missed"]
+    assert due == [start + timedelta(hours=4)]
+
+
+def test_every_in_a_region_keeps_counting_across_moves_between_its_states(
+    make_engine, workflows_dir, clock
+):
+    (workflows_dir / "lanes.yaml").write_text(
+        "workflow: lanes\nversion: 1\ninitial: checks\n"
+        "states:\n"
+        "  checks:\n"
+        "    parallel:\n"
+        "      cap:\n"
+        "        initial: pending\n"
+        "        states: {pending: {}, waiting: {}, ok: {final: true}}\n"
+        "      credit:\n"
+        "        initial: pending\n"
+        "        states: {pending: {}, ok: {final: true}}\n"
+        "    on_done: done\n"
+        "  done: {final: true}\n"
+        "transitions:\n"
+        "  - {trigger: wait, from: checks.cap.pending, to: checks.cap.waiting}\n"
+        "  - {trigger: cap_ok, from: checks.cap.waiting, to: checks.cap.ok}\n"
+        "  - {trigger: credit_ok, from: checks.credit.pending, to: checks.credit.ok}\n"
+        "  - {trigger: remind, from: [checks.cap.pending, checks.cap.waiting]}\n"
+        "timers:\n"
+        "  - {every: 30m, max: 2, trigger: remind, in: [checks.cap.pending, checks.cap.waiting]}\n"
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("lanes")
+    clock.advance(minutes=20)
+    engine.fire(iid, "wait")  # still in the timer's states: the period ends at start + 30m
+    assert [t.due for t in engine.get(iid).timers] == [start + timedelta(minutes=30)]
+    assert engine.tick(now=start + timedelta(minutes=30)) == 1
+    assert [t.due for t in engine.get(iid).timers] == [start + timedelta(hours=1)]

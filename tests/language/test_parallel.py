@@ -288,3 +288,60 @@ def test_the_worker_applies_queued_region_moves(make_engine, workflows_dir):
     inst = engine.get(iid)
     assert (inst.state, inst.regions, inst.timers) == ("ready", {}, [])
     assert [m[0] for m in _moves(engine, iid)[-4:]] == ["goods_ok", "goods_ok", "credit_ok", "join"]
+
+
+
+LATE = (
+    CHECKS.format(join="all")
+    .replace("          late: {owner: manager}",
+             "          late: {owner: manager, deadline: 1h, on_timeout: capacity_late}")
+    .replace("  - {trigger: material_late,",
+             "  - {trigger: capacity_late, from: checks.capacity.late}\n"
+             "  - {trigger: material_late,")
+)  # fmt: skip
+
+
+def _late_region(make_engine, workflows_dir: Path, clock, v2: str):
+    """An instance whose capacity region went late 40 minutes after entering `checks`."""
+    (workflows_dir / "checks.yaml").write_text(LATE)
+    engine = make_engine(workflows=workflows_dir, factory=factory())
+    iid = engine.start("checks")
+    engine.fire(iid, "accept")
+    late_at = clock.advance(minutes=40)
+    engine.fire(iid, "capacity_late")
+    clock.advance(minutes=10)
+    (workflows_dir / "checks_v2.yaml").write_text(v2.replace("version: 1", "version: 2"))
+    return make_engine(workflows=workflows_dir, factory=factory()), iid, late_at
+
+
+def test_migrating_keeps_a_region_deadline_counting_from_its_own_entry(
+    make_engine, workflows_dir, clock
+):
+    engine, iid, late_at = _late_region(make_engine, workflows_dir, clock, LATE)
+    assert [m["id"] for m in engine.migrate_instances("checks", 2).moved] == [iid]
+    inst = engine.get(iid)
+    assert inst.regions == {"capacity": "late", "material": "pending", "credit": "pending"}
+    assert _timers(engine, iid)["capacity_late"] == (late_at + timedelta(hours=1)).isoformat()
+
+
+def test_migrating_a_region_state_that_has_no_counterpart_lists_the_instance(
+    make_engine, workflows_dir, clock
+):
+    renamed = LATE.replace("          late:", "          waiting:").replace(
+        "checks.capacity.late", "checks.capacity.waiting"
+    )
+    engine, iid, _late_at = _late_region(make_engine, workflows_dir, clock, renamed)
+    dry = engine.migrate_instances("checks", 2, dry_run=True)
+    assert dry.moved == [] and [x["id"] for x in dry.left] == [iid]
+    assert "checks.capacity.late" in dry.left[0]["reason"]
+    assert engine.migrate_instances("checks", 2).moved == []
+    assert engine.get(iid).version == 1
+    # renamed with --map: the region goes on in `waiting`, its deadline counted from the move
+    report = engine.migrate_instances(
+        "checks", 2, {"checks.capacity.late": "checks.capacity.waiting"}
+    )
+    assert [m["id"] for m in report.moved] == [iid]
+    inst = engine.get(iid)
+    assert (inst.version, inst.state) == (2, "checks")
+    assert inst.regions == {"capacity": "waiting", "material": "pending", "credit": "pending"}
+    assert _timers(engine, iid)["capacity_late"] == (clock.now + timedelta(hours=1)).isoformat()

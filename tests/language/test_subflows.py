@@ -258,6 +258,35 @@ def test_simulate_drives_children_by_position_or_workflow(runner: CliRunner, cal
     assert "child #2 plan_approval: pending -> approved" in text
 
 
+def test_simulate_lists_a_child_step_that_finds_no_child_and_goes_on(
+    runner: CliRunner, calls_dir, tmp_path
+):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "start:\n"
+        "  data: {change: {plans: [{id: 1, amount: 5}]}}\n"
+        "steps:\n"
+        "  - {fire: approve, child: 1}\n"  # not submitted yet: no child
+        "  - {fire: submit, expect: adjusting}\n"
+        "  - {fire: approve, child: 3}\n"  # one child only
+        "  - {fire: approve, child: plan_aproval}\n"  # no child runs that workflow
+        "  - {fire: approve, child: plan_approval, expect: approved}\n"
+        "expect: {state: approved}\n"
+    )
+    out = runner.invoke(
+        cli, ["simulate", "change", str(scenario), "--workflows", str(calls_dir), "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert report["ok"] and report["final_state"] == "approved"
+    assert [(r["step"], r["trigger"]) for r in report["refused"]] == [
+        (1, "approve"), (3, "approve"), (4, "approve"),
+    ]  # fmt: skip
+    reasons = [r["reason"] for r in report["refused"]]
+    assert "0 child(ren)" in reasons[0] and "1 child(ren)" in reasons[1]
+    assert "plan_aproval" in reasons[2]
+
+
 def _write(folder: Path, text: str, name: str = "change.yaml") -> str:
     path = folder / name
     path.write_text(text)
@@ -290,6 +319,24 @@ def test_validate_calling_an_unknown_workflow_says_did_you_mean(tmp_path: Path):
     assert _problems([str(folder)])[0].startswith(
         f"{folder}/change.yaml:{where}: error: call names"
     )
+
+
+def test_validate_reports_an_unknown_called_workflow_beside_the_files_other_errors(
+    tmp_path: Path,
+):
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    _write(folder, CHILD, "plan_approval.yaml")
+    text = PARENT.replace("workflow: plan_approval", "workflow: plan_aproval").replace(
+        "deadline: 2d", "deadline: 2 days"
+    )
+    path = _write(folder, text)
+    found = _problems([path])
+    assert (
+        f"{path}:{_at(text, 'plan_aproval')}: error: call names workflow 'plan_aproval', which "
+        "this folder or factory does not define; did you mean 'plan_approval'?"
+    ) in found
+    assert any("duration '2 days' is malformed" in p for p in found)
 
 
 def test_validate_call_block_errors_point_at_their_line(tmp_path: Path):

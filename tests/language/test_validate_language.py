@@ -196,3 +196,19 @@ def test_an_unknown_name_in_a_region_state_template_is_located(runner, tmp_path)
     assert [e.split("; known:")[0] for e in errors] == [
         f"{tmp_path / 'w.yaml'}:14:43: error: unknown name 'ordr' in '{{{{ ordr }}}}'"
     ]
+
+
+def test_on_timeout_cannot_vote_in_an_approval_state(runner, tmp_path):
+    # a deadline fires as `system`, which cannot vote: an `on_timeout: reject` would never act
+    code, errors = _validate(runner, tmp_path, HEAD + (
+        "states:\n  a:\n    deadline: 1h\n    on_timeout: reject\n"
+        "    approval: {approvers: [manager], on_approved: b, on_rejected: c}\n"
+        "  b: {final: true}\n  c: {final: true}\n"
+        "transitions: []\n"
+    ))  # fmt: skip
+    assert code == 1
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        f"{tmp_path / 'w.yaml'}:8:17: error: on_timeout 'reject' is not a trigger that state 'a' "
+        "accepts"
+    )

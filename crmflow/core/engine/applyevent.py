@@ -293,8 +293,9 @@ class Batch(BatchStore):
         elif walk.regions is not None:
             for step in steps:
                 if step.changed and walk.region_step(step.source, step.target):
+                    kept = self._every_kept(inst, step.source, step.target)
                     self._leave_region(inst, step.source)
-                    self._arm_region(inst, step.target)
+                    self._arm_region(inst, step.target, kept)
         if not plain:
             inst.set_data(data)
         inst.state, inst.rev, inst.dirty = state, inst.rev + 1, True
@@ -316,16 +317,24 @@ class Batch(BatchStore):
         inst.pending_timers = [t for t in inst.pending_timers if t[4] != state]
         self.drop_state_timers.append((inst.id, state))
 
-    def _arm_region(self, inst: HeldInstance, state: str) -> None:
-        """Arm the deadline and timers of a region's (dotted) state, unless it is final."""
+    def _arm_region(
+        self, inst: HeldInstance, state: str, kept: dict[str, tuple[Any, Any]] | None = None
+    ) -> None:
+        """Arm the deadline and timers of a region's (dotted) state, unless it is final.
+
+        ``kept``: the `every:` rows of the region's previous state that keep counting here.
+        """
         definition = inst.memo.definition
         if definition.states[state].final or not timed(inst.memo, state):
             return
         for r in timer_rows(self.engine, inst.id, definition, state, self.due or self.now):
-            inst.pending_timers.append((
-                r["instance_id"], r["name"], r["kind"], r["trigger"], r["state"],
-                db_time(r["due"], self.st.sqlite),
-            ))  # fmt: skip
+            name, due = r["name"], db_time(r["due"], self.st.sqlite)
+            carried = (kept or {}).get(name.rsplit(":", 1)[0]) if r["kind"] == "every" else None
+            if carried is not None:
+                name, due = carried  # still in its states: it keeps counting
+            inst.pending_timers.append(
+                (r["instance_id"], name, r["kind"], r["trigger"], r["state"], due)
+            )
         inst.timers_in_db = True  # the rows are flushed with the batch; leaving drops them
 
     def _every_kept(self, inst: HeldInstance, old: str, new: str) -> dict[str, tuple[Any, Any]]:

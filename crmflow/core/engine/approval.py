@@ -91,9 +91,12 @@ def cast_vote(
     approval: ApprovalDef, state: str, decision: str, actor: str | None, *,
     roles_of: Callable[[str | None], frozenset[str]], votes: Iterable[Vote],
     delegations: Iterable[Delegation], started_by: str | None, required: int,
-    now: datetime, today: date, comment: str | None = None,
+    now: datetime, today: date, comment: str | None = None, everyone: Iterable[str] = (),
 ) -> Ballot:  # fmt: skip
-    """Decide one vote by ``actor``; pure: the caller records the vote it returns."""
+    """Decide one vote by ``actor``; pure: the caller records the vote it returns.
+
+    ``everyone`` (``required: all``): the people listed by name, each of whom must approve.
+    """
     if actor is None or actor == "system":
         who = "an actor with no name" if actor is None else "system"
         return Ballot(None, f"approval: {who} cannot vote in {state!r}; fire with --as PERSON")
@@ -106,6 +109,12 @@ def cast_vote(
     for d in sorted((d for d in active if d.to_person == actor), key=lambda d: d.from_person):
         source = d.from_person
         if not _qualifies(approval, source, roles_of(source)):
+            continue
+        if four_eyes and actor == started_by:
+            reasons.append(
+                f"approval: four eyes: {actor!r} started this instance and may not vote, "
+                f"not even for {source!r}"
+            )
             continue
         if four_eyes and source == started_by:
             reasons.append(
@@ -145,5 +154,6 @@ def cast_vote(
     vote = Vote(actor, for_person, decision, now, comment, state)
     if decision == "reject":
         return Ballot(vote, None, approval.on_rejected)
-    approvals = len({v.for_person for v in counted if v.decision == "approve"} | {for_person})
-    return Ballot(vote, None, approval.on_approved if approvals >= required else None)
+    approved = {v.for_person for v in counted if v.decision == "approve"} | {for_person}
+    done = len(approved) >= required and approved.issuperset(everyone)
+    return Ballot(vote, None, approval.on_approved if done else None)

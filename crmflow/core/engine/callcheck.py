@@ -12,9 +12,9 @@ from crmflow.errors import Problem
 
 from .definition import CallDef, WorkflowDef
 from .shapecheck import Checker
-from .yamlmarks import load_with_marks
+from .yamlmarks import YamlSyntaxError, load_with_marks
 
-__all__ = ["CALL_KEYS", "call_def", "check_calls", "on_done_without_block"]
+__all__ = ["CALL_KEYS", "call_def", "check_calls", "on_done_without_block", "unknown_calls"]
 
 CALL_KEYS = ("workflow", "for_each", "data")
 
@@ -156,6 +156,33 @@ def check_calls(
             d, texts, state,
             f"workflows call each other in a loop: {' -> '.join(loop)}; a child would start "
             "its own parent's workflow again without end",
+        ))  # fmt: skip
+    return problems
+
+
+def unknown_calls(text: str, file: str, ids: Collection[str]) -> list[Problem]:
+    """Calls of workflows nobody defines in a file that has other errors (no definition).
+
+    Read from the YAML itself, so one mistake in a file does not hide this one.
+    """
+    try:
+        doc, marks = load_with_marks(text)
+    except YamlSyntaxError:  # reported where the file was parsed
+        return []
+    states = doc.get("states") if isinstance(doc, dict) else None
+    problems: list[Problem] = []
+    for state, body in (states or {}).items() if isinstance(states, dict) else ():
+        call = body.get("call") if isinstance(body, dict) else None
+        called = call.get("workflow") if isinstance(call, dict) else None
+        if not isinstance(called, str) or not called or called in ids:
+            continue
+        hint = difflib.get_close_matches(called, sorted(ids), n=1, cutoff=0.6)
+        advice = f"; did you mean {hint[0]!r}?" if hint else ""
+        mark = marks.value(("states", state, "call", "workflow"))
+        problems.append(Problem(
+            file, mark.line, mark.column,
+            f"call names workflow {called!r}, which this folder or factory does not "
+            f"define{advice}",
         ))  # fmt: skip
     return problems
 

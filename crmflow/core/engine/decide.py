@@ -247,7 +247,10 @@ def _vote(
             "trigger", f"trigger: 'reject' is not accepted in state {state!r} (no on_rejected)"
         ))  # fmt: skip
     context = context_for(engine, snap, snap.data, payload, state, actor, now)
-    required = required_votes(approval, context, engine.is_person)
+    try:
+        required = required_votes(approval, context, engine.is_person)
+    except ExpressionError as exc:  # a missing field, not a number: refused like a guard
+        return Decision(refusal=Refusal("approval", f"approval: {exc}"))
     comment = payload.get("comment") if isinstance(payload, dict) else None
     ballot = cast_vote(
         approval, state, "approve" if decision == "approve" else "reject", actor,
@@ -255,6 +258,8 @@ def _vote(
         started_by=snap.started_by, required=required, now=now,
         today=now.astimezone(engine.factory.timezone).date(),
         comment=None if comment is None else str(comment),
+        everyone=[a for a in approval.approvers if engine.is_person(a)]
+        if approval.required == "all" else (),
     )  # fmt: skip
     if ballot.vote is None:
         reason = ballot.refusal or "approval: refused"
@@ -304,6 +309,8 @@ def loop_refusal(path: list[str]) -> Refusal:
     """The refusal of a chain of automatic transitions longer than :data:`MAX_AUTO`."""
     seen: list[str] = []
     for name in path:
+        if seen and name == seen[-1]:
+            continue  # an internal step (the fire that set the loop off) stays put
         if name in seen:
             loop = seen[seen.index(name) :] + [name]
             break

@@ -66,7 +66,7 @@ def migrate_instances(
     i = repo.instances
     with reading(engine.db) as conn:
         rows = conn.execute(
-            sa.select(i.c.id, i.c.version, i.c.state)
+            sa.select(i.c.id, i.c.version, i.c.state, i.c.regions)
             .where(i.c.workflow == workflow, i.c.finished.is_(False), i.c.version != to_version)
             .order_by(i.c.id)
         ).all()
@@ -79,8 +79,15 @@ def migrate_instances(
             )
             report.left.append(item)
             continue
+        _regions, missing = _mapped_regions(target, row.state, state, row.regions, mapping)
+        if missing is not None:
+            item["reason"] = (
+                f"version {to_version} has no state {missing!r}; give --map {missing}=STATE"
+            )
+            report.left.append(item)
+            continue
         if not dry_run and not _move(engine, target, row.id, row.version, row.state, state,
-                                     actor):  # fmt: skip
+                                     actor, mapping):  # fmt: skip
             item["reason"] = "the instance moved or finished meanwhile; run the command again"
             report.left.append(item)
             continue
@@ -88,9 +95,68 @@ def migrate_instances(
     return report
 
 
+def _mapped_regions(
+    target: Any, old: str, new: str, stored: Any, renamed: dict[str, str]
+) -> tuple[dict[str, str] | None, str | None]:
+    """The regions an instance in ``old`` keeps in ``new`` (version N's names), or the first
+    region state that has no counterpart there (then the instance stays where it is).
+
+    A region state of the same name carries over, ``--map`` renames it (dotted names); a
+    region that version N no longer has is dropped, one it added starts at its initial.
+    """
+    parallel = target.states[new].parallel
+    regions = load_regions(stored)
+    if parallel is None or not regions:
+        return regions, None
+    names = {r.name for r in parallel.regions}
+    kept: dict[str, str] = {}
+    for region, short in regions.items():
+        was = f"{old}.{region}.{short}"
+        now = renamed.get(was, f"{new}.{region}.{short}")
+        inner, _, rest = now.removeprefix(f"{new}.").partition(".")
+        if now.startswith(f"{new}.") and now in target.states and rest:
+            kept[inner] = rest
+        elif region in names:
+            return None, was
+    return kept, None
+
+
+def _region_entered(conn: sa.Connection, iid: int, state: str, entered: Any) -> Any:
+    """When a region's state was entered (for its deadline): its last entry, or the parallel
+    state's (``entered``) when the region started there."""
+    h = repo.history
+    last = conn.execute(
+        sa.select(sa.func.max(h.c.at)).where(h.c.instance_id == iid, h.c.to_state == state)
+    ).scalar()
+    return entered if last is None else max(entered, repo.utc(last))
+
+
+def _since_bases(
+    conn: sa.Connection, target: Any, iid: int, started: Any, new: str, entered: Any,
+    renamed: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    """Where the `since:` timers of ``new`` count from: the start, or the first entry into
+    their state (under its old name too, when ``--map`` renamed it)."""
+    found = {"start": started}
+    h = repo.history
+    for timer in target.timers_for(new):
+        name = timer.since
+        if name is None or name in found:
+            continue
+        names = [name, *(old for old, to in renamed.items() if to == name)]
+        first = conn.execute(
+            sa.select(sa.func.min(h.c.at)).where(h.c.instance_id == iid, h.c.to_state.in_(names))
+        ).scalar()
+        if first is not None:
+            found[name] = repo.utc(first)
+        elif name == new:
+            found[name] = entered
+    return found
+
+
 def _move(
     engine: EngineLike, target: Any, iid: int, version: int, old: str, new: str,
-    actor: str | None,
+    actor: str | None, renamed: dict[str, str],
 ) -> bool:  # fmt: skip
     i = repo.instances
     now = engine.now()
@@ -100,7 +166,11 @@ def _move(
             return False
         final = target.states[new].final
         changed = new != old
-        regions = carried_regions(target, new, load_regions(getattr(row, "regions", None)))
+        carried, missing = _mapped_regions(target, old, new, getattr(row, "regions", None),
+                                           renamed)  # fmt: skip
+        if missing is not None:
+            return False  # a region moved meanwhile to a state version N lacks
+        regions = carried_regions(target, new, carried)
         conn.execute(
             i.update()
             .where(i.c.id == iid, i.c.rev == row.rev)
@@ -122,9 +192,13 @@ def _move(
         repo.delete_timers(conn, iid)
         if not final:
             entered = now if changed else repo.utc(row.entered_at)
-            repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered))
+            since = _since_bases(conn, target, iid, repo.utc(row.created_at), new, entered,
+                                 renamed)  # fmt: skip
+            repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered, since))
             for region_state in open_states(target, new, regions):  # a parallel state's
-                repo.insert_timers(conn, timer_rows(engine, iid, target, region_state, entered))
+                at = now if region_state in renamed.values() else _region_entered(
+                    conn, iid, region_state, entered)  # fmt: skip
+                repo.insert_timers(conn, timer_rows(engine, iid, target, region_state, at))
         called = engine.catalog.get(conn, target.id, version).definition.states[old].call
         now_calls = target.states[new].call
         kept = bool(not changed and now_calls and called and now_calls.workflow == called.workflow)

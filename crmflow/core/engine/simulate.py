@@ -219,7 +219,12 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
             target = _when(step.get("at", "+0s"), clock.now, tz, f"steps[{number}].at")
         _advance(engine, clock, target)
         if "fire" in step and "child" in step:
-            for child in _children(engine, iid, step["child"], number):
+            children, missing = _children(engine, iid, step["child"])
+            if missing is not None:  # listed like a refusal: the scenario goes on
+                report.refused.append({"step": number, "trigger": step["fire"],
+                                       "child": step["child"], "actor": step.get("as"),
+                                       "reason": f"child: {missing}"})  # fmt: skip
+            for child in children:
                 _fire(engine, child, step, number, report)
         elif "fire" in step:
             # A refusal (a guard, a role, a vote, an action that refuses) is listed and
@@ -273,20 +278,19 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
     _report(engine, clock, iid, doc, report)
 
 
-def _children(engine: Any, iid: int, which: Any, number: int) -> list[int]:
-    """The children a step's `child:` addresses: a position (1 = first) or a workflow id.
+def _children(engine: Any, iid: int, which: Any) -> tuple[list[int], str | None]:
+    """The children a step's `child:` addresses: a position (1 = first) or a workflow id,
+    and why none, when none is.
 
     A workflow id addresses every open child running that workflow, oldest first.
     """
     children = engine.get(iid).children
     if isinstance(which, int) and not isinstance(which, bool):
         if not 1 <= which <= len(children):
-            raise InputError(
-                f"child {which}: the instance has {len(children)} child(ren)",
-                field=f"steps[{number}].child",
-            )
-        return [int(children[which - 1]["id"])]
-    return [int(c["id"]) for c in children if c["workflow"] == str(which) and not c["finished"]]
+            return [], f"child {which}: the instance has {len(children)} child(ren)"
+        return [int(children[which - 1]["id"])], None
+    found = [int(c["id"]) for c in children if c["workflow"] == str(which) and not c["finished"]]
+    return found, None if found else f"no open child runs workflow {str(which)!r}"
 
 
 def _fire(engine: Any, target: int, step: dict[str, Any], number: int,

@@ -91,12 +91,17 @@ def check_timeouts(
             owners = {name, state.region[0]} if state.region else {name}
             accepted = {t.trigger for t in transitions
                         if not owners.isdisjoint(t.sources) and not t.auto}  # fmt: skip
-            if state.approval is not None:
-                accepted.update(("approve", "reject"))
+            # approve/reject of an approval state are votes, and a deadline fires as
+            # `system`, which cannot vote: they are no timeout (as for timers)
+            votes = state.approval is not None and state.on_timeout in ("approve", "reject")
             if state.on_timeout not in accepted:
+                advice = (
+                    "; a deadline fires as system, which cannot vote: time out with a "
+                    "transition of its own, e.g. to the on_rejected state" if votes else ""
+                )
                 c.error(
                     f"on_timeout {state.on_timeout!r} is not a trigger that state {name!r} "
-                    f"accepts (accepted: {', '.join(sorted(accepted)) or 'none'})",
+                    f"accepts (accepted: {', '.join(sorted(accepted)) or 'none'}){advice}",
                     (*c.state_path(name), "on_timeout"),
                     at="value",
                 )

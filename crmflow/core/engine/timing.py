@@ -54,7 +54,8 @@ def timer_rows(
 
     A `since:` timer counts from ``since[timer.since]`` (the instance's start,
     or the first time it entered that state), so moving between its states
-    arms it at the same due time again; an `every:` timer's first period.
+    arms it at the same due time again; it is not armed while ``since`` lacks
+    its state (never entered yet); an `every:` timer's first period.
     """
     sdef = definition.states[state]
     rows: list[dict[str, Any]] = []
@@ -80,6 +81,8 @@ def timer_rows(
             kind, name = "every", every_name(timer, 1)
         elif timer.since is not None:
             assert timer.after is not None
+            if since is not None and timer.since not in since:
+                continue  # the instance never entered that state: the count has not begun
             base = (since or {}).get(timer.since, entered)
             due = due_after(engine, base, timer.after, timer.calendar)
             kind = "since"

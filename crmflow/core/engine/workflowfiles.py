@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crmflow.errors import Problem
 
-from .callcheck import check_calls
+from .callcheck import check_calls, unknown_calls
 from .definition import WorkflowDef
 from .expressions import ExpressionEnv
 from .validate import parse_workflow
@@ -111,6 +111,7 @@ def validate_paths(
     problems: list[Problem] = []
     seen: dict[tuple[str, int], str] = {}
     texts: dict[str, str] = {}
+    broken: list[tuple[str, str]] = []  # files with errors: their calls are checked too
     for display, path in iter_workflow_files(paths):
         text = read_workflow_text(display, path, problems)
         if text is None:
@@ -121,6 +122,8 @@ def validate_paths(
             declared = _WORKFLOW_LINE.search(text)  # invalid, yet defined: no second error
             if declared:
                 known = {*known, declared.group(1)}
+            if "call" in text:
+                broken.append((display, text))
             continue
         texts[display] = text
         ident = (definition.id, definition.version)
@@ -142,6 +145,9 @@ def validate_paths(
             continue
         seen[ident] = display
         definitions.append(definition)
+    ids = {d.id for d in definitions} | set(known)
+    for display, text in broken:
+        problems.extend(unknown_calls(text, display, ids))
     if any(s.call is not None for d in definitions for s in d.states.values()):
         called = check_calls(definitions, texts, known)
         problems.extend(called)
