@@ -114,12 +114,15 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 @click.option("--as", "actor", metavar="ROLE", help="Who starts it.")
 @click.option("--key", metavar="KEY", callback=lambda c, p, v: check_key(v),
               help="Idempotency key: the same key starts one instance.")
+@click.option("--now", metavar="ISO8601",
+              help="When it starts (default: now; without an offset, factory time zone).")
 @click.pass_context
 def start(ctx: click.Context, workflow: str, data: str | None, actor: str | None,
-          key: str | None) -> None:  # fmt: skip
+          key: str | None, now: str | None) -> None:  # fmt: skip
     """Start an instance of WORKFLOW; prints its id."""
     engine = open_engine(ctx)
-    iid = engine.start(workflow, data=parse_json(data) or {}, actor=actor, key=key)
+    iid = engine.start(workflow, data=parse_json(data) or {}, actor=actor, key=key,
+                       now=parse_now(now, engine.factory.timezone))  # fmt: skip
     click.echo(iid)
 
 
@@ -130,12 +133,15 @@ def start(ctx: click.Context, workflow: str, data: str | None, actor: str | None
 @click.option("--key", metavar="KEY", callback=lambda c, p, v: check_key(v),
               help="Idempotency key, scoped to the instance.")
 @click.option("--as", "actor", metavar="ROLE", help="The role firing it.")
+@click.option("--now", metavar="ISO8601",
+              help="When it fires (default: now; without an offset, factory time zone).")
 @click.pass_context
 def fire(ctx: click.Context, instance_id: int, trigger: str, data: str | None,
-         key: str | None, actor: str | None) -> None:  # fmt: skip
+         key: str | None, actor: str | None, now: str | None) -> None:  # fmt: skip
     """Fire TRIGGER on an instance; exit 3 when refused."""
     engine = open_engine(ctx)
-    result = engine.fire(instance_id, trigger, data=parse_json(data), key=key, actor=actor)
+    result = engine.fire(instance_id, trigger, data=parse_json(data), key=key, actor=actor,
+                         now=parse_now(now, engine.factory.timezone))  # fmt: skip
     if not result.taken:
         click.echo(f"refused: {result.reason}", err=True)
         ctx.exit(3)

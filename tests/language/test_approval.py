@@ -185,3 +185,43 @@ def test_a_required_expression_that_cannot_be_worked_out_refuses_the_vote(
     odd = engine2.fire(iid2, "approve", actor="alice")
     assert not odd.taken and odd.code == "approval"
     assert engine2.get(iid2).approvals == []
+
+
+def test_cli_now_drives_a_delegation_to_its_last_day_in_factory_time(
+    runner: CliRunner, language_dir, tmp_path
+):
+    (tmp_path / "factory.yaml").write_text(
+        "factory: test\ntimezone: Europe/Berlin\nusers:\n"
+        "  alice: {roles: [manager]}\n  bob: {roles: [manager]}\n  dave: {roles: [planner]}\n"
+        f"workflows: {language_dir}\n"
+    )
+    base = ["--factory", str(tmp_path / "factory.yaml")]
+
+    def opened(at: str) -> str:
+        started = runner.invoke(cli, ["start", "board", "--data", json.dumps(SMALL), "--as",
+                                      "bob", "--now", at, *base])  # fmt: skip
+        assert started.exit_code == 0, started.output
+        iid = started.output.strip().splitlines()[-1]
+        submitted = runner.invoke(cli, ["fire", iid, "submit", "--as", "bob", "--now", at, *base])
+        assert submitted.exit_code == 0, submitted.output
+        return iid
+
+    done = runner.invoke(cli, ["delegate", "alice", "dave", "--from", "2026-03-02",
+                               "--until", "2026-03-03", *base])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    # 23:59 on the last day, factory time (no offset given): still delegated
+    last = opened("2026-03-03T23:00")
+    voted = runner.invoke(cli, ["fire", last, "approve", "--as", "dave",
+                                "--now", "2026-03-03T23:59", *base])  # fmt: skip
+    assert voted.exit_code == 0, voted.output
+    shown = json.loads(runner.invoke(cli, ["show", last, "--json", *base]).output)
+    assert [(v["by"], v["for"]) for v in shown["approvals"]] == [("dave", "alice")]
+    assert shown["approvals"][0]["at"] == "2026-03-03T22:59:00+00:00"  # kept in UTC
+    # one minute past midnight in Berlin (still the 3rd in UTC): over
+    late = opened("2026-03-04T00:00")
+    refused = runner.invoke(cli, ["fire", late, "approve", "--as", "dave",
+                                  "--now", "2026-03-04T00:01+01:00", *base])  # fmt: skip
+    assert refused.exit_code == 3 and "not an approver" in refused.output
+    bad = runner.invoke(cli, ["fire", late, "approve", "--as", "alice", "--now", "yesterday",
+                              *base])  # fmt: skip
+    assert bad.exit_code == 2 and "--now" in bad.output
