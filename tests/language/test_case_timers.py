@@ -107,7 +107,7 @@ def test_since_a_state_counts_from_its_first_entry(make_engine, workflows_dir, c
             "    since: start\n    trigger: sla_missed\n    in: [received, checking, waiting]",
             "    since: checking\n    trigger: sla_missed\n    in: [checking, waiting]",
         )
-    )
+)
     engine = make_engine(workflows=workflows_dir)
     start = clock()
     iid = engine.start("since")
@@ -130,7 +130,7 @@ def test_every_keeps_counting_across_moves_between_its_states(make_engine, workf
         "transitions:\n  - {trigger: swap, from: a, to: b}\n  - {trigger: swap, from: b, to: a}\n"
         "  - {trigger: remind, from: [a, b]}\n  - {trigger: finish, from: [a, b], to: done}\n"
         "timers:\n  - {every: 2h, max: 2, trigger: remind, in: [a, b]}\n"
-    )
+)
     engine = make_engine(workflows=workflows_dir)
     start = clock()
     iid = engine.start("ping")
@@ -159,7 +159,7 @@ def test_since_a_state_is_not_armed_before_the_instance_entered_that_state(
             "    since: start\n    trigger: sla_missed\n    in: [received, checking, waiting]",
             "    since: checking\n    trigger: sla_missed\n    in: [checking, waiting]",
         )
-    )
+)
     engine = make_engine(workflows=workflows_dir)
     start = clock()
     iid = engine.start("since")
@@ -184,7 +184,7 @@ def test_migrating_to_a_renamed_state_keeps_a_since_start_timer_counting_from_th
     clock.advance(hours=1)
     (sla_dir / "sla_v2.yaml").write_text(
         SLA.replace("version: 1", "version: 2").replace("checking", "verifying")
-    )
+)
     engine2 = make_engine(workflows=sla_dir)
     report = engine2.migrate_instances("sla", 2, {"checking": "verifying"})
     assert [m["id"] for m in report.moved] == [iid]
@@ -192,30 +192,33 @@ def test_migrating_to_a_renamed_state_keeps_a_since_start_timer_counting_from_th
     assert due == [start + timedelta(hours=4)]
 
 
+LANES = (
+    "workflow: lanes\nversion: 1\ninitial: checks\n"
+    "states:\n"
+    "  checks:\n"
+    "    parallel:\n"
+    "      cap:\n"
+    "        initial: pending\n"
+    "        states: {pending: {}, waiting: {}, ok: {final: true}}\n"
+    "      credit:\n"
+    "        initial: pending\n"
+    "        states: {pending: {}, ok: {final: true}}\n"
+    "    on_done: done\n"
+    "  done: {final: true}\n"
+    "transitions:\n"
+    "  - {trigger: wait, from: checks.cap.pending, to: checks.cap.waiting}\n"
+    "  - {trigger: cap_ok, from: checks.cap.waiting, to: checks.cap.ok}\n"
+    "  - {trigger: credit_ok, from: checks.credit.pending, to: checks.credit.ok}\n"
+    "  - {trigger: remind, from: [checks.cap.pending, checks.cap.waiting]}\n"
+    "timers:\n"
+    "  - {every: 30m, max: 2, trigger: remind, in: [checks.cap.pending, checks.cap.waiting]}\n"
+)
+
+
 def test_every_in_a_region_keeps_counting_across_moves_between_its_states(
     make_engine, workflows_dir, clock
 ):
-    (workflows_dir / "lanes.yaml").write_text(
-        "workflow: lanes\nversion: 1\ninitial: checks\n"
-        "states:\n"
-        "  checks:\n"
-        "    parallel:\n"
-        "      cap:\n"
-        "        initial: pending\n"
-        "        states: {pending: {}, waiting: {}, ok: {final: true}}\n"
-        "      credit:\n"
-        "        initial: pending\n"
-        "        states: {pending: {}, ok: {final: true}}\n"
-        "    on_done: done\n"
-        "  done: {final: true}\n"
-        "transitions:\n"
-        "  - {trigger: wait, from: checks.cap.pending, to: checks.cap.waiting}\n"
-        "  - {trigger: cap_ok, from: checks.cap.waiting, to: checks.cap.ok}\n"
-        "  - {trigger: credit_ok, from: checks.credit.pending, to: checks.credit.ok}\n"
-        "  - {trigger: remind, from: [checks.cap.pending, checks.cap.waiting]}\n"
-        "timers:\n"
-        "  - {every: 30m, max: 2, trigger: remind, in: [checks.cap.pending, checks.cap.waiting]}\n"
-    )
+    (workflows_dir / "lanes.yaml").write_text(LANES)
     engine = make_engine(workflows=workflows_dir)
     start = clock()
     iid = engine.start("lanes")
@@ -224,3 +227,70 @@ def test_every_in_a_region_keeps_counting_across_moves_between_its_states(
     assert [t.due for t in engine.get(iid).timers] == [start + timedelta(minutes=30)]
     assert engine.tick(now=start + timedelta(minutes=30)) == 1
     assert [t.due for t in engine.get(iid).timers] == [start + timedelta(hours=1)]
+
+
+def _reminded_twice(make_engine, sla_dir, clock):
+    """An `sla` instance in `waiting` whose reminder (max 3) fired twice; when it entered."""
+    engine = make_engine(workflows=sla_dir)
+    iid = engine.start("sla")
+    engine.fire(iid, "check")
+    engine.fire(iid, "wait")
+    entered = clock()
+    engine.tick(now=entered + timedelta(hours=2))
+    engine.tick(now=entered + timedelta(hours=4))
+    assert _triggers(engine, iid).count("remind") == 2
+    return engine, iid, entered
+
+
+def test_migrating_keeps_an_every_timer_counting_towards_max(make_engine, sla_dir, clock):
+    engine, iid, entered = _reminded_twice(make_engine, sla_dir, clock)
+    clock.set(entered + timedelta(hours=5))
+    (sla_dir / "sla_v2.yaml").write_text(SLA.replace("version: 1", "version: 2"))
+    engine2 = make_engine(workflows=sla_dir)
+    assert [m["id"] for m in engine2.migrate_instances("sla", 2).moved] == [iid]
+    assert [(t.name, t.due) for t in engine2.get(iid).timers if t.trigger == "remind"] == [
+        ("every:1:3", entered + timedelta(hours=6))
+    ]
+    for hours in (6, 8, 10, 12, 14):
+        engine2.tick(now=entered + timedelta(hours=hours))
+    assert _triggers(engine2, iid).count("remind") == 3  # max: 3 in all, not 2 + 3
+
+
+def test_migrating_to_a_mapped_state_keeps_an_exhausted_every_timer_quiet(
+    make_engine, sla_dir, clock
+):
+    engine, iid, entered = _reminded_twice(make_engine, sla_dir, clock)
+    engine.tick(now=entered + timedelta(hours=6))
+    assert _triggers(engine, iid).count("remind") == 3
+    clock.set(entered + timedelta(hours=7))
+    # version 2 renames `waiting` and lists the reminder first (another timer index)
+    head, _, timers = SLA.replace("version: 1", "version: 2").partition("timers:\n")
+    since, every = timers.split("  - every:")
+    (sla_dir / "sla_v2.yaml").write_text(
+        (head + "timers:\n  - every:" + every + since).replace("waiting", "pending")
+)
+    engine2 = make_engine(workflows=sla_dir)
+    report = engine2.migrate_instances("sla", 2, {"waiting": "pending"})
+    assert [m["id"] for m in report.moved] == [iid]
+    assert [t for t in engine2.get(iid).timers if t.trigger == "remind"] == []
+    for hours in (8, 10, 12, 14):
+        engine2.tick(now=entered + timedelta(hours=hours))
+    assert _triggers(engine2, iid).count("remind") == 3
+
+
+def test_migrating_keeps_an_every_timer_of_a_region_counting(make_engine, workflows_dir, clock):
+    (workflows_dir / "lanes.yaml").write_text(LANES)
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("lanes")
+    assert engine.tick(now=start + timedelta(minutes=30)) == 1
+    clock.set(start + timedelta(minutes=40))
+    (workflows_dir / "lanes_v2.yaml").write_text(LANES.replace("version: 1", "version: 2"))
+    engine2 = make_engine(workflows=workflows_dir)
+    assert [m["id"] for m in engine2.migrate_instances("lanes", 2).moved] == [iid]
+    assert [(t.name, t.due) for t in engine2.get(iid).timers] == [
+        ("every:0:2", start + timedelta(hours=1))
+    ]
+    for minutes in (60, 90, 120):
+        engine2.tick(now=start + timedelta(minutes=minutes))
+    assert _triggers(engine2, iid).count("remind") == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from .dbapi import dbapi_errors
 from .groupcommit import Batch
 from .regions import carried_regions, load_regions, open_states, regions_json
 from .sqlstatements import statements
-from .timing import timer_rows
+from .timing import due_after, every_name, timer_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ports import EngineLike
@@ -154,6 +155,83 @@ def _since_bases(
     return found
 
 
+def called_def(engine: EngineLike, conn: sa.Connection, workflow: str, version: int) -> Any:
+    """The definition of ``workflow`` at ``version`` (the version an instance migrates from)."""
+    return engine.catalog.get(conn, workflow, version).definition
+
+
+def _region_moves(
+    old: str, new: str, stored: Any, regions: dict[str, str] | None, renamed: dict[str, str]
+) -> dict[str, str]:
+    """The dotted region states that carried over (old name -> new name)."""
+    moves: dict[str, str] = {}
+    for region, short in (load_regions(stored) or {}).items():
+        was = f"{old}.{region}.{short}"
+        now = renamed.get(was, f"{new}.{region}.{short}")
+        if regions is not None and now == f"{new}.{region}.{regions.get(region)}":
+            moves[was] = now
+    return moves
+
+
+def _every_counts(
+    conn: sa.Connection, source: Any, iid: int, moves: dict[str, str]
+) -> dict[tuple[str, str], tuple[int, datetime, bool]]:
+    """The `every:` timers that keep counting in version N, by (new state, trigger): the
+    number of their next firing, its due time, and whether that row was armed (False: the
+    old version's `max` was used up; the due time is then the last firing's).
+
+    A timer is known by its trigger: its index may differ between versions.
+    """
+    t, h = repo.timers, repo.history
+    found: dict[tuple[str, str], tuple[int, datetime, bool]] = {}
+    armed: set[str] = set()
+    for row in conn.execute(
+        sa.select(t.c.name, t.c.due, t.c.state, t.c.trigger)
+        .where(t.c.instance_id == iid, t.c.kind == "every")
+    ):  # fmt: skip
+        name, _, count = row.name.rpartition(":")
+        armed.add(name)
+        if row.state in moves:
+            found[(moves[row.state], row.trigger)] = (int(count), repo.utc(row.due), True)
+    for timer in source.timers:
+        states = [s for s in moves if s in timer.states]
+        if timer.every is None or timer.name in armed or not states:
+            continue
+        key = conn.execute(
+            sa.select(h.c.key)
+            .where(h.c.instance_id == iid, h.c.key.like(f"timer:%:{timer.name}:%"))
+            .order_by(h.c.id.desc())
+            .limit(1)
+        ).scalar()  # the last firing (a timer's key: timer:ROW:every:INDEX:COUNT:DUE)
+        if key is not None:
+            count, last = key.split(":", 5)[4:]
+            found[(moves[states[0]], timer.trigger)] = (
+                int(count) + 1, datetime.fromisoformat(last), False)  # fmt: skip
+    return found
+
+
+def _keep_counting(
+    engine: EngineLike, target: Any, rows: list[dict[str, Any]],
+    counted: dict[tuple[str, str], tuple[int, datetime, bool]], now: datetime,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """``rows`` with each `every:` timer that fired before the move counting on: its next
+    firing keeps its number and due time, and a timer past version N's `max` is not armed."""
+    kept: list[dict[str, Any]] = []
+    for r in rows:
+        carried = counted.get((r["state"], r["trigger"])) if r["kind"] == "every" else None
+        if carried is not None:
+            index = int(r["name"].split(":")[1])
+            timer = next(t for t in target.timers if t.index == index)
+            count, due, armed = carried
+            if timer.max is not None and count > timer.max:
+                continue
+            while not armed and due <= now:  # used up before: the next period from now on
+                due = due_after(engine, due, timer.every, timer.calendar)
+            r = {**r, "name": every_name(timer, count), "due": due}
+        kept.append(r)
+    return kept
+
+
 def _move(
     engine: EngineLike, target: Any, iid: int, version: int, old: str, new: str,
     actor: str | None, renamed: dict[str, str],
@@ -194,12 +272,17 @@ def _move(
             entered = now if changed else repo.utc(row.entered_at)
             since = _since_bases(conn, target, iid, repo.utc(row.created_at), new, entered,
                                  renamed)  # fmt: skip
-            repo.insert_timers(conn, timer_rows(engine, iid, target, new, entered, since))
+            rows = timer_rows(engine, iid, target, new, entered, since)
             for region_state in open_states(target, new, regions):  # a parallel state's
                 at = now if region_state in renamed.values() else _region_entered(
                     conn, iid, region_state, entered)  # fmt: skip
-                repo.insert_timers(conn, timer_rows(engine, iid, target, region_state, at))
-        called = engine.catalog.get(conn, target.id, version).definition.states[old].call
+                rows += timer_rows(engine, iid, target, region_state, at)
+            moves = {old: new, **_region_moves(old, new, getattr(row, "regions", None),
+                                               regions, renamed)}  # fmt: skip
+            counted = _every_counts(conn, called_def(engine, conn, target.id, version), iid,
+                                    moves)  # fmt: skip
+            repo.insert_timers(conn, _keep_counting(engine, target, rows, counted, now))
+        called = called_def(engine, conn, target.id, version).states[old].call
         now_calls = target.states[new].call
         kept = bool(not changed and now_calls and called and now_calls.workflow == called.workflow)
         if (called is not None and not kept) or row.parent_id is not None:
