@@ -383,6 +383,29 @@ def test_validate_reports_a_loop_of_calls(tmp_path: Path):
     ), found
 
 
+@pytest.mark.parametrize("broken", ["parent", "child", "both"])
+def test_validate_reports_a_loop_of_calls_beside_other_errors(tmp_path: Path, broken: str):
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    child = CHILD.replace(
+        "  pending:\n", "  pending:\n    call: {workflow: change}\n    on_done: approved\n"
+    ).replace("    deadline: 1d\n    on_timeout: remind\n", "")
+    parent = PARENT
+    if broken in ("child", "both"):
+        child = child.replace("initial: pending", "initial: pendng")
+    if broken in ("parent", "both"):
+        parent = parent.replace("deadline: 2d", "deadline: 2 days")
+    _write(folder, child, "plan_approval.yaml")
+    path = _write(folder, parent)
+    found = _problems([str(folder)])
+    assert (
+        f"{path}:{_at(parent, 'plan_approval')}: error: workflows call each other in a loop: "
+        "change -> plan_approval -> change; a child would start its own parent's workflow "
+        "again without end"
+    ) in found, found
+    assert len(found) == 1 + (broken != "child") + (broken != "parent"), found
+
+
 def _race_parts(engine):
     """A parent with one open child left: the child's last move finishes the call."""
     iid, ids = _submitted(engine, {"change": {"plans": [{"id": 1}, {"id": 2}]}})

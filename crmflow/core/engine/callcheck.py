@@ -14,7 +14,10 @@ from .definition import CallDef, WorkflowDef
 from .shapecheck import Checker
 from .yamlmarks import YamlSyntaxError, load_with_marks
 
-__all__ = ["CALL_KEYS", "call_def", "check_calls", "on_done_without_block", "unknown_calls"]
+__all__ = [
+    "CALL_KEYS", "Call", "call_def", "check_calls", "on_done_without_block", "unknown_calls",
+    "yaml_calls",
+]  # fmt: skip
 
 CALL_KEYS = ("workflow", "for_each", "data")
 
@@ -118,82 +121,98 @@ def _names(c: Checker, source: Any, path: Path, known: Collection[str]) -> bool:
     return ok
 
 
+#: a `call:` read from a file: the caller's id, its file, LINE, COL of the call's
+#: `workflow:`, and the workflow it calls
+Call = tuple[str, str, int, int, str]
+
+
 def check_calls(
-    definitions: Iterable[WorkflowDef], texts: Mapping[str, str], known: Collection[str] = ()
-) -> list[Problem]:
+    definitions: Iterable[WorkflowDef], texts: Mapping[str, str], known: Collection[str] = (),
+    broken: Iterable[Call] = (),
+) -> list[Problem]:  # fmt: skip
     """Calls of workflows nobody defines ("did you mean"), and cycles of calls.
 
     ``texts`` maps a definition's file to its text (for the `workflow:` line of
     the call); ``known`` are workflow ids defined elsewhere (the factory's folder).
+    ``broken`` are the calls of files with other errors (see :func:`yaml_calls`): they
+    take part in loops, so one mistake in a file does not hide a loop through it.
     """
     defs = list(definitions)
     ids = {d.id for d in defs} | set(known)
     problems: list[Problem] = []
-    calls: dict[str, list[tuple[WorkflowDef, str, str]]] = {}
+    calls: dict[str, list[Call]] = {}
     for d in defs:
-        for name, sdef in d.states.items():
-            if sdef.call is not None:
-                calls.setdefault(d.id, []).append((d, name, sdef.call.workflow))
+        for call in _definition_calls(d, texts):
+            calls.setdefault(d.id, []).append(call)
     for items in calls.values():
-        for d, state, called in items:
+        for _caller, file, line, column, called in items:
             if called in ids:
                 continue
             hint = difflib.get_close_matches(called, sorted(ids), n=1, cutoff=0.6)
             advice = f"; did you mean {hint[0]!r}?" if hint else ""
-            problems.append(_problem(
-                d, texts, state,
+            problems.append(Problem(
+                file, line, column,
                 f"call names workflow {called!r}, which this folder or factory does not "
                 f"define{advice}",
             ))  # fmt: skip
+    for call in broken:
+        calls.setdefault(call[0], []).append(call)
     reported: set[str] = set()
     for start in sorted(calls):
         loop = _cycle(start, calls)
         if loop is None or start in reported:
             continue
         reported.update(loop)
-        d, state, _called = next(i for i in calls[start] if i[2] == loop[1])
-        problems.append(_problem(
-            d, texts, state,
+        _caller, file, line, column, _called = next(i for i in calls[start] if i[4] == loop[1])
+        problems.append(Problem(
+            file, line, column,
             f"workflows call each other in a loop: {' -> '.join(loop)}; a child would start "
             "its own parent's workflow again without end",
         ))  # fmt: skip
     return problems
 
 
-def unknown_calls(text: str, file: str, ids: Collection[str]) -> list[Problem]:
-    """Calls of workflows nobody defines in a file that has other errors (no definition).
-
-    Read from the YAML itself, so one mistake in a file does not hide this one.
-    """
+def yaml_calls(text: str, file: str) -> list[Call]:
+    """The calls of a file that has other errors (no definition), read from the YAML itself."""
     try:
         doc, marks = load_with_marks(text)
     except YamlSyntaxError:  # reported where the file was parsed
         return []
+    caller = doc.get("workflow") if isinstance(doc, dict) else None
     states = doc.get("states") if isinstance(doc, dict) else None
-    problems: list[Problem] = []
+    found: list[Call] = []
     for state, body in (states or {}).items() if isinstance(states, dict) else ():
         call = body.get("call") if isinstance(body, dict) else None
         called = call.get("workflow") if isinstance(call, dict) else None
-        if not isinstance(called, str) or not called or called in ids:
+        if isinstance(called, str) and called:
+            mark = marks.value(("states", state, "call", "workflow"))
+            found.append((str(caller), file, mark.line, mark.column, called))
+    return found
+
+
+def unknown_calls(calls: Iterable[Call], ids: Collection[str]) -> list[Problem]:
+    """Calls of workflows nobody defines in a file that has other errors (no definition)."""
+    problems: list[Problem] = []
+    for _caller, file, line, column, called in calls:
+        if called in ids:
             continue
         hint = difflib.get_close_matches(called, sorted(ids), n=1, cutoff=0.6)
         advice = f"; did you mean {hint[0]!r}?" if hint else ""
-        mark = marks.value(("states", state, "call", "workflow"))
         problems.append(Problem(
-            file, mark.line, mark.column,
+            file, line, column,
             f"call names workflow {called!r}, which this folder or factory does not "
             f"define{advice}",
         ))  # fmt: skip
     return problems
 
 
-def _cycle(start: str, calls: Mapping[str, list[tuple[WorkflowDef, str, str]]]) -> list[str] | None:
+def _cycle(start: str, calls: Mapping[str, list[Call]]) -> list[str] | None:
     """A path start -> … -> start through the call graph, if any (depth-first)."""
     stack: list[tuple[str, list[str]]] = [(start, [start])]
     seen: set[str] = set()
     while stack:
         node, path = stack.pop()
-        for _d, _state, called in calls.get(node, ()):
+        for *_where, called in calls.get(node, ()):
             if called == start:
                 return [*path, start]
             if called not in seen:
@@ -202,12 +221,18 @@ def _cycle(start: str, calls: Mapping[str, list[tuple[WorkflowDef, str, str]]]) 
     return None
 
 
-def _problem(d: WorkflowDef, texts: Mapping[str, str], state: str, message: str) -> Problem:
+def _definition_calls(d: WorkflowDef, texts: Mapping[str, str]) -> list[Call]:
+    """The calls of a valid definition, each at its `workflow:` line in the file's text."""
     file = d.file or d.id
-    line, column = 1, 1
     text = texts.get(file)
-    if text is not None:
-        _doc, marks = load_with_marks(text)
-        mark = marks.value(("states", state, "call", "workflow"))
-        line, column = mark.line, mark.column
-    return Problem(file, line, column, message)
+    marks = load_with_marks(text)[1] if text is not None else None
+    found: list[Call] = []
+    for state, sdef in d.states.items():
+        if sdef.call is None:
+            continue
+        line, column = 1, 1
+        if marks is not None:
+            mark = marks.value(("states", state, "call", "workflow"))
+            line, column = mark.line, mark.column
+        found.append((d.id, file, line, column, sdef.call.workflow))
+    return found

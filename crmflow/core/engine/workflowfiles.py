@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crmflow.errors import Problem
 
-from .callcheck import check_calls, unknown_calls
+from .callcheck import Call, check_calls, unknown_calls, yaml_calls
 from .definition import WorkflowDef
 from .expressions import ExpressionEnv
 from .validate import parse_workflow
@@ -111,7 +111,7 @@ def validate_paths(
     problems: list[Problem] = []
     seen: dict[tuple[str, int], str] = {}
     texts: dict[str, str] = {}
-    broken: list[tuple[str, str]] = []  # files with errors: their calls are checked too
+    broken: list[Call] = []  # the calls of files with errors: they are checked too
     for display, path in iter_workflow_files(paths):
         text = read_workflow_text(display, path, problems)
         if text is None:
@@ -123,7 +123,7 @@ def validate_paths(
             if declared:
                 known = {*known, declared.group(1)}
             if "call" in text:
-                broken.append((display, text))
+                broken.extend(yaml_calls(text, display))
             continue
         texts[display] = text
         ident = (definition.id, definition.version)
@@ -146,10 +146,9 @@ def validate_paths(
         seen[ident] = display
         definitions.append(definition)
     ids = {d.id for d in definitions} | set(known)
-    for display, text in broken:
-        problems.extend(unknown_calls(text, display, ids))
-    if any(s.call is not None for d in definitions for s in d.states.values()):
-        called = check_calls(definitions, texts, known)
+    problems.extend(unknown_calls(broken, ids))
+    if broken or any(s.call is not None for d in definitions for s in d.states.values()):
+        called = check_calls(definitions, texts, known, broken)
         problems.extend(called)
         bad = {p.file for p in called}
         definitions = [d for d in definitions if d.file not in bad]
