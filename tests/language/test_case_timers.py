@@ -294,3 +294,37 @@ def test_migrating_keeps_an_every_timer_of_a_region_counting(make_engine, workfl
     for minutes in (60, 90, 120):
         engine2.tick(now=start + timedelta(minutes=minutes))
     assert _triggers(engine2, iid).count("remind") == 2
+
+
+def test_since_on_a_region_state_counts_from_start_or_the_named_states_first_entry(
+    make_engine, workflows_dir, clock
+):
+    (workflows_dir / "zones.yaml").write_text(
+        LANES.replace("workflow: lanes", "workflow: zones")
+        .replace("initial: checks\n", "initial: intake\n")
+        .replace("states:\n  checks:\n", "states:\n  intake: {}\n  checks:\n", 1)
+        .replace("transitions:\n", "transitions:\n  - {trigger: go, from: intake, to: checks}\n")
+        .replace("  - {trigger: remind,", "  - {trigger: slow, from: checks.cap.waiting}\n"
+                 "  - {trigger: late,")
+        .split("timers:\n")[0]
+        + "timers:\n"
+        "  - {after: 4h, since: start, trigger: late,"
+        " in: [checks.cap.pending, checks.cap.waiting]}\n"
+        "  - {after: 3h, since: checks.cap.pending, trigger: slow, in: [checks.cap.waiting]}\n"
+    )
+    engine = make_engine(workflows=workflows_dir)
+    start = clock()
+    iid = engine.start("zones")
+    clock.advance(hours=1)
+    engine.fire(iid, "go")  # enters checks.cap.pending: `since: start` still counts from start
+    assert [(t.trigger, t.due) for t in engine.get(iid).timers] == [
+        ("late", start + timedelta(hours=4))
+    ]
+    clock.advance(hours=1)
+    engine.fire(iid, "wait")  # `since: checks.cap.pending`: from its first entry, at 1h
+    assert sorted((t.trigger, t.due) for t in engine.get(iid).timers) == [
+        ("late", start + timedelta(hours=4)), ("slow", start + timedelta(hours=4))
+    ]
+    assert engine.tick(now=start + timedelta(hours=4)) == 2
+    triggers = _triggers(engine, iid)
+    assert (triggers.count("late"), triggers.count("slow")) == (1, 1)

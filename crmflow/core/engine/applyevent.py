@@ -269,6 +269,7 @@ class Batch(BatchStore):
         if key is not None:
             self.keys[(inst.id, key)] = (work.history[0][0], state, trigger)
         final = definition.states[state].final
+        targets = [s.target for s in steps]
         if walk.top_changed or final:
             kept = self._every_kept(inst, inst.state, state) if not final else {}
             inst.pending_timers.clear()
@@ -276,7 +277,6 @@ class Batch(BatchStore):
                 self.drop_timers.append((inst.id,))
                 inst.timers_in_db = False
             if not final and timed(memo, state):
-                targets = [s.target for s in steps]
                 since = since_bases(self.cur, self.st, inst, state, targets, self.history,
                                     self.now)  # fmt: skip
                 for r in timer_rows(engine, inst.id, definition, state, self.due or now, since):
@@ -288,14 +288,14 @@ class Batch(BatchStore):
                         (r["instance_id"], name, r["kind"], r["trigger"], r["state"], due)
                     )
             for region_state in active_states(state, walk.regions):
-                self._arm_region(inst, region_state)
+                self._arm_region(inst, region_state, targets)
             inst.entered_at = self.at
         elif walk.regions is not None:
             for step in steps:
                 if step.changed and walk.region_step(step.source, step.target):
                     kept = self._every_kept(inst, step.source, step.target)
                     self._leave_region(inst, step.source)
-                    self._arm_region(inst, step.target, kept)
+                    self._arm_region(inst, step.target, targets, kept)
         if not plain:
             inst.set_data(data)
         inst.state, inst.rev, inst.dirty = state, inst.rev + 1, True
@@ -318,16 +318,20 @@ class Batch(BatchStore):
         self.drop_state_timers.append((inst.id, state))
 
     def _arm_region(
-        self, inst: HeldInstance, state: str, kept: dict[str, tuple[Any, Any]] | None = None
-    ) -> None:
+        self, inst: HeldInstance, state: str, targets: list[str],
+        kept: dict[str, tuple[Any, Any]] | None = None,
+    ) -> None:  # fmt: skip
         """Arm the deadline and timers of a region's (dotted) state, unless it is final.
 
+        ``targets``: the states this event entered (a `since:` timer may count from one);
         ``kept``: the `every:` rows of the region's previous state that keep counting here.
         """
         definition = inst.memo.definition
         if definition.states[state].final or not timed(inst.memo, state):
             return
-        for r in timer_rows(self.engine, inst.id, definition, state, self.due or self.now):
+        since = since_bases(self.cur, self.st, inst, state, targets, self.history, self.now)
+        for r in timer_rows(self.engine, inst.id, definition, state, self.due or self.now,
+                            since):  # fmt: skip
             name, due = r["name"], db_time(r["due"], self.st.sqlite)
             carried = (kept or {}).get(name.rsplit(":", 1)[0]) if r["kind"] == "every" else None
             if carried is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import repository as repo
 from .approval import Delegation, Vote
-from .regions import load_regions, regions_json
+from .regions import entry_names, load_regions, regions_json
 from .routing import Memo, timed
 from .sqlstatements import Statements
 
@@ -101,19 +101,24 @@ def since_bases(
     cur: Any, st: Statements, inst: HeldInstance, state: str, targets: list[str],
     pending: Iterable[tuple[Any, ...]], now: datetime,
 ) -> dict[str, datetime] | None:  # fmt: skip
-    """Where the `since:` timers of ``state`` count from: the start, or a first entry."""
+    """Where the `since:` timers of ``state`` count from: the start, or a first entry
+    (a region's initial state is entered with its parallel state)."""
     wanted = {t.since for t in inst.memo.definition.timers_for(state) if t.since}
     if not wanted:
         return None
     found: dict[str, datetime] = {"start": aware(inst.created_at)}
     for name in wanted - {"start"}:
-        cur.execute(st.first_entry, (inst.id, name))
-        first = cur.fetchone()[0]
-        earlier = [h[6] for h in pending if h[1] == inst.id and h[4] == name]
-        if first is not None:
-            found[name] = aware(first)
+        names = entry_names(inst.memo.definition, name)
+        firsts = []
+        for entered in names:
+            cur.execute(st.first_entry, (inst.id, entered))
+            firsts.append(cur.fetchone()[0])
+        stored = [aware(f) for f in firsts if f is not None]
+        earlier = [aware(h[6]) for h in pending if h[1] == inst.id and h[4] in names]
+        if stored:
+            found[name] = min(stored)
         elif earlier:
-            found[name] = aware(earlier[0])
-        elif name in targets:
+            found[name] = earlier[0]
+        elif any(entered in targets for entered in names):
             found[name] = now
     return found

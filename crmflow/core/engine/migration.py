@@ -15,7 +15,7 @@ from . import repository as repo
 from . import subflows
 from .dbapi import dbapi_errors
 from .groupcommit import Batch
-from .regions import carried_regions, load_regions, open_states, regions_json
+from .regions import carried_regions, entry_names, load_regions, open_states, regions_json
 from .sqlstatements import statements
 from .timing import due_after, every_name, timer_rows
 
@@ -144,7 +144,8 @@ def _since_bases(
         name = timer.since
         if name is None or name in found:
             continue
-        names = [name, *(old for old, to in renamed.items() if to == name)]
+        names = [n for entered in entry_names(target, name)
+                 for n in (entered, *(old for old, to in renamed.items() if to == entered))]
         first = conn.execute(
             sa.select(sa.func.min(h.c.at)).where(h.c.instance_id == iid, h.c.to_state.in_(names))
         ).scalar()
@@ -276,7 +277,8 @@ def _move(
             for region_state in open_states(target, new, regions):  # a parallel state's
                 at = now if region_state in renamed.values() else _region_entered(
                     conn, iid, region_state, entered)  # fmt: skip
-                rows += timer_rows(engine, iid, target, region_state, at)
+                rows += timer_rows(engine, iid, target, region_state, at, _since_bases(
+                    conn, target, iid, repo.utc(row.created_at), region_state, at, renamed))
             moves = {old: new, **_region_moves(old, new, getattr(row, "regions", None),
                                                regions, renamed)}  # fmt: skip
             counted = _every_counts(conn, called_def(engine, conn, target.id, version), iid,

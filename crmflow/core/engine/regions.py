@@ -25,6 +25,7 @@ __all__ = [
     "dotted",
     "done_count",
     "entered_regions",
+    "entry_names",
     "in_any",
     "initial_states",
     "joined",
@@ -40,6 +41,19 @@ __all__ = [
 def dotted(parallel: str, region: str, state: str) -> str:
     """The name of a region's state in `from`, `to`, history and timer rows."""
     return f"{parallel}.{region}.{state}"
+
+
+def entry_names(definition: WorkflowDef, state: str) -> tuple[str, ...]:
+    """The states whose entry enters ``state``: itself, and for its region's initial state
+    the parallel state too (entering it puts each region in its initial, with no history row
+    of its own)."""
+    sdef = definition.states.get(state)
+    if sdef is None or sdef.region is None:
+        return (state,)
+    parallel, region, short = sdef.region
+    pdef = definition.states[parallel].parallel
+    first = next((r for r in pdef.regions if r.name == region), None) if pdef else None
+    return (state, parallel) if first is not None and first.initial == short else (state,)
 
 
 def load_regions(stored: Any) -> dict[str, str] | None:

@@ -111,11 +111,12 @@ def start_in(
             repo.instances.update().where(repo.instances.c.id == iid).values(data=repo.dumps(data))
         )
     if not initial.final:
-        arm_timers(conn, engine, iid, definition, initial.name, now,
-                   {"start": now, initial.name: now})  # fmt: skip
-        for state in initial_states(definition, initial.name):
+        regions = initial_states(definition, initial.name)
+        since = {"start": now, initial.name: now, **dict.fromkeys(regions, now)}
+        arm_timers(conn, engine, iid, definition, initial.name, now, since)
+        for state in regions:
             if not definition.states[state].final:
-                arm_timers(conn, engine, iid, definition, state, now)
+                arm_timers(conn, engine, iid, definition, state, now, since)
     record = TransitionRecord(
         iid, definition.id, definition.version, "start", None, initial.name, actor, now,
         data, hid,
