@@ -212,3 +212,51 @@ def test_on_timeout_cannot_vote_in_an_approval_state(runner, tmp_path):
         f"{tmp_path / 'w.yaml'}:8:17: error: on_timeout 'reject' is not a trigger that state 'a' "
         "accepts"
     )
+
+
+def _quote_advice(word: str, value: str, kind: str) -> str:
+    return (f"error: {word} is read by YAML as the boolean {value}, not as {kind}; "
+            f"quote it: \"{word}\"")  # fmt: skip
+
+
+def test_yes_no_on_off_where_a_name_is_expected_say_to_quote_them(runner, tmp_path):
+    code, errors = _validate(runner, tmp_path, HEAD + (
+        "states:\n"
+        "  a:\n"                                        # 6
+        "    owner: off\n"                              # 7
+        "    approval:\n"
+        "      approvers: [manager, yes]\n"            # 9
+        "      on_approved: b\n"
+        "      on_rejected: no\n"                       # 11
+        "  b: {}\n"
+        "  on: {final: true}\n"                         # 13
+        "transitions:\n"
+        "  - {trigger: go, from: b, to: on}\n"          # 15
+        "  - {trigger: Yes, from: b, to: b, roles: [No]}\n"  # 16
+        "timers:\n"
+        "  - {after: 1h, trigger: go, in: [b, off]}\n"  # 18
+    ))  # fmt: skip
+    file = tmp_path / "w.yaml"
+    assert code == 1
+    assert [e for e in errors if "read by YAML as the boolean" in e] == [
+        f"{file}:7:12: {_quote_advice('off', 'false', 'a role')}",
+        f"{file}:9:28: {_quote_advice('yes', 'true', 'a role or person')}",
+        f"{file}:11:20: {_quote_advice('no', 'false', 'a state name')}",
+        f"{file}:13:3: {_quote_advice('on', 'true', 'a state name')}",
+        f"{file}:15:32: {_quote_advice('on', 'true', 'a state name')}",
+        f"{file}:16:15: {_quote_advice('Yes', 'true', 'a trigger')}",
+        f"{file}:16:44: {_quote_advice('No', 'false', 'a role')}",
+        f"{file}:18:38: {_quote_advice('off', 'false', 'a state name')}",
+    ], errors
+    # the checks after it see the word, not False/True
+    assert not any("False" in e or "True" in e for e in errors), errors
+
+
+def test_quoted_yes_and_no_are_names(runner, tmp_path):
+    code, errors = _validate(runner, tmp_path, HEAD + (
+        "states:\n  a:\n    approval:\n      approvers: [manager]\n"
+        "      on_approved: \"yes\"\n      on_rejected: 'no'\n"
+        "  \"yes\": {final: true}\n  'no': {final: true}\n"
+        "transitions: []\n"
+    ))  # fmt: skip
+    assert (code, errors) == (0, [])

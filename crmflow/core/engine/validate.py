@@ -15,6 +15,7 @@ from typing import Any
 
 from crmflow.errors import Problem
 
+from .booleancheck import quote_booleans
 from .definition import StartRule, WorkflowDef
 from .expressions import ExpressionEnv
 from .language import VARIABLES, check_autos, check_names, save_as_names
@@ -59,6 +60,7 @@ def parse_workflow(
     if not isinstance(doc, dict):
         c.error("a workflow file must be a mapping with workflow, version, initial, states", ())
         return None, c.problems
+    quote_booleans(c, doc)
     c.unknown_keys(doc, WORKFLOW_KEYS, (), "workflow")
     for key in REQUIRED:
         if key not in doc:

@@ -27,6 +27,9 @@ class Marks:
     keys: dict[Path, Mark] = field(default_factory=dict)
     values: dict[Path, Mark] = field(default_factory=dict)
     duplicates: list[tuple[Path, Mark]] = field(default_factory=list)
+    #: values and keys that YAML read as booleans (yes/no/on/off/true/false): their text
+    booleans: dict[Path, str] = field(default_factory=dict)
+    boolean_keys: dict[Path, str] = field(default_factory=dict)
 
     def key(self, path: Path) -> Mark:
         """Where the key at ``path`` is (falls back to its value, then the parent)."""
@@ -145,13 +148,18 @@ def _build(
             if key in result:
                 marks.duplicates.append((child, _mark(key_node)))
             marks.keys[child] = _mark(key_node)
+            if isinstance(key, bool):
+                marks.boolean_keys[child] = str(key_node.value)
             result[key] = _build(loader, value_node, child, marks, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
             _build(loader, item, (*path, i), marks, budget) for i, item in enumerate(node.value)
         ]
-    return _scalar(loader, node)
+    value = _scalar(loader, node)
+    if isinstance(value, bool):
+        marks.booleans[path] = str(node.value)
+    return value
 
 
 def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
