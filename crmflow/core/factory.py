@@ -92,6 +92,11 @@ class FactoryConfig:
         var = self.secrets.get(name)
         return os.environ.get(var) if var else None
 
+    @property
+    def people(self) -> frozenset[str]:
+        """The persons of the factory: its users and its departments' members."""
+        return frozenset(self.users) | {m for d in self.departments for m in d.members}
+
     def department_of(self, member: str | None) -> str | None:
         for dept in self.departments:
             if member is not None and member in dept.members:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from click.testing import CliRunner
 
 from crmflow.cli import cli
+from crmflow.core.engine.delegation import delegations
+from crmflow.errors import InputError
 
 from .conftest import factory
 
@@ -133,6 +136,54 @@ def test_cli_delegate_and_show_approvals(runner: CliRunner, language_dir, tmp_pa
     bad = runner.invoke(cli, ["delegate", "alice", "dave", "--from", "2026-03-05",
                               "--until", "2026-03-01", *base])  # fmt: skip
     assert bad.exit_code == 2 and "before" in bad.output
+
+
+def test_a_delegate_must_be_a_person_of_the_factory(make_engine, language_dir):
+    engine = make_engine(workflows=language_dir, factory=factory())
+    with pytest.raises(InputError) as unknown:
+        engine.delegate("alice", "nobody", "2026-03-01", "2026-03-05")
+    assert unknown.value.field == "TO" and "'nobody' is not a person of this factory" in str(
+        unknown.value
+    )
+    with pytest.raises(InputError) as own:
+        engine.delegate("alice", "alice", "2026-03-01", "2026-03-05")
+    assert own.value.field == "TO" and "themselves" in str(own.value)
+    assert delegations(engine) == []
+
+
+def test_overlapping_delegations_from_one_person_are_refused(make_engine, language_dir):
+    engine = make_engine(workflows=language_dir, factory=factory())
+    engine.delegate("alice", "dave", "2026-03-02", "2026-03-05")
+    for start, until in (("2026-03-05", "2026-03-09"), ("2026-02-20", "2026-03-02"),
+                         ("2026-03-03", "2026-03-04")):  # fmt: skip
+        with pytest.raises(InputError) as overlap:
+            engine.delegate("alice", "bob", start, until)
+        assert overlap.value.field == "--from"
+        assert "alice already hands their approvals to dave from 2026-03-02 to 2026-03-05" in (
+            str(overlap.value)
+        )
+    # the day after, or another person's delegation, is fine
+    engine.delegate("alice", "bob", "2026-03-06", "2026-03-09")
+    engine.delegate("bob", "dave", "2026-03-02", "2026-03-05")
+    assert len(delegations(engine)) == 3
+
+
+def test_cli_delegate_refuses_an_unknown_delegate_and_an_overlap(
+    runner: CliRunner, language_dir, tmp_path
+):
+    (tmp_path / "factory.yaml").write_text(
+        "factory: test\ntimezone: Europe/Berlin\nusers:\n  alice: {roles: [manager]}\n"
+        "departments:\n  - {id: plan, members: [dave, bob]}\n"
+        f"workflows: {language_dir}\n"
+    )
+    base = ["--factory", str(tmp_path / "factory.yaml")]
+    days = ["--from", "2026-03-02", "--until", "2026-03-05"]
+    unknown = runner.invoke(cli, ["delegate", "alice", "nobdy", *days, *base])
+    assert unknown.exit_code == 2 and "TO: 'nobdy' is not a person" in unknown.output
+    # a department member is a person of the factory
+    assert runner.invoke(cli, ["delegate", "alice", "dave", *days, *base]).exit_code == 0
+    again = runner.invoke(cli, ["delegate", "alice", "bob", *days, *base])
+    assert again.exit_code == 2 and "--from: alice already hands" in again.output
 
 
 def test_the_starter_may_not_vote_as_someone_elses_delegate_under_four_eyes(

@@ -22,8 +22,7 @@ bp = Blueprint("approvals", __name__)
 def delegation() -> Any:
     person = current_person()
     eng = engine()
-    members = {m for d in eng.factory.departments for m in d.members}
-    people = sorted(set(eng.factory.users) | members)
+    people = sorted(eng.factory.people)
     message = error = None
     status = 200
     if request.method == "POST":

@@ -204,6 +204,10 @@ def start_as(
     return engine.start(workflow, data=data or {}, actor=person.username, key=key)
 
 
+#: the engine's delegation fields (the CLI's) -> the delegation form's
+_FORM_FIELDS = {"FROM": "delegate", "TO": "delegate", "--from": "start", "--until": "end"}
+
+
 def delegate_as(
     engine: Engine, person: Person, delegate: str, start: Any, end: Any,
     approver: str | None = None,
@@ -222,13 +226,15 @@ def delegate_as(
         require(engine, person, "delegate_any")
     elif approver not in approvers:
         raise ForbiddenError(f"role: {person.username} approves nothing, so has nothing to hand on")
-    if delegate not in engine.factory.users and not any(
-        delegate in d.members for d in engine.factory.departments
-    ):
-        raise InputError(f"no person {delegate!r} in this factory", field="delegate")
     engine_api = getattr(engine, "delegate", None)
-    if callable(engine_api):  # the engine's own delegation, when it has one
-        return dict(engine_api(approver, delegate, start, end, by=person.username))
+    if callable(engine_api):  # the engine's own delegation (its rules), when it has one
+        try:
+            return dict(engine_api(approver, delegate, start, end, by=person.username))
+        except InputError as exc:  # named after the form's fields
+            raise InputError(exc.message, field=_FORM_FIELDS.get(exc.field or "", exc.field)
+                             ) from exc  # fmt: skip
+    if delegate not in engine.factory.people:
+        raise InputError(f"no person {delegate!r} in this factory", field="delegate")
     now = engine.now()
     with engine.db.begin() as conn:
         row = add_delegation(conn, approver, delegate, start, end, by=person.username,
