@@ -258,6 +258,38 @@ def test_simulate_drives_children_by_position_or_workflow(runner: CliRunner, cal
     assert "child #2 plan_approval: pending -> approved" in text
 
 
+def test_simulate_text_lists_the_votes_cast_in_children(runner: CliRunner, calls_dir, tmp_path):
+    (calls_dir / "plan_approval.yaml").write_text(CHILD.replace(
+        "    deadline: 1d\n    on_timeout: remind\n",
+        "    approval:\n      approvers: [alice, bob]\n"
+        "      on_approved: approved\n      on_rejected: rejected\n",
+    ).replace("  - {trigger: approve, from: pending, to: approved}\n"
+              "  - {trigger: reject, from: pending, to: rejected}\n", ""))  # fmt: skip
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "start:\n"
+        "  data: {change: {plans: [{id: 1, amount: 5}, {id: 2, amount: 6}]}}\n"
+        "  as: erin\n"
+        "steps:\n"
+        "  - {fire: submit, as: erin}\n"
+        "  - {fire: approve, child: 1, as: alice}\n"
+        "  - {fire: reject, child: 2, as: bob, data: {comment: too dear}}\n"
+        "expect: {state: rejected}\n"
+    )
+    args = ["simulate", "change", str(scenario), "--workflows", str(calls_dir)]
+    report = json.loads(runner.invoke(cli, [*args, "--json"]).output)
+    assert [[(v["by"], v["decision"]) for v in c["approvals"]] for c in report["children"]] == [
+        [("alice", "approve")], [("bob", "reject")],
+    ]  # fmt: skip
+    out = runner.invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    first = lines.index("  child #2 plan_approval: pending -> approved")
+    assert lines[first + 1] == "    vote: approve by alice for alice in pending"
+    second = lines.index("  child #3 plan_approval: pending -> rejected")
+    assert lines[second + 1] == "    vote: reject by bob for bob in pending: too dear"
+
+
 def test_simulate_lists_a_child_step_that_finds_no_child_and_goes_on(
     runner: CliRunner, calls_dir, tmp_path
 ):

@@ -82,12 +82,12 @@ class SimulationReport:
             what = r.get("trigger") or r.get("event")
             lines.append(f"  refused step {r['step']} ({what} by {r.get('actor') or '-'}): "
                          f"{r['reason']}")  # fmt: skip
-        for a in self.approvals:
-            lines.append(f"  vote: {a['decision']} by {a['by']} for {a['for']} in {a['state']}")
+        lines.extend(f"  {_vote(a)}" for a in self.approvals)
         for c in self.children:
             moves = " -> ".join(p["to"] for p in c["path"])
             lines.append(f"  child #{c['id']} {c['workflow']}: {moves}"
                          + ("" if c["finished"] else "  (open)"))  # fmt: skip
+            lines.extend(f"    {_vote(a)}" for a in c.get("approvals") or ())
         lines.append(f"SLA breaches: {len(self.breaches)}")
         for b in self.breaches:
             lines.append(
@@ -276,6 +276,12 @@ def _run(engine: Any, clock: _Clock, workflow: str, doc: dict[str, Any],
     if end is not None:
         _advance(engine, clock, _when(end, clock.now, tz, "until"))
     _report(engine, clock, iid, doc, report)
+
+
+def _vote(a: dict[str, Any]) -> str:
+    """One vote as the text report lists it (with its comment, if any)."""
+    comment = f": {a['comment']}" if a.get("comment") else ""
+    return f"vote: {a['decision']} by {a['by']} for {a['for']} in {a['state']}{comment}"
 
 
 def _children(engine: Any, iid: int, which: Any) -> tuple[list[int], str | None]:
