@@ -157,6 +157,14 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
+def stop_live(app: Any) -> None:
+    """Stop the app's live-update broker, if a page or stream started one: its listener thread
+    ends, and so does every event stream still open (each holds a server thread)."""
+    live = app.extensions.get("crmflow.live")
+    if live is not None:
+        live.stop()
+
+
 @pytest.fixture
 def app(sqlite_url: str, workflows_dir: Path) -> Iterator[Any]:
     from crmflow.admin import create_app
@@ -166,6 +174,7 @@ def app(sqlite_url: str, workflows_dir: Path) -> Iterator[Any]:
         {"TESTING": True, "DATABASE_URL": sqlite_url, "WORKFLOWS": str(workflows_dir)}
     )
     yield application
+    stop_live(application)
     application.extensions["crmflow"].close()
 
 

@@ -27,7 +27,7 @@ from crmflow.core.people.authz import readers
 from crmflow.core.store import is_postgres
 from crmflow.plugins.notify.tables import deliveries, messages
 
-__all__ = ["CHANNEL", "Broker", "Event"]
+__all__ = ["CHANNEL", "END", "Broker", "Event"]
 
 log = logging.getLogger("crmflow.live")
 CHANNEL = "crmflow_history"
@@ -36,10 +36,14 @@ _instances = InstanceRow.__table__  # type: ignore[attr-defined]
 
 
 class Event(NamedTuple):
-    """One server-sent event: ``instance`` (a transition) or ``notification``."""
+    """One server-sent event: ``instance`` (a transition) or ``notification``; ``end`` is
+    not sent: it tells a stream that the broker stopped."""
 
     kind: str
     data: dict[str, Any]
+
+
+END = Event("end", {})
 
 
 class Broker:
@@ -244,9 +248,27 @@ class Broker:
         finally:
             raw.close()
 
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self) -> None:
-        """End the listener thread (within a second)."""
+        """End the listener thread (within a second) and every open stream: each subscriber
+        queue gets :data:`END`, so a stream's generator returns at once instead of holding its
+        server thread until the next keep-alive finds the client gone."""
         self._stop.set()
+        with self._lock:
+            streams = list(self._subscribers)
+        for q in streams:
+            while True:
+                try:
+                    q.put_nowait(END)
+                    break
+                except queue.Full:  # a stalled reader: make room for the end
+                    try:
+                        q.get_nowait()
+                    except queue.Empty:
+                        pass
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)

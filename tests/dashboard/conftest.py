@@ -17,6 +17,7 @@ import pytest
 
 from crmflow.core.factory import Department, FactoryConfig
 from crmflow.testing import FakeClock
+from tests.conftest import stop_live
 from tests.reports.sop_data import NOW, ORDER_YAML, load_small
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,10 +53,12 @@ def dash_engine(crmflow_engine: Callable[..., Any], tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def dash_app(dash_engine: Any) -> Any:
+def dash_app(dash_engine: Any) -> Iterator[Any]:
     from crmflow.admin import create_app
 
-    return create_app({"TESTING": True, "ENGINE": dash_engine, "SECRET_KEY": "test"})
+    app = create_app({"TESTING": True, "ENGINE": dash_engine, "SECRET_KEY": "test"})
+    yield app
+    stop_live(app)
 
 
 @pytest.fixture

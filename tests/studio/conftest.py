@@ -14,6 +14,8 @@ import pytest
 
 from crmflow.testing import FakeClock
 
+from ..conftest import stop_live
+
 SHIPPED = Path(__file__).resolve().parents[2] / "crmflow" / "workflows"
 FACTORY = """\
 factory: studio_test
@@ -46,10 +48,12 @@ def studio_engine(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def studio_app(studio_engine: Any) -> Any:
+def studio_app(studio_engine: Any) -> Iterator[Any]:
     from crmflow.admin import create_app
 
-    return create_app({"TESTING": True, "ENGINE": studio_engine, "SECRET_KEY": "test"})
+    app = create_app({"TESTING": True, "ENGINE": studio_engine, "SECRET_KEY": "test"})
+    yield app
+    stop_live(app)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 
 from crmflow.core.people.accounts import add_user
 
+from .conftest import waitress_serving
 from .pages import PASSWORD
 from .test_api import open_line
 
@@ -38,14 +38,8 @@ WORDS = {
 
 @pytest.fixture
 def server(demo_app: Any) -> Iterator[str]:
-    import waitress
-
-    served = waitress.create_server(demo_app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{served.effective_port}"
-    served.close()
-    thread.join(timeout=10)
+    with waitress_serving(demo_app, threads=8) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

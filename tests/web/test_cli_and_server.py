@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from crmflow.cli import cli
 
+from .conftest import waitress_serving
 from .pages import PASSWORD
 
 
@@ -89,14 +90,8 @@ def test_the_demo_works_on_its_own_copy_of_the_workflows(runner, tmp_path):
 
 @pytest.fixture
 def served(demo_app: Any) -> Iterator[str]:
-    import waitress
-
-    server = waitress.create_server(demo_app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    with waitress_serving(demo_app, threads=4) as base:
+        yield base
 
 
 def test_event_stream_reaches_an_open_page_under_waitress(served, demo_app, demo_engine):
@@ -123,4 +118,21 @@ def test_event_stream_reaches_an_open_page_under_waitress(served, demo_app, demo
         lines.append(stream.readline())
     text = b"".join(lines).decode()
     assert "event: instance" in text and f'"id": {inst.id}' in text and '"to": "rejected"' in text
+    stream.close()
+
+
+def test_a_stream_left_open_ends_before_the_server_closes(demo_app, demo_engine):
+    """A stream whose client neither reads on nor hangs up ends when the server stops: no
+    waitress worker outlives the server (one that did wrote to a closed pipe's fd number)."""
+    from .pages import token_for
+
+    headers = token_for(demo_engine, "paul")
+    with waitress_serving(demo_app, threads=2) as base:
+        request = urllib.request.Request(f"{base}/events/stream", headers=headers)
+        stream = urllib.request.urlopen(request, timeout=10)
+        assert stream.readline().startswith(b"retry:")
+        workers = [t for t in threading.enumerate() if t.name.startswith("waitress-")]
+        assert workers
+    assert not any(t.is_alive() for t in workers)
+    assert stream.read() == b": connected\n\n"  # then the end, at once
     stream.close()

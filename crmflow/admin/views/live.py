@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from crmflow.core.engine.tables import OutboxRow, TimerRow
 
-from ..live import Broker
+from ..live import END, Broker
 from .common import engine
 
 __all__ = ["bp", "count", "init_metrics"]
@@ -115,7 +115,7 @@ def stream() -> Any:
     def events() -> Iterator[str]:
         try:
             yield "retry: 3000\n: connected\n\n"
-            while True:
+            while not live.stopped:
                 try:
                     event = q.get(timeout=0.05 if once else KEEPALIVE_SECONDS)
                 except queue.Empty:
@@ -123,6 +123,8 @@ def stream() -> Any:
                         return
                     yield ": keep-alive\n\n"
                     continue
+                if event.kind == END.kind:  # the broker stopped (the server shuts down)
+                    return
                 yield Broker.format(event)
         finally:
             live.unsubscribe(q)
