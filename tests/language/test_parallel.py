@@ -345,3 +345,15 @@ def test_migrating_a_region_state_that_has_no_counterpart_lists_the_instance(
     assert (inst.version, inst.state) == (2, "checks")
     assert inst.regions == {"capacity": "waiting", "material": "pending", "credit": "pending"}
     assert _timers(engine, iid)["capacity_late"] == (clock.now + timedelta(hours=1)).isoformat()
+
+
+def test_a_trigger_two_regions_accept_moves_both_before_the_join(make_engine, workflows_dir):
+    engine, iid = _engine(make_engine, workflows_dir, join="any")
+    assert engine.fire(iid, "goods_ok").state == "ready"
+    assert _moves(engine, iid)[-3:] == [
+        ("goods_ok", "checks.capacity.pending", "checks.capacity.ok"),
+        ("goods_ok", "checks.material.pending", "checks.material.ok"),
+        ("join", "checks", "ready"),
+    ]
+    inst = engine.get(iid)
+    assert inst.regions == {} and inst.timers == []

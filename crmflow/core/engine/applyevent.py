@@ -234,7 +234,10 @@ class Batch(BatchStore):
                 if done is not None:
                     pending[0:0] = [done]  # every child had finished: on to on_done
                 elif joining is not None:
-                    pending = [joining]  # the join leaves the regions still open
+                    # The trigger moves each region that accepts it, then the join leaves
+                    # the regions still open (workflow-dsl: "moves each of them").
+                    same = [s for s in pending if s in decision.more and walk.current(s.source)]
+                    pending = same or [joining]
                 else:
                     # the automatic move out of the new state, else out of the regions it opened
                     found = next_auto(engine, memo, snap, step.target, data, payload, actor, now)
