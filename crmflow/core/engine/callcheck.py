@@ -144,17 +144,7 @@ def check_calls(
     for d in defs:
         for call in _definition_calls(d, texts):
             calls.setdefault(d.id, []).append(call)
-    for items in calls.values():
-        for _caller, file, line, column, called in items:
-            if called in ids:
-                continue
-            hint = difflib.get_close_matches(called, sorted(ids), n=1, cutoff=0.6)
-            advice = f"; did you mean {hint[0]!r}?" if hint else ""
-            problems.append(Problem(
-                file, line, column,
-                f"call names workflow {called!r}, which this folder or factory does not "
-                f"define{advice}",
-            ))  # fmt: skip
+    problems.extend(unknown_calls([c for items in calls.values() for c in items], ids))
     for call in broken:
         calls.setdefault(call[0], []).append(call)
     reported: set[str] = set()
@@ -191,7 +181,7 @@ def yaml_calls(text: str, file: str) -> list[Call]:
 
 
 def unknown_calls(calls: Iterable[Call], ids: Collection[str]) -> list[Problem]:
-    """Calls of workflows nobody defines in a file that has other errors (no definition)."""
+    """The calls of ``calls`` naming a workflow nobody defines, with a "did you mean"."""
     problems: list[Problem] = []
     for _caller, file, line, column, called in calls:
         if called in ids:

@@ -156,11 +156,6 @@ def _since_bases(
     return found
 
 
-def called_def(engine: EngineLike, conn: sa.Connection, workflow: str, version: int) -> Any:
-    """The definition of ``workflow`` at ``version`` (the version an instance migrates from)."""
-    return engine.catalog.get(conn, workflow, version).definition
-
-
 def _region_moves(
     old: str, new: str, stored: Any, regions: dict[str, str] | None, renamed: dict[str, str]
 ) -> dict[str, str]:
@@ -269,22 +264,23 @@ def _move(
             at=now, payload={"from_version": version, "to_version": target.version}, key=None,
         )  # fmt: skip
         repo.delete_timers(conn, iid)
+        # the version the instance migrates from
+        source = engine.catalog.get(conn, target.id, version).definition
         if not final:
             entered = now if changed else repo.utc(row.entered_at)
-            since = _since_bases(conn, target, iid, repo.utc(row.created_at), new, entered,
-                                 renamed)  # fmt: skip
+            started = repo.utc(row.created_at)
+            since = _since_bases(conn, target, iid, started, new, entered, renamed)
             rows = timer_rows(engine, iid, target, new, entered, since)
             for region_state in open_states(target, new, regions):  # a parallel state's
                 at = now if region_state in renamed.values() else _region_entered(
                     conn, iid, region_state, entered)  # fmt: skip
                 rows += timer_rows(engine, iid, target, region_state, at, _since_bases(
-                    conn, target, iid, repo.utc(row.created_at), region_state, at, renamed))
+                    conn, target, iid, started, region_state, at, renamed))
             moves = {old: new, **_region_moves(old, new, getattr(row, "regions", None),
                                                regions, renamed)}  # fmt: skip
-            counted = _every_counts(conn, called_def(engine, conn, target.id, version), iid,
-                                    moves)  # fmt: skip
+            counted = _every_counts(conn, source, iid, moves)
             repo.insert_timers(conn, _keep_counting(engine, target, rows, counted, now))
-        called = called_def(engine, conn, target.id, version).states[old].call
+        called = source.states[old].call
         now_calls = target.states[new].call
         kept = bool(not changed and now_calls and called and now_calls.workflow == called.workflow)
         if (called is not None and not kept) or row.parent_id is not None:
